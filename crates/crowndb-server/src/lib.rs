@@ -1,0 +1,1 @@
+//! CrownDB's network server: the memcached and Redis protocols over one CrownDB store.
