@@ -1,0 +1,90 @@
+//! Background threads of an open store: the sealer (writes footers of full segments) and
+//! the flusher (syncs at the `Periodic` durability interval).
+
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crate::inner::Inner;
+use crate::options::Durability;
+use crate::segment::Segment;
+
+/// Handles to the running threads; dropping the senders asks them to stop.
+pub(crate) struct Background {
+    stop_flusher: Option<Sender<()>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Background {
+    pub fn start(inner: &Arc<Inner>) -> Background {
+        let mut threads = Vec::new();
+        let (seal_tx, seal_rx) = mpsc::channel::<Arc<Segment>>();
+        *inner.sealer.lock() = Some(seal_tx);
+        threads.push(
+            std::thread::Builder::new()
+                .name("crowndb-sealer".into())
+                .spawn(move || {
+                    for segment in seal_rx {
+                        seal(&segment);
+                    }
+                })
+                .expect("spawning the sealer thread"),
+        );
+        let mut stop_flusher = None;
+        if let Durability::Periodic(every) = inner.options.durability {
+            let (stop_tx, stop_rx) = mpsc::channel::<()>();
+            stop_flusher = Some(stop_tx);
+            let inner = inner.clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .name("crowndb-flusher".into())
+                    .spawn(move || loop {
+                        match stop_rx.recv_timeout(every) {
+                            Err(RecvTimeoutError::Timeout) => {
+                                if let Err(e) = inner.sync_all() {
+                                    tracing::error!("periodic sync failed: {e}");
+                                }
+                            }
+                            _ => return,
+                        }
+                    })
+                    .expect("spawning the flusher thread"),
+            );
+        }
+        Background { stop_flusher, threads }
+    }
+
+    /// Stops the threads, letting the sealer finish the segments it was given.
+    pub fn stop(mut self, inner: &Inner) {
+        inner.sealer.lock().take();
+        self.stop_flusher.take();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Writes the footer of a full segment. A failure is not a loss: the next open scans it.
+pub(crate) fn seal(segment: &Segment) {
+    if segment.is_sealed() {
+        return;
+    }
+    if let Err(e) = segment.write_footer(segment.data_len()) {
+        tracing::error!("could not seal {}: {e}; it will be scanned at the next open", segment.path.display());
+    }
+}
+
+impl Inner {
+    /// Hands a full segment to the sealer thread (or seals it here if there is none).
+    pub fn seal_later(&self, segment: Arc<Segment>) {
+        let sender = self.sealer.lock().clone();
+        match sender {
+            Some(tx) => {
+                if let Err(unsent) = tx.send(segment) {
+                    seal(&unsent.0);
+                }
+            }
+            None => seal(&segment),
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! The public handle of an open store.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::background::Background;
+use crate::batch::WriteBatch;
+use crate::error::Result;
+use crate::hash::key_hash;
+use crate::inner::{Inner, Refusal};
+use crate::lock::DirLock;
+use crate::options::{Options, WriteOptions};
+use crate::record::RecordKind;
+use crate::stats::{SegmentStats, Stats};
+
+/// A value with the metadata stored alongside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub value: Vec<u8>,
+    /// The sequence number of the write that stored this value: a version that changes
+    /// on every write of the key (memcached's CAS unique).
+    pub version: u64,
+    /// Client flags given at write time (0 if none).
+    pub flags: u32,
+    /// Expiry deadline in Unix milliseconds, if any.
+    pub expires_at_ms: Option<u64>,
+}
+
+/// An open CrownDB store: a directory of append-only segments and an in-memory hash index.
+///
+/// `Db` is cheap to clone (clones share the store) and `Send + Sync`. The store closes
+/// when the last clone is dropped, or explicitly with [`Db::close`].
+///
+/// ```
+/// use crowndb::{Db, Options};
+/// let dir = tempfile::tempdir().unwrap();
+/// let db = Db::open(dir.path(), Options::default()).unwrap();
+/// db.put(b"hello", b"world").unwrap();
+/// assert_eq!(db.get(b"hello").unwrap(), Some(b"world".to_vec()));
+/// db.close().unwrap();
+///
+/// let db = Db::open(dir.path(), Options::default()).unwrap();
+/// assert_eq!(db.get(b"hello").unwrap(), Some(b"world".to_vec()));
+/// ```
+#[derive(Clone)]
+pub struct Db {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    inner: Arc<Inner>,
+    background: Mutex<Option<Background>>,
+    _lock: DirLock,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("dir", &self.shared.inner.dir).finish()
+    }
+}
+
+/// Where the unsynced part of a store was when [`Db::simulate_crash`] stopped it.
+#[doc(hidden)]
+#[derive(Debug, Clone)]
+pub struct CrashPoint {
+    pub active_segment: std::path::PathBuf,
+    /// Bytes of the active segment known to be on disk.
+    pub synced_len: u64,
+    /// Bytes of the active segment written (in the OS page cache).
+    pub written_len: u64,
+}
+
+impl Db {
+    /// Opens the store in `dir`, creating it if allowed by `options.create_if_missing`.
+    /// Fails with [`ErrorKind::Locked`](crate::ErrorKind::Locked) if another process has it open.
+    pub fn open(dir: impl AsRef<Path>, options: Options) -> Result<Db> {
+        let (inner, lock) = crate::recovery::open(dir.as_ref(), options)?;
+        let inner = Arc::new(inner);
+        let background = Background::start(&inner);
+        Ok(Db { shared: Arc::new(Shared { inner, background: Mutex::new(Some(background)), _lock: lock }) })
+    }
+
+    fn inner(&self) -> &Inner {
+        &self.shared.inner
+    }
+
+    /// The value of `key`, or `None` if it is absent, deleted or expired.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = crowndb::Db::open(dir.path(), crowndb::Options::default()).unwrap();
+    /// assert_eq!(db.get(b"missing").unwrap(), None);
+    /// ```
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.get_entry(key)?.map(|e| e.value))
+    }
+
+    /// The value of `key` with its version, flags and expiry.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = crowndb::Db::open(dir.path(), crowndb::Options::default()).unwrap();
+    /// let opts = crowndb::WriteOptions { flags: 42, ..Default::default() };
+    /// let version = db.put_opt(b"k", b"v", &opts).unwrap();
+    /// let entry = db.get_entry(b"k").unwrap().unwrap();
+    /// assert_eq!((entry.flags, entry.version), (42, version));
+    /// ```
+    pub fn get_entry(&self, key: &[u8]) -> Result<Option<Entry>> {
+        let inner = self.inner();
+        let found = inner.lookup(key, key_hash(key), |_, _, rec| {
+            (rec.header.kind == RecordKind::Put && !inner.is_expired(rec.header.expires_at_ms)).then(|| Entry {
+                value: rec.value.to_vec(),
+                version: rec.header.seq,
+                flags: rec.header.flags,
+                expires_at_ms: (rec.header.expires_at_ms != 0).then_some(rec.header.expires_at_ms),
+            })
+        })?;
+        Ok(found.flatten())
+    }
+
+    /// True if `key` has a live value.
+    pub fn contains_key(&self, key: &[u8]) -> Result<bool> {
+        let inner = self.inner();
+        let live = inner.lookup(key, key_hash(key), |_, _, rec| rec.header.kind == RecordKind::Put && !inner.is_expired(rec.header.expires_at_ms))?;
+        Ok(live.unwrap_or(false))
+    }
+
+    /// Stores `value` under `key` with the store's default durability; returns the new version.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = crowndb::Db::open(dir.path(), crowndb::Options::default()).unwrap();
+    /// let v1 = db.put(b"k", b"one").unwrap();
+    /// let v2 = db.put(b"k", b"two").unwrap();
+    /// assert!(v2 > v1);
+    /// ```
+    pub fn put(&self, key: &[u8], value: &[u8]) -> Result<u64> {
+        self.inner().put(key, value, &WriteOptions::default())
+    }
+
+    /// Stores `value` under `key` with per-write options (durability, flags, expiry).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = crowndb::Db::open(dir.path(), crowndb::Options::default()).unwrap();
+    /// // Returns only once the write is on disk.
+    /// db.put_opt(b"k", b"v", &crowndb::WriteOptions::synced()).unwrap();
+    /// ```
+    pub fn put_opt(&self, key: &[u8], value: &[u8], opts: &WriteOptions) -> Result<u64> {
+        self.inner().put(key, value, opts)
+    }
+
+    /// Deletes `key`; returns whether it had a live value.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = crowndb::Db::open(dir.path(), crowndb::Options::default()).unwrap();
+    /// db.put(b"k", b"v").unwrap();
+    /// assert!(db.delete(b"k").unwrap());
+    /// assert!(!db.delete(b"k").unwrap());
+    /// ```
+    pub fn delete(&self, key: &[u8]) -> Result<bool> {
+        self.inner().delete(key, &WriteOptions::default())
+    }
+
+    /// Deletes `key` with per-write durability.
+    pub fn delete_opt(&self, key: &[u8], opts: &WriteOptions) -> Result<bool> {
+        self.inner().delete(key, opts)
+    }
+
+    /// Applies every operation of `batch` atomically (see [`WriteBatch`]).
+    pub fn write(&self, batch: &WriteBatch) -> Result<()> {
+        self.inner().write_batch(batch, &WriteOptions::default())
+    }
+
+    /// Applies a batch with per-write durability.
+    pub fn write_opt(&self, batch: &WriteBatch, opts: &WriteOptions) -> Result<()> {
+        self.inner().write_batch(batch, opts)
+    }
+
+    /// Makes every write made so far durable (`fdatasync`), whatever the durability setting.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = crowndb::Db::open(dir.path(), crowndb::Options::default()).unwrap();
+    /// db.put(b"k", b"v").unwrap();
+    /// db.sync().unwrap();
+    /// ```
+    pub fn sync(&self) -> Result<()> {
+        self.inner().sync_all()
+    }
+
+    /// Figures of the store: keys, live and dead bytes, segments, index memory.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = crowndb::Db::open(dir.path(), crowndb::Options::default()).unwrap();
+    /// db.put(b"k", b"v").unwrap();
+    /// let stats = db.stats();
+    /// assert_eq!(stats.keys, 1);
+    /// assert!(stats.live_bytes > 0);
+    /// ```
+    pub fn stats(&self) -> Stats {
+        let inner = self.inner();
+        let table = inner.table.load();
+        let segments: Vec<SegmentStats> = table
+            .by_generation()
+            .iter()
+            .map(|s| SegmentStats { generation: s.generation, data_bytes: s.data_len(), live_bytes: s.live_bytes(), dead_bytes: s.dead_bytes(), sealed: s.is_sealed() })
+            .collect();
+        Stats {
+            keys: inner.index.len() as u64,
+            live_bytes: segments.iter().map(|s| s.live_bytes).sum(),
+            dead_bytes: segments.iter().map(|s| s.dead_bytes).sum(),
+            segments,
+            index_memory_bytes: inner.index.memory_bytes() as u64,
+            user_bytes_written: inner.user_bytes_written.load(std::sync::atomic::Ordering::Relaxed),
+            disk_bytes_written: inner.disk_bytes_written.load(std::sync::atomic::Ordering::Relaxed),
+            last_sequence: inner.writer.lock().next_seq - 1,
+        }
+    }
+
+    /// The directory this store lives in.
+    pub fn path(&self) -> &Path {
+        &self.inner().dir
+    }
+
+    /// Syncs every write, seals the active segment (so the next open reads only footers)
+    /// and stops the background threads. Writes through other clones fail afterwards;
+    /// the directory lock is released when the last clone is dropped.
+    pub fn close(self) -> Result<()> {
+        self.shared.shutdown(true)
+    }
+
+    /// Stops the store the way a killed process would: no sync, no seal. For crash tests.
+    #[doc(hidden)]
+    pub fn simulate_crash(self) -> CrashPoint {
+        let inner = &self.shared.inner;
+        let active = inner.writer.lock().active.clone();
+        let _ = self.shared.shutdown(false);
+        CrashPoint { active_segment: active.path.clone(), synced_len: active.synced_len(), written_len: active.data_len() }
+    }
+}
+
+impl Shared {
+    fn shutdown(&self, clean: bool) -> Result<()> {
+        let Some(background) = self.background.lock().take() else { return Ok(()) };
+        background.stop(&self.inner);
+        if !clean {
+            self.inner.writer.lock().refusal = Some(Refusal::Closed);
+            return Ok(());
+        }
+        let synced = self.inner.sync_all();
+        let mut w = self.inner.writer.lock();
+        if w.refusal.is_none() {
+            w.refusal = Some(Refusal::Closed);
+        }
+        synced?;
+        let active = w.active.clone();
+        drop(w);
+        active.write_footer(active.data_len())
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if let Err(e) = self.shutdown(true) {
+            tracing::error!("closing {}: {e}", self.inner.dir.display());
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! The footer of a sealed segment: one entry per record, so opening a store reads
+//! footers instead of data. Byte layout in docs/format.md ("Footer").
+//!
+//! ```text
+//! entries   N × 20 bytes: key hash u64 | offset u48 + 0u8 + kind u8 (as one u64) | record length u32
+//! trailer   40 bytes: "CROWNFTR" | entries offset u64 | entry count u64 | max sequence u64
+//!                     | crc32c u32 (over the entries and the first 32 trailer bytes) | 0u32
+//! ```
+
+use crate::record::RecordKind;
+
+pub const ENTRY_LEN: usize = 20;
+pub const TRAILER_LEN: usize = 40;
+pub const MAGIC: &[u8; 8] = b"CROWNFTR";
+const OFFSET_MASK: u64 = (1 << 48) - 1;
+
+/// One record as the footer lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FooterEntry {
+    pub hash: u64,
+    pub offset: u64,
+    pub kind: RecordKind,
+    pub len: u32,
+}
+
+impl FooterEntry {
+    pub fn encode(&self) -> [u8; ENTRY_LEN] {
+        let mut out = [0u8; ENTRY_LEN];
+        out[0..8].copy_from_slice(&self.hash.to_le_bytes());
+        let packed = (self.offset & OFFSET_MASK) | ((self.kind as u64) << 56);
+        out[8..16].copy_from_slice(&packed.to_le_bytes());
+        out[16..20].copy_from_slice(&self.len.to_le_bytes());
+        out
+    }
+
+    /// Decodes one entry; `None` if its kind is not Put or Delete.
+    pub fn decode(bytes: &[u8]) -> Option<FooterEntry> {
+        let hash = u64::from_le_bytes(bytes.get(0..8)?.try_into().ok()?);
+        let packed = u64::from_le_bytes(bytes.get(8..16)?.try_into().ok()?);
+        let len = u32::from_le_bytes(bytes.get(16..20)?.try_into().ok()?);
+        let kind = RecordKind::from_byte((packed >> 56) as u8).filter(|k| *k != RecordKind::Batch)?;
+        Some(FooterEntry { hash, offset: packed & OFFSET_MASK, kind, len })
+    }
+}
+
+/// The fixed-size end of a footer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Trailer {
+    pub entries_offset: u64,
+    pub entry_count: u64,
+    pub max_seq: u64,
+    pub crc: u32,
+}
+
+impl Trailer {
+    /// The trailer bytes covered by the footer checksum (all but the checksum itself).
+    pub fn checksummed_prefix(&self) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        out[0..8].copy_from_slice(MAGIC);
+        out[8..16].copy_from_slice(&self.entries_offset.to_le_bytes());
+        out[16..24].copy_from_slice(&self.entry_count.to_le_bytes());
+        out[24..32].copy_from_slice(&self.max_seq.to_le_bytes());
+        out
+    }
+
+    pub fn encode(&self) -> [u8; TRAILER_LEN] {
+        let mut out = [0u8; TRAILER_LEN];
+        out[..32].copy_from_slice(&self.checksummed_prefix());
+        out[32..36].copy_from_slice(&self.crc.to_le_bytes());
+        out
+    }
+
+    /// Decodes a trailer if the magic matches; the checksum is verified by the caller,
+    /// which has the entries.
+    pub fn decode(bytes: &[u8]) -> Option<Trailer> {
+        if bytes.len() != TRAILER_LEN || &bytes[0..8] != MAGIC {
+            return None;
+        }
+        Some(Trailer {
+            entries_offset: u64::from_le_bytes(bytes[8..16].try_into().ok()?),
+            entry_count: u64::from_le_bytes(bytes[16..24].try_into().ok()?),
+            max_seq: u64::from_le_bytes(bytes[24..32].try_into().ok()?),
+            crc: u32::from_le_bytes(bytes[32..36].try_into().ok()?),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_round_trip() {
+        let e = FooterEntry { hash: u64::MAX - 3, offset: (1 << 40) + 17, kind: RecordKind::Delete, len: 1234 };
+        assert_eq!(FooterEntry::decode(&e.encode()), Some(e));
+    }
+
+    #[test]
+    fn trailer_round_trip_and_bad_magic() {
+        let t = Trailer { entries_offset: 4096, entry_count: 10, max_seq: 77, crc: 0xdead_beef };
+        let bytes = t.encode();
+        assert_eq!(Trailer::decode(&bytes), Some(t));
+        let mut bad = bytes;
+        bad[0] = b'X';
+        assert_eq!(Trailer::decode(&bad), None);
+    }
+}

@@ -1,0 +1,133 @@
+//! The shared state of an open store and its read path.
+//!
+//! Thread-safety: readers use only the index's shard locks (never across I/O) and the
+//! lock-free segment table. Writers serialize on `writer`; `sync_lock` elects the one
+//! thread that runs `fdatasync` for everybody waiting (group commit).
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use parking_lot::Mutex;
+
+use crate::error::{Error, Result};
+use crate::index::Index;
+use crate::options::Options;
+use crate::record::{RecordHeader, RecordKind, RecordRef};
+use crate::segment::Segment;
+use crate::segment_table::{AddressCodec, SegmentTable};
+
+/// State only the writer touches, under `Inner::writer`.
+pub(crate) struct WriterState {
+    pub active: Arc<Segment>,
+    pub next_seq: u64,
+    pub next_generation: u64,
+    /// Total bytes appended since open: the log position writes wait on for durability.
+    pub log_end: u64,
+    /// Segments rolled over since the last sync, which a sync must cover too.
+    pub unsynced: Vec<Arc<Segment>>,
+    /// Set when a sync failed or the store was closed: every write is refused after that.
+    pub refusal: Option<Refusal>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Refusal {
+    Failed(String),
+    Closed,
+}
+
+impl WriterState {
+    pub fn check_writable(&self) -> Result<()> {
+        match &self.refusal {
+            None => Ok(()),
+            Some(Refusal::Failed(why)) => Err(Error::Poisoned(why.clone())),
+            Some(Refusal::Closed) => Err(Error::InvalidArgument("the store is closed".into())),
+        }
+    }
+}
+
+/// A record found for a key: where it is and its header.
+pub(crate) struct Found {
+    pub address: u64,
+    pub segment: Arc<Segment>,
+    pub header: RecordHeader,
+}
+
+pub(crate) struct Inner {
+    pub dir: PathBuf,
+    pub options: Options,
+    pub codec: AddressCodec,
+    pub index: Index,
+    pub table: ArcSwap<SegmentTable>,
+    pub writer: Mutex<WriterState>,
+    pub sync_lock: Mutex<()>,
+    /// Channel to the sealer thread while it runs.
+    pub sealer: Mutex<Option<std::sync::mpsc::Sender<Arc<Segment>>>>,
+    /// Log position known to be on disk.
+    pub synced_to: AtomicU64,
+    pub user_bytes_written: AtomicU64,
+    pub disk_bytes_written: AtomicU64,
+}
+
+impl Inner {
+    /// Finds the newest record of `key` and hands it to `f`. A candidate whose record is
+    /// damaged is skipped if another candidate matches, and reported otherwise.
+    pub fn lookup<T>(&self, key: &[u8], hash: u64, f: impl FnOnce(u64, &Arc<Segment>, &RecordRef<'_>) -> T) -> Result<Option<T>> {
+        loop {
+            let table = self.table.load();
+            let candidates = self.index.candidates(hash);
+            if candidates.is_empty() {
+                return Ok(None);
+            }
+            // The table must be the one that was current while the index was read, or a
+            // slot could name a segment the address does not belong to.
+            if !std::ptr::eq(Arc::as_ptr(&table), Arc::as_ptr(&self.table.load())) {
+                continue;
+            }
+            let mut damage = None;
+            for address in candidates.iter() {
+                let (slot, offset) = self.codec.decode(address);
+                let Some(segment) = table.get(slot) else {
+                    damage.get_or_insert_with(|| Error::corruption(&self.dir, offset, format!("index names segment slot {slot}, which is not open")));
+                    continue;
+                };
+                match segment.record_at(offset) {
+                    Ok(rec) if rec.key == key => return Ok(Some(f(address, segment, &rec))),
+                    Ok(_) => {}
+                    Err(e) => {
+                        damage.get_or_insert(e);
+                    }
+                }
+            }
+            return match damage {
+                Some(e) => Err(e),
+                None => Ok(None),
+            };
+        }
+    }
+
+    /// The current record of `key` for a writer: damaged candidates count as other keys.
+    pub fn find_for_write(&self, key: &[u8], hash: u64) -> Option<Found> {
+        match self.lookup(key, hash, |address, segment, rec| Found { address, segment: segment.clone(), header: rec.header }) {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!("ignoring an unreadable index candidate while writing: {e}");
+                None
+            }
+        }
+    }
+
+    /// True if a record with this deadline is expired now.
+    pub fn is_expired(&self, expires_at_ms: u64) -> bool {
+        expires_at_ms != 0 && expires_at_ms <= self.options.clock.now_ms()
+    }
+
+    /// Marks a record that stopped being its key's current version as garbage.
+    pub fn retire(&self, found: &Found) {
+        if found.header.kind == RecordKind::Put {
+            found.segment.sub_live(found.header.record_len());
+        }
+    }
+
+}

@@ -1,0 +1,95 @@
+//! Store-wide and per-write settings. Every field states its default and trade-off.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clock::{Clock, SystemClock};
+
+/// When an acknowledged write reaches the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Every write returns only after an `fdatasync` covering it. Concurrent writers share
+    /// one `fdatasync` (group commit). Nothing acknowledged is lost, even on power failure.
+    Always,
+    /// A background thread syncs at this interval: a power failure loses at most that much.
+    /// A crash of the process alone loses nothing (the data is in the OS page cache).
+    Periodic(Duration),
+    /// The operating system decides when data reaches the disk. A process crash loses
+    /// nothing; a power failure can lose any unsynced suffix.
+    Never,
+}
+
+impl Durability {
+    /// Parses `always`, `everysec`, `never` or `every <N>ms` style names (`100ms`, `2s`).
+    pub fn parse(text: &str) -> Option<Durability> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "always" => Some(Durability::Always),
+            "never" => Some(Durability::Never),
+            "everysec" => Some(Durability::Periodic(Duration::from_secs(1))),
+            other => {
+                let other = other.strip_prefix("every").unwrap_or(other).trim();
+                if let Some(ms) = other.strip_suffix("ms") {
+                    ms.trim().parse().ok().filter(|&n: &u64| n > 0).map(|n| Durability::Periodic(Duration::from_millis(n)))
+                } else if let Some(s) = other.strip_suffix('s') {
+                    s.trim().parse().ok().filter(|&n: &u64| n > 0).map(|n| Durability::Periodic(Duration::from_secs(n)))
+                } else {
+                    None
+                }
+            }
+        }
+    }
+}
+
+/// Settings of a store, given to [`Db::open`](crate::Db::open).
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Create the directory if it does not exist. Default: `true`.
+    pub create_if_missing: bool,
+    /// Default durability of writes that do not choose their own. Default: `Periodic(1s)`,
+    /// like Redis's `appendfsync everysec`: fast, and a power failure loses at most a second.
+    pub durability: Durability,
+    /// Maximum size of a segment's data region, in bytes; the active segment reserves this
+    /// much disk space up front so a full disk is reported when a segment starts, never in
+    /// the middle of a write. Bigger segments mean fewer files and rarer compactions of
+    /// larger units. Range 64 KiB ..= 16 GiB. Default: 128 MiB.
+    pub segment_size: u64,
+    /// Largest key accepted, in bytes (at most 65535). Default: 65535.
+    pub max_key_size: usize,
+    /// Largest value stored in one record, in bytes. Default: 64 MiB (and at most
+    /// `segment_size` minus overhead).
+    pub max_value_size: usize,
+    /// Source of "now" for expiry deadlines. Default: the system clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            create_if_missing: true,
+            durability: Durability::Periodic(Duration::from_secs(1)),
+            segment_size: 128 << 20,
+            max_key_size: u16::MAX as usize,
+            max_value_size: 64 << 20,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// Settings of one write.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WriteOptions {
+    /// `Some(true)`: return only once the write is on disk; `Some(false)`: do not wait;
+    /// `None` (default): as the store's [`Options::durability`] says.
+    pub sync: Option<bool>,
+    /// 32-bit value stored with the record and returned with it (memcached's flags). Default 0.
+    pub flags: u32,
+    /// Absolute deadline in Unix milliseconds after which the key is invisible. Default: none.
+    pub expires_at_ms: Option<u64>,
+}
+
+impl WriteOptions {
+    /// Options for a write that returns only once it is on disk.
+    pub fn synced() -> WriteOptions {
+        WriteOptions { sync: Some(true), ..WriteOptions::default() }
+    }
+}

@@ -1,0 +1,307 @@
+//! Opening a store: find the segments, read sealed segments' footers, scan the unsealed
+//! ones (cutting a torn tail at the last valid record, after copying what is cut into
+//! `quarantine/`), and rebuild the index by replaying every record in log order.
+//!
+//! The sequence number decides between two records of one key, so replay order only
+//! matters for speed. Tombstones are kept in the index while replaying (so an older put
+//! cannot come back) and removed at the end.
+
+use std::fs;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use parking_lot::Mutex;
+
+use crate::error::{Error, Result};
+use crate::footer::{FooterEntry, ENTRY_LEN};
+use crate::hash::key_hash;
+use crate::index::Index;
+use crate::inner::{Inner, WriterState};
+use crate::lock::DirLock;
+use crate::options::Options;
+use crate::record::RecordKind;
+use crate::segment::{self, Segment, SEGMENT_HEADER_LEN};
+use crate::segment_table::{AddressCodec, SegmentTable};
+
+/// Where a segment's record list comes from.
+enum Entries {
+    /// Verified footer bytes at this offset, this many entries.
+    Footer { offset: u64, count: u64 },
+    /// Built by scanning the records.
+    Scanned(Vec<FooterEntry>),
+}
+
+struct Loaded {
+    segment: Arc<Segment>,
+    entries: Entries,
+    data_end: u64,
+    max_seq: u64,
+    /// True if the file ends with a valid footer (now or after recovery wrote one).
+    sealed: bool,
+}
+
+pub(crate) const MIN_SEGMENT_SIZE: u64 = 64 << 10;
+pub(crate) const MAX_SEGMENT_SIZE: u64 = 16 << 30;
+
+pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, DirLock)> {
+    if !(MIN_SEGMENT_SIZE..=MAX_SEGMENT_SIZE).contains(&options.segment_size) {
+        return Err(Error::InvalidArgument(format!(
+            "segment_size {} is outside the supported range {MIN_SEGMENT_SIZE} ..= {MAX_SEGMENT_SIZE} bytes",
+            options.segment_size
+        )));
+    }
+    if !dir.is_dir() {
+        if !options.create_if_missing {
+            return Err(Error::InvalidArgument(format!("data directory {} does not exist (set create_if_missing to create it)", dir.display())));
+        }
+        fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let lock = DirLock::acquire(dir)?;
+    let generations = list_segments(dir)?;
+    let mut loaded = Vec::with_capacity(generations.len());
+    for (i, &generation) in generations.iter().enumerate() {
+        let is_last = i + 1 == generations.len();
+        loaded.push(load_segment(dir, generation, i as u32, is_last)?);
+    }
+    let largest = loaded.iter().map(|l| l.data_end).max().unwrap_or(0);
+    let codec = AddressCodec::for_segment_size(options.segment_size.max(largest));
+    if loaded.len() as u64 > codec.max_slots() as u64 {
+        return Err(Error::InvalidArgument(format!(
+            "{} holds {} segments, more than the {} that segment_size {} allows; open it with a larger segment_size",
+            dir.display(),
+            loaded.len(),
+            codec.max_slots(),
+            options.segment_size
+        )));
+    }
+
+    let table = loaded.iter().fold(SegmentTable::default(), |t, l| t.with(l.segment.clone()));
+    let index = Index::new();
+    replay(&index, &table, codec, &loaded);
+
+    let max_seq = loaded.iter().map(|l| l.max_seq).max().unwrap_or(0);
+    let next_generation = generations.last().map_or(1, |g| g + 1);
+    for l in &loaded {
+        l.segment.set_data_end(l.data_end);
+        if l.sealed {
+            l.segment.mark_sealed();
+        }
+    }
+
+    // The newest segment keeps taking writes if it has room; otherwise a new one starts.
+    let reusable = loaded.last().filter(|l| !l.sealed || l.data_end < options.segment_size / 2);
+    let (active, table, next_generation) = match reusable {
+        Some(last) => {
+            let writable = Arc::new(last.segment.reopen_for_append(last.data_end, options.segment_size)?);
+            (writable.clone(), table.with(writable), next_generation)
+        }
+        None => {
+            let slot = table.free_slot(codec.max_slots()).expect("slot count checked above");
+            let fresh = Arc::new(Segment::create(dir, next_generation, slot, options.segment_size)?);
+            (fresh.clone(), table.with(fresh), next_generation + 1)
+        }
+    };
+    drop(loaded);
+
+    let writer = WriterState { active, next_seq: max_seq + 1, next_generation, log_end: 0, unsynced: Vec::new(), refusal: None };
+    let inner = Inner {
+        dir: dir.to_path_buf(),
+        options,
+        codec,
+        index,
+        table: ArcSwap::from_pointee(table),
+        writer: Mutex::new(writer),
+        sync_lock: Mutex::new(()),
+        sealer: Mutex::new(None),
+        synced_to: AtomicU64::new(0),
+        user_bytes_written: AtomicU64::new(0),
+        disk_bytes_written: AtomicU64::new(0),
+    };
+    Ok((inner, lock))
+}
+
+/// Generations of the segment files in `dir`, oldest first.
+fn list_segments(dir: &Path) -> Result<Vec<u64>> {
+    let mut generations = Vec::new();
+    for entry in fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        if let Some(g) = entry.file_name().to_str().and_then(segment::parse_file_name) {
+            generations.push(g);
+        }
+    }
+    generations.sort_unstable();
+    Ok(generations)
+}
+
+fn load_segment(dir: &Path, generation: u64, slot: u32, is_last: bool) -> Result<Loaded> {
+    let path = dir.join(segment::file_name(generation));
+    let segment = Segment::open(path, generation, slot)?;
+    let file_len = segment.data_len();
+    match segment.footer() {
+        Ok(Some((trailer, _))) => {
+            let entries = Entries::Footer { offset: trailer.entries_offset, count: trailer.entry_count };
+            return Ok(Loaded { segment: Arc::new(segment), entries, data_end: trailer.entries_offset, max_seq: trailer.max_seq, sealed: true });
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!("{e}; rebuilding the footer from the records"),
+    }
+    let mut entries = Vec::new();
+    let end = segment.scan(SEGMENT_HEADER_LEN, file_len, |offset, rec| {
+        entries.push(FooterEntry { hash: key_hash(rec.key), offset, kind: rec.header.kind, len: rec.header.record_len() as u32 });
+    });
+    if end.end < file_len {
+        quarantine_tail(dir, &segment, end.end, file_len)?;
+    }
+    segment.set_data_end(end.end);
+    let mut sealed = false;
+    if !is_last {
+        segment.write_footer(end.end)?;
+        sealed = true;
+    }
+    Ok(Loaded { segment: Arc::new(segment), entries: Entries::Scanned(entries), data_end: end.end, max_seq: end.max_seq, sealed })
+}
+
+/// Copies bytes `[from, to)` of a segment into `quarantine/` before they are cut off,
+/// unless they are all zero (the preallocated, never-written end of a segment).
+fn quarantine_tail(dir: &Path, segment: &Segment, from: u64, to: u64) -> Result<()> {
+    let file = fs::File::open(&segment.path).map_err(|e| Error::io(&segment.path, e))?;
+    let mut last_nonzero = None;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut pos = from;
+    while pos < to {
+        let n = buf.len().min((to - pos) as usize);
+        file.read_exact_at(&mut buf[..n], pos).map_err(|e| Error::io(&segment.path, e))?;
+        if let Some(i) = buf[..n].iter().rposition(|&b| b != 0) {
+            last_nonzero = Some(pos + i as u64);
+        }
+        pos += n as u64;
+    }
+    let Some(last) = last_nonzero else { return Ok(()) };
+    let qdir = dir.join("quarantine");
+    fs::create_dir_all(&qdir).map_err(|e| Error::io(&qdir, e))?;
+    let name = format!("{}.{from}.tail", segment::file_name(segment.generation));
+    let qpath = qdir.join(name);
+    let mut bytes = vec![0u8; (last + 1 - from) as usize];
+    file.read_exact_at(&mut bytes, from).map_err(|e| Error::io(&segment.path, e))?;
+    fs::write(&qpath, &bytes).map_err(|e| Error::io(&qpath, e))?;
+    tracing::warn!(
+        "{}: records end at offset {from}; the {} bytes after it (a torn write or damage) were moved to {}",
+        segment.path.display(),
+        bytes.len(),
+        qpath.display()
+    );
+    Ok(())
+}
+
+/// Rebuilds the index from every segment's entries, in parallel by shard.
+fn replay(index: &Index, table: &SegmentTable, codec: AddressCodec, loaded: &[Loaded]) {
+    let lists: Vec<(&Arc<Segment>, EntryList<'_>)> = loaded.iter().map(|l| (&l.segment, EntryList::of(l))).collect();
+    let mut per_shard = vec![0usize; Index::shard_count()];
+    for (_, list) in &lists {
+        list.for_each(|e| {
+            if e.kind == RecordKind::Put {
+                per_shard[Index::shard_of(e.hash)] += 1;
+            }
+        });
+    }
+    index.reserve_per_shard(&per_shard);
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    std::thread::scope(|scope| {
+        for part in 0..workers {
+            let lists = &lists;
+            scope.spawn(move || {
+                let mut tombstones = Vec::new();
+                for (segment, list) in lists {
+                    list.for_each(|e| {
+                        if Index::shard_of(e.hash) % workers == part {
+                            apply(index, table, codec, segment, e, &mut tombstones);
+                        }
+                    });
+                }
+                for (hash, address) in tombstones {
+                    index.remove(hash, address);
+                }
+            });
+        }
+    });
+}
+
+/// A segment's entries, wherever they come from.
+enum EntryList<'a> {
+    Footer(&'a [u8]),
+    Scanned(&'a [FooterEntry]),
+}
+
+impl<'a> EntryList<'a> {
+    fn of(l: &'a Loaded) -> EntryList<'a> {
+        match &l.entries {
+            Entries::Footer { offset, count } => EntryList::Footer(l.segment.raw_bytes(*offset, count * ENTRY_LEN as u64)),
+            Entries::Scanned(v) => EntryList::Scanned(v),
+        }
+    }
+
+    fn for_each(&self, mut f: impl FnMut(&FooterEntry)) {
+        match self {
+            EntryList::Footer(bytes) => {
+                for chunk in bytes.chunks_exact(ENTRY_LEN) {
+                    // The footer checksum was verified; an undecodable entry cannot occur
+                    // unless memory is corrupt, and is skipped.
+                    if let Some(e) = FooterEntry::decode(chunk) {
+                        f(&e);
+                    }
+                }
+            }
+            EntryList::Scanned(v) => v.iter().for_each(f),
+        }
+    }
+}
+
+/// Applies one record to the index during replay.
+fn apply(index: &Index, table: &SegmentTable, codec: AddressCodec, segment: &Segment, e: &FooterEntry, tombstones: &mut Vec<(u64, u64)>) {
+    let address = codec.encode(segment.slot, e.offset);
+    let add = |tombstones: &mut Vec<(u64, u64)>| {
+        if e.kind == RecordKind::Put {
+            segment.add_live(e.len as u64);
+        } else {
+            tombstones.push((e.hash, address));
+        }
+    };
+    let candidates = index.candidates(e.hash);
+    if candidates.is_empty() {
+        index.insert(e.hash, address);
+        add(tombstones);
+        return;
+    }
+    let new = match segment.record_at(e.offset) {
+        Ok(rec) => rec,
+        Err(err) => {
+            tracing::warn!("{err}");
+            if e.kind == RecordKind::Put {
+                index.insert(e.hash, address);
+                add(tombstones);
+            }
+            return;
+        }
+    };
+    for candidate in candidates.iter() {
+        let (slot, offset) = codec.decode(candidate);
+        let Some(other_segment) = table.get(slot) else { continue };
+        let Ok(other) = other_segment.record_at(offset) else { continue };
+        if other.key != new.key {
+            continue;
+        }
+        if new.header.seq > other.header.seq {
+            index.replace(e.hash, candidate, address);
+            if other.header.kind == RecordKind::Put {
+                other_segment.sub_live(other.header.record_len());
+            }
+            add(tombstones);
+        }
+        return;
+    }
+    index.insert(e.hash, address);
+    add(tombstones);
+}

@@ -1,0 +1,242 @@
+//! The write path: validate, append to the active segment under the writer lock, update
+//! the index, and, for durable writes, wait for a group-committed `fdatasync`.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use crate::batch::{BatchOp, WriteBatch};
+use crate::error::{Error, Result};
+use crate::hash::key_hash;
+use crate::inner::{Inner, Refusal, WriterState};
+use crate::options::{Durability, WriteOptions};
+use crate::record::{self, encoded_len, RecordKind, RecordMeta, HEADER_LEN};
+use crate::segment::{Segment, SEGMENT_HEADER_LEN};
+
+impl Inner {
+    pub fn check_key(&self, key: &[u8]) -> Result<()> {
+        let limit = self.options.max_key_size.min(u16::MAX as usize);
+        if key.len() > limit {
+            return Err(Error::TooLarge { what: "key", size: key.len() as u64, limit: limit as u64 });
+        }
+        Ok(())
+    }
+
+    /// Largest record that fits in an empty segment.
+    fn max_record_len(&self) -> u64 {
+        self.options.segment_size - SEGMENT_HEADER_LEN
+    }
+
+    pub fn check_value(&self, value: &[u8]) -> Result<()> {
+        let limit = (self.options.max_value_size as u64).min(self.max_record_len() - HEADER_LEN as u64 - u16::MAX as u64).min(u32::MAX as u64);
+        if value.len() as u64 > limit {
+            return Err(Error::TooLarge { what: "value", size: value.len() as u64, limit });
+        }
+        Ok(())
+    }
+
+    fn wants_sync(&self, opts: &WriteOptions) -> bool {
+        opts.sync.unwrap_or(self.options.durability == Durability::Always)
+    }
+
+    /// Appends `len` bytes filled by `fill` to the active segment, rolling to a new segment
+    /// first if it does not fit. Returns the segment and offset written.
+    fn append(&self, w: &mut WriterState, len: usize, fill: impl FnOnce(&mut [u8])) -> Result<(Arc<Segment>, u64)> {
+        if len as u64 > self.max_record_len() {
+            return Err(Error::TooLarge { what: "record", size: len as u64, limit: self.max_record_len() });
+        }
+        if w.active.data_len() + len as u64 > w.active.capacity() {
+            self.roll(w)?;
+        }
+        let segment = w.active.clone();
+        let offset = segment.data_len();
+        // SAFETY: we hold the writer lock and write only past the published length.
+        fill(unsafe { segment.reserve(offset, len) });
+        segment.publish(offset + len as u64);
+        w.log_end += len as u64;
+        self.disk_bytes_written.fetch_add(len as u64, Ordering::Relaxed);
+        Ok((segment, offset))
+    }
+
+    /// Starts a new active segment; the old one is sealed in the background.
+    pub fn roll(&self, w: &mut WriterState) -> Result<()> {
+        let table = self.table.load_full();
+        let max = self.codec.max_slots();
+        let slot = table.free_slot(max).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "the store has {max} segments open, the most its segment size allows; compact it or reopen with a larger segment_size"
+            ))
+        })?;
+        let segment = Arc::new(Segment::create(&self.dir, w.next_generation, slot, self.options.segment_size)?);
+        w.next_generation += 1;
+        self.table.store(Arc::new(table.with(segment.clone())));
+        let old = std::mem::replace(&mut w.active, segment);
+        w.unsynced.push(old.clone());
+        self.seal_later(old);
+        Ok(())
+    }
+
+    /// Points the index at a new record of `key` (a Put), retiring the previous version.
+    fn index_put(&self, hash: u64, key: &[u8], address: u64, segment: &Segment, len: usize) {
+        match self.find_for_write(key, hash) {
+            Some(old) => {
+                if !self.index.replace(hash, old.address, address) {
+                    self.index.insert(hash, address);
+                }
+                self.retire(&old);
+            }
+            None => self.index.insert(hash, address),
+        }
+        segment.add_live(len as u64);
+    }
+
+    pub fn put(&self, key: &[u8], value: &[u8], opts: &WriteOptions) -> Result<u64> {
+        self.check_key(key)?;
+        self.check_value(value)?;
+        let hash = key_hash(key);
+        let len = encoded_len(key.len(), value.len());
+        let (seq, end) = {
+            let mut w = self.writer.lock();
+            w.check_writable()?;
+            let seq = w.next_seq;
+            let meta = RecordMeta { kind: RecordKind::Put, flags: opts.flags, seq, expires_at_ms: opts.expires_at_ms.unwrap_or(0) };
+            let (segment, offset) = self.append(&mut w, len, |buf| record::encode_into(buf, meta, key, value))?;
+            w.next_seq += 1;
+            self.index_put(hash, key, self.codec.encode(segment.slot, offset), &segment, len);
+            (seq, w.log_end)
+        };
+        self.user_bytes_written.fetch_add((key.len() + value.len()) as u64, Ordering::Relaxed);
+        if self.wants_sync(opts) {
+            self.sync_to(end)?;
+        }
+        Ok(seq)
+    }
+
+    pub fn delete(&self, key: &[u8], opts: &WriteOptions) -> Result<bool> {
+        self.check_key(key)?;
+        let hash = key_hash(key);
+        let (existed, end) = {
+            let mut w = self.writer.lock();
+            w.check_writable()?;
+            let Some(old) = self.find_for_write(key, hash) else { return Ok(false) };
+            let meta = RecordMeta { kind: RecordKind::Delete, flags: 0, seq: w.next_seq, expires_at_ms: 0 };
+            self.append(&mut w, encoded_len(key.len(), 0), |buf| record::encode_into(buf, meta, key, &[]))?;
+            w.next_seq += 1;
+            self.index.remove(hash, old.address);
+            self.retire(&old);
+            (!self.is_expired(old.header.expires_at_ms), w.log_end)
+        };
+        self.user_bytes_written.fetch_add(key.len() as u64, Ordering::Relaxed);
+        if self.wants_sync(opts) {
+            self.sync_to(end)?;
+        }
+        Ok(existed)
+    }
+
+    pub fn write_batch(&self, batch: &WriteBatch, opts: &WriteOptions) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        for op in &batch.ops {
+            self.check_key(op.key())?;
+            if let BatchOp::Put { value, .. } = op {
+                self.check_value(value)?;
+            }
+        }
+        let total = HEADER_LEN + batch.bytes;
+        if batch.ops.len() > u32::MAX as usize || total as u64 > self.max_record_len() {
+            return Err(Error::TooLarge { what: "batch", size: total as u64, limit: self.max_record_len() });
+        }
+        let end = {
+            let mut w = self.writer.lock();
+            w.check_writable()?;
+            let first_seq = w.next_seq;
+            let (segment, offset) = self.append(&mut w, total, |buf| encode_batch(buf, batch, first_seq))?;
+            w.next_seq += batch.ops.len() as u64;
+            let mut at = offset + HEADER_LEN as u64;
+            for op in &batch.ops {
+                let hash = key_hash(op.key());
+                match op {
+                    BatchOp::Put { key, .. } => self.index_put(hash, key, self.codec.encode(segment.slot, at), &segment, op.encoded_len()),
+                    BatchOp::Delete { key } => {
+                        if let Some(old) = self.find_for_write(key, hash) {
+                            self.index.remove(hash, old.address);
+                            self.retire(&old);
+                        }
+                    }
+                }
+                at += op.encoded_len() as u64;
+            }
+            w.log_end
+        };
+        let user: usize = batch.ops.iter().map(|op| op.key().len() + if let BatchOp::Put { value, .. } = op { value.len() } else { 0 }).sum();
+        self.user_bytes_written.fetch_add(user as u64, Ordering::Relaxed);
+        if self.wants_sync(opts) {
+            self.sync_to(end)?;
+        }
+        Ok(())
+    }
+
+    /// Returns once every byte appended up to log position `end` is on disk. One caller
+    /// syncs for all that wait (group commit): whoever gets `sync_lock` first syncs
+    /// everything appended so far, and the others find their writes already covered.
+    pub fn sync_to(&self, end: u64) -> Result<()> {
+        if self.synced_to.load(Ordering::Acquire) >= end {
+            return Ok(());
+        }
+        let _leader = self.sync_lock.lock();
+        if self.synced_to.load(Ordering::Acquire) >= end {
+            return Ok(());
+        }
+        let (target, segments) = {
+            let mut w = self.writer.lock();
+            if let Some(Refusal::Failed(why)) = &w.refusal {
+                return Err(Error::Poisoned(why.clone()));
+            }
+            let mut segments = std::mem::take(&mut w.unsynced);
+            segments.push(w.active.clone());
+            (w.log_end, segments)
+        };
+        for segment in &segments {
+            if let Err(e) = segment.sync() {
+                // What is in the page cache may never reach the disk: refuse further writes
+                // rather than acknowledge what might not be durable.
+                self.writer.lock().refusal = Some(Refusal::Failed(e.to_string()));
+                return Err(e);
+            }
+        }
+        self.synced_to.fetch_max(target, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Syncs everything appended so far.
+    pub fn sync_all(&self) -> Result<()> {
+        let end = self.writer.lock().log_end;
+        self.sync_to(end)
+    }
+}
+
+/// Lays out a batch envelope: header, then each operation as a complete record.
+fn encode_batch(buf: &mut [u8], batch: &WriteBatch, first_seq: u64) {
+    let mut at = HEADER_LEN;
+    for (i, op) in batch.ops.iter().enumerate() {
+        let len = op.encoded_len();
+        let seq = first_seq + i as u64;
+        let out = &mut buf[at..at + len];
+        match op {
+            BatchOp::Put { key, value, flags, expires_at_ms } => {
+                record::encode_into(out, RecordMeta { kind: RecordKind::Put, flags: *flags, seq, expires_at_ms: *expires_at_ms }, key, value)
+            }
+            BatchOp::Delete { key } => record::encode_into(out, RecordMeta { kind: RecordKind::Delete, flags: 0, seq, expires_at_ms: 0 }, key, &[]),
+        }
+        at += len;
+    }
+    let payload = (buf.len() - HEADER_LEN) as u32;
+    buf[4] = RecordKind::Batch as u8;
+    buf[5] = 0;
+    buf[6..8].copy_from_slice(&0u16.to_le_bytes());
+    buf[8..12].copy_from_slice(&payload.to_le_bytes());
+    buf[12..16].copy_from_slice(&(batch.ops.len() as u32).to_le_bytes());
+    buf[16..24].copy_from_slice(&first_seq.to_le_bytes());
+    buf[24..32].copy_from_slice(&0u64.to_le_bytes());
+    record::seal_checksum(buf);
+}
