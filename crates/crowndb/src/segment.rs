@@ -132,6 +132,7 @@ impl Segment {
         let made = (|| {
             preallocate(&path, &file, segment_size)?;
             file.write_all_at(&encode_header(generation), 0).map_err(|e| Error::io(&path, e))?;
+            file.sync_all().map_err(|e| Error::io(&path, e))?;
             sync_dir(dir)
         })();
         if let Err(e) = made {
@@ -139,7 +140,9 @@ impl Segment {
             let _ = std::fs::remove_file(&path);
             return Err(e);
         }
-        Self::map_writable(path, file, generation, slot, SEGMENT_HEADER_LEN, segment_size)
+        let segment = Self::map_writable(path, file, generation, slot, SEGMENT_HEADER_LEN, segment_size)?;
+        segment.synced_len.store(SEGMENT_HEADER_LEN, Ordering::Release);
+        Ok(segment)
     }
 
     fn map_writable(path: PathBuf, file: File, generation: u64, slot: u32, len: u64, map_len: u64) -> Result<Segment> {
@@ -410,19 +413,6 @@ fn split_batch(payload: &[u8]) -> Option<Vec<(usize, RecordRef<'_>)>> {
     Some(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn file_names_round_trip() {
-        assert_eq!(file_name(42), "000000000042.seg");
-        assert_eq!(parse_file_name("000000000042.seg"), Some(42));
-        assert_eq!(parse_file_name("42.seg"), None);
-        assert_eq!(parse_file_name("000000000042.tmp"), None);
-    }
-}
-
 impl Segment {
     /// Bytes `[offset, offset + len)` of the mapping, whatever the published length; used
     /// for footers, which lie past the records. Empty if out of range.
@@ -434,5 +424,18 @@ impl Segment {
             }
             _ => &[],
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_round_trip() {
+        assert_eq!(file_name(42), "000000000042.seg");
+        assert_eq!(parse_file_name("000000000042.seg"), Some(42));
+        assert_eq!(parse_file_name("42.seg"), None);
+        assert_eq!(parse_file_name("000000000042.tmp"), None);
     }
 }

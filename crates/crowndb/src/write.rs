@@ -27,7 +27,7 @@ impl Inner {
     }
 
     pub fn check_value(&self, value: &[u8]) -> Result<()> {
-        let limit = (self.options.max_value_size as u64).min(self.max_record_len() - HEADER_LEN as u64 - u16::MAX as u64).min(u32::MAX as u64);
+        let limit = (self.options.max_value_size as u64).min(self.max_record_len().saturating_sub(HEADER_LEN as u64)).min(u32::MAX as u64);
         if value.len() as u64 > limit {
             return Err(Error::TooLarge { what: "value", size: value.len() as u64, limit });
         }
