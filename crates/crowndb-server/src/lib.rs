@@ -1,1 +1,3 @@
 //! CrownDB's network server: the memcached and Redis protocols over one CrownDB store.
+
+pub mod resp;
