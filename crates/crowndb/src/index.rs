@@ -290,6 +290,24 @@ impl Index {
         out
     }
 
+    /// Adds an entry unless entries with a matching hash exist; then returns them instead
+    /// (one lock and one probe for the common case of a new key; used by recovery).
+    pub fn insert_if_vacant(&self, hash: u64, address: u64) -> Result<(), Candidates> {
+        let frag = frag_of(hash);
+        let mut t = self.shards[shard_of(hash)].write();
+        let mut found = Candidates::default();
+        t.probe(frag, |_, e| {
+            found.push(entry_address(e));
+            false
+        });
+        if !found.is_empty() {
+            return Err(found);
+        }
+        t.grow_if_full(1);
+        t.insert_entry((frag << ADDRESS_BITS) | address);
+        Ok(())
+    }
+
     /// Adds an entry for a key the caller knows is not in the index.
     pub fn insert(&self, hash: u64, address: u64) {
         debug_assert!(address != 0 && address <= ADDRESS_MASK);

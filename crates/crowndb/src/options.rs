@@ -60,6 +60,10 @@ pub struct Options {
     pub max_value_size: usize,
     /// Source of "now" for expiry deadlines. Default: the system clock.
     pub clock: Arc<dyn Clock>,
+    /// At open, read and verify every record of every segment instead of trusting the
+    /// footers: finds damage before it is read, at the cost of reading all the data.
+    /// Default: `false`.
+    pub paranoid_open: bool,
 }
 
 impl Default for Options {
@@ -71,6 +75,7 @@ impl Default for Options {
             max_key_size: u16::MAX as usize,
             max_value_size: 64 << 20,
             clock: Arc::new(SystemClock),
+            paranoid_open: false,
         }
     }
 }

@@ -64,7 +64,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, DirLock)> {
     let mut loaded = Vec::with_capacity(generations.len());
     for (i, &generation) in generations.iter().enumerate() {
         let is_last = i + 1 == generations.len();
-        loaded.push(load_segment(dir, generation, i as u32, is_last)?);
+        loaded.push(load_segment(dir, generation, i as u32, is_last, options.paranoid_open)?);
     }
     let largest = loaded.iter().map(|l| l.data_end).max().unwrap_or(0);
     let codec = AddressCodec::for_segment_size(options.segment_size.max(largest));
@@ -136,11 +136,12 @@ fn list_segments(dir: &Path) -> Result<Vec<u64>> {
     Ok(generations)
 }
 
-fn load_segment(dir: &Path, generation: u64, slot: u32, is_last: bool) -> Result<Loaded> {
+fn load_segment(dir: &Path, generation: u64, slot: u32, is_last: bool, paranoid: bool) -> Result<Loaded> {
     let path = dir.join(segment::file_name(generation));
     let segment = Segment::open(path, generation, slot)?;
     let file_len = segment.data_len();
     match segment.footer() {
+        Ok(Some((trailer, _))) if paranoid => return verify_sealed(segment, trailer.entries_offset, trailer.max_seq),
         Ok(Some((trailer, _))) => {
             let entries = Entries::Footer { offset: trailer.entries_offset, count: trailer.entry_count };
             return Ok(Loaded { segment: Arc::new(segment), entries, data_end: trailer.entries_offset, max_seq: trailer.max_seq, sealed: true });
@@ -162,6 +163,19 @@ fn load_segment(dir: &Path, generation: u64, slot: u32, is_last: bool) -> Result
         sealed = true;
     }
     Ok(Loaded { segment: Arc::new(segment), entries: Entries::Scanned(entries), data_end: end.end, max_seq: end.max_seq, sealed })
+}
+
+/// Paranoid open of a sealed segment: its records must all verify, up to the footer.
+fn verify_sealed(segment: Segment, data_end: u64, max_seq: u64) -> Result<Loaded> {
+    let mut entries = Vec::new();
+    let end = segment.scan(SEGMENT_HEADER_LEN, data_end, |offset, rec| {
+        entries.push(FooterEntry { hash: key_hash(rec.key), offset, kind: rec.header.kind, len: rec.header.record_len() as u32 });
+    });
+    if end.end != data_end {
+        let why = end.stop.map(|s| s.to_string()).unwrap_or_default();
+        return Err(Error::corruption(&segment.path, end.end, format!("record does not verify: {why}")));
+    }
+    Ok(Loaded { segment: Arc::new(segment), entries: Entries::Scanned(entries), data_end, max_seq, sealed: true })
 }
 
 /// Copies bytes `[from, to)` of a segment into `quarantine/` before they are cut off,
@@ -238,7 +252,11 @@ enum EntryList<'a> {
 impl<'a> EntryList<'a> {
     fn of(l: &'a Loaded) -> EntryList<'a> {
         match &l.entries {
-            Entries::Footer { offset, count } => EntryList::Footer(l.segment.raw_bytes(*offset, count * ENTRY_LEN as u64)),
+            Entries::Footer { offset, count } => {
+                let bytes = l.segment.raw_bytes(*offset, count * ENTRY_LEN as u64);
+                advise_will_need(bytes);
+                EntryList::Footer(bytes)
+            }
             Entries::Scanned(v) => EntryList::Scanned(v),
         }
     }
@@ -269,12 +287,13 @@ fn apply(index: &Index, table: &SegmentTable, codec: AddressCodec, segment: &Seg
             tombstones.push((e.hash, address));
         }
     };
-    let candidates = index.candidates(e.hash);
-    if candidates.is_empty() {
-        index.insert(e.hash, address);
-        add(tombstones);
-        return;
-    }
+    let candidates = match index.insert_if_vacant(e.hash, address) {
+        Ok(()) => {
+            add(tombstones);
+            return;
+        }
+        Err(candidates) => candidates,
+    };
     let new = match segment.record_at(e.offset) {
         Ok(rec) => rec,
         Err(err) => {
@@ -304,4 +323,18 @@ fn apply(index: &Index, table: &SegmentTable, codec: AddressCodec, segment: &Seg
     }
     index.insert(e.hash, address);
     add(tombstones);
+}
+
+/// Asks the kernel to read a mapped range ahead of use (footers are read sequentially).
+fn advise_will_need(bytes: &[u8]) {
+    if bytes.is_empty() {
+        return;
+    }
+    let page = 4096usize;
+    let start = bytes.as_ptr() as usize & !(page - 1);
+    let len = bytes.as_ptr() as usize + bytes.len() - start;
+    // SAFETY: advisory only, on a range inside a live mapping.
+    unsafe {
+        libc::madvise(start as *mut libc::c_void, len, libc::MADV_WILLNEED);
+    }
 }
