@@ -120,8 +120,12 @@ fn main() {
     let ram_per_key = (rss_anon_kib().saturating_sub(empty_rss)) as f64 * 1024.0 / stats.keys.max(1) as f64;
     let index_per_key = stats.index_memory_bytes as f64 / stats.keys.max(1) as f64;
     db.close().unwrap();
-    report.add("fillseq", args.num, secs, &[("keys", stats.keys as f64), ("ram_per_key_bytes", ram_per_key), ("index_bytes_per_key", index_per_key)]);
-
+    report.add(
+        "fillseq",
+        args.num,
+        secs,
+        &[("keys", stats.keys as f64), ("ram_per_key_bytes", ram_per_key), ("index_bytes_per_key", index_per_key)],
+    );
 
     // fillrandom
     let db = fresh(&random_dir);

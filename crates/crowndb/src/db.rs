@@ -123,7 +123,8 @@ impl Db {
     /// True if `key` has a live value.
     pub fn contains_key(&self, key: &[u8]) -> Result<bool> {
         let inner = self.inner();
-        let live = inner.lookup(key, key_hash(key), |_, _, rec| rec.header.kind == RecordKind::Put && !inner.is_expired(rec.header.expires_at_ms))?;
+        let live = inner
+            .lookup(key, key_hash(key), |_, _, rec| rec.header.kind == RecordKind::Put && !inner.is_expired(rec.header.expires_at_ms))?;
         Ok(live.unwrap_or(false))
     }
 
@@ -208,7 +209,13 @@ impl Db {
         let segments: Vec<SegmentStats> = table
             .by_generation()
             .iter()
-            .map(|s| SegmentStats { generation: s.generation, data_bytes: s.data_len(), live_bytes: s.live_bytes(), dead_bytes: s.dead_bytes(), sealed: s.is_sealed() })
+            .map(|s| SegmentStats {
+                generation: s.generation,
+                data_bytes: s.data_len(),
+                live_bytes: s.live_bytes(),
+                dead_bytes: s.dead_bytes(),
+                sealed: s.is_sealed(),
+            })
             .collect();
         Stats {
             keys: inner.index.len() as u64,

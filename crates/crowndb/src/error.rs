@@ -31,7 +31,9 @@ pub enum Error {
     #[error("I/O error on {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
 
-    #[error("disk full while writing {path}: free space on that file system (or raise its quota) and retry; nothing acknowledged was lost")]
+    #[error(
+        "disk full while writing {path}: free space on that file system (or raise its quota) and retry; nothing acknowledged was lost"
+    )]
     DiskFull { path: PathBuf, source: io::Error },
 
     #[error("corrupt data in {path} at offset {offset}: {reason}; run `crowndb check` on the data directory")]

@@ -76,7 +76,6 @@ impl Candidates {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
-
 }
 
 /// Storage of one table: small ones on the heap, big ones in an anonymous mapping.
@@ -347,12 +346,10 @@ impl Index {
         self.shards.iter().map(|s| s.read().len).sum()
     }
 
-
     /// Bytes of memory held by the tables.
     pub fn memory_bytes(&self) -> usize {
         self.shards.iter().map(|s| s.read().capacity() * 8).sum::<usize>() + SHARDS * std::mem::size_of::<RwLock<Table>>()
     }
-
 }
 
 #[cfg(test)]

@@ -89,7 +89,9 @@ impl Inner {
             for address in candidates.iter() {
                 let (slot, offset) = self.codec.decode(address);
                 let Some(segment) = table.get(slot) else {
-                    damage.get_or_insert_with(|| Error::corruption(&self.dir, offset, format!("index names segment slot {slot}, which is not open")));
+                    damage.get_or_insert_with(|| {
+                        Error::corruption(&self.dir, offset, format!("index names segment slot {slot}, which is not open"))
+                    });
                     continue;
                 };
                 match segment.record_at(offset) {
@@ -129,5 +131,4 @@ impl Inner {
             found.segment.sub_live(found.header.record_len());
         }
     }
-
 }

@@ -50,5 +50,7 @@ pub use stats::{SegmentStats, Stats};
 pub mod format {
     pub use crate::footer::{FooterEntry, Trailer, ENTRY_LEN, TRAILER_LEN};
     pub use crate::record::{decode as decode_record, RecordHeader, RecordKind, HEADER_LEN};
-    pub use crate::segment::{file_name as segment_file_name, parse_file_name as parse_segment_file_name, FORMAT_VERSION, SEGMENT_HEADER_LEN, SEGMENT_MAGIC};
+    pub use crate::segment::{
+        file_name as segment_file_name, parse_file_name as parse_segment_file_name, FORMAT_VERSION, SEGMENT_HEADER_LEN, SEGMENT_MAGIC,
+    };
 }

@@ -55,7 +55,10 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, DirLock)> {
     }
     if !dir.is_dir() {
         if !options.create_if_missing {
-            return Err(Error::InvalidArgument(format!("data directory {} does not exist (set create_if_missing to create it)", dir.display())));
+            return Err(Error::InvalidArgument(format!(
+                "data directory {} does not exist (set create_if_missing to create it)",
+                dir.display()
+            )));
         }
         fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
@@ -144,7 +147,13 @@ fn load_segment(dir: &Path, generation: u64, slot: u32, is_last: bool, paranoid:
         Ok(Some((trailer, _))) if paranoid => return verify_sealed(segment, trailer.entries_offset, trailer.max_seq),
         Ok(Some((trailer, _))) => {
             let entries = Entries::Footer { offset: trailer.entries_offset, count: trailer.entry_count };
-            return Ok(Loaded { segment: Arc::new(segment), entries, data_end: trailer.entries_offset, max_seq: trailer.max_seq, sealed: true });
+            return Ok(Loaded {
+                segment: Arc::new(segment),
+                entries,
+                data_end: trailer.entries_offset,
+                max_seq: trailer.max_seq,
+                sealed: true,
+            });
         }
         Ok(None) => {}
         Err(e) => tracing::warn!("{e}; rebuilding the footer from the records"),

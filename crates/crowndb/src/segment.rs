@@ -123,12 +123,7 @@ impl Segment {
     /// Creates a new, empty, preallocated segment ready for appending.
     pub fn create(dir: &Path, generation: u64, slot: u32, segment_size: u64) -> Result<Segment> {
         let path = dir.join(file_name(generation));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
+        let file = OpenOptions::new().read(true).write(true).create_new(true).open(&path).map_err(|e| Error::io(&path, e))?;
         let made = (|| {
             preallocate(&path, &file, segment_size)?;
             file.write_all_at(&encode_header(generation), 0).map_err(|e| Error::io(&path, e))?;

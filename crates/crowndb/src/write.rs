@@ -168,7 +168,8 @@ impl Inner {
             }
             w.log_end
         };
-        let user: usize = batch.ops.iter().map(|op| op.key().len() + if let BatchOp::Put { value, .. } = op { value.len() } else { 0 }).sum();
+        let user: usize =
+            batch.ops.iter().map(|op| op.key().len() + if let BatchOp::Put { value, .. } = op { value.len() } else { 0 }).sum();
         self.user_bytes_written.fetch_add(user as u64, Ordering::Relaxed);
         if self.wants_sync(opts) {
             self.sync_to(end)?;
@@ -223,10 +224,15 @@ fn encode_batch(buf: &mut [u8], batch: &WriteBatch, first_seq: u64) {
         let seq = first_seq + i as u64;
         let out = &mut buf[at..at + len];
         match op {
-            BatchOp::Put { key, value, flags, expires_at_ms } => {
-                record::encode_into(out, RecordMeta { kind: RecordKind::Put, flags: *flags, seq, expires_at_ms: *expires_at_ms }, key, value)
+            BatchOp::Put { key, value, flags, expires_at_ms } => record::encode_into(
+                out,
+                RecordMeta { kind: RecordKind::Put, flags: *flags, seq, expires_at_ms: *expires_at_ms },
+                key,
+                value,
+            ),
+            BatchOp::Delete { key } => {
+                record::encode_into(out, RecordMeta { kind: RecordKind::Delete, flags: 0, seq, expires_at_ms: 0 }, key, &[])
             }
-            BatchOp::Delete { key } => record::encode_into(out, RecordMeta { kind: RecordKind::Delete, flags: 0, seq, expires_at_ms: 0 }, key, &[]),
         }
         at += len;
     }

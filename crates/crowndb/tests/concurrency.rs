@@ -31,12 +31,12 @@ fn hammer(durability: Durability) {
                 for i in 0..PER_THREAD {
                     db.put(&own_key(t, i), &value(t, i)).unwrap();
                     db.put(&shared_key(i), &value(t, i)).unwrap();
-                    if i % 7 == 0 {
+                    if i.is_multiple_of(7) {
                         assert!(db.delete(&own_key(t, i)).unwrap());
                     }
                     // A thread always reads its own writes.
                     let j = i / 2;
-                    let expected = (j % 7 != 0).then(|| value(t, j));
+                    let expected = (!j.is_multiple_of(7)).then(|| value(t, j));
                     assert_eq!(db.get(&own_key(t, j)).unwrap(), expected);
                     // A shared key holds some thread's write of that key, never garbage.
                     let shared = db.get(&shared_key(i)).unwrap().unwrap();
@@ -51,7 +51,7 @@ fn hammer(durability: Durability) {
     let check = |db: &Db| {
         for t in 0..THREADS {
             for i in 0..PER_THREAD {
-                let expected = (i % 7 != 0).then(|| value(t, i));
+                let expected = (!i.is_multiple_of(7)).then(|| value(t, i));
                 assert_eq!(db.get(&own_key(t, i)).unwrap(), expected, "thread {t} key {i}");
             }
         }

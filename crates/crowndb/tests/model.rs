@@ -27,7 +27,7 @@ enum Op {
 }
 
 fn key(k: u8) -> Vec<u8> {
-    if k % 13 == 0 {
+    if k.is_multiple_of(13) {
         format!("long-key-{k}-{}", "x".repeat(300)).into_bytes()
     } else {
         format!("key-{k}").into_bytes()
@@ -132,7 +132,8 @@ fn run(ops: Vec<Op>, durability: Durability) -> Result<(), TestCaseError> {
                     let at = point.synced_len + ((point.written_len - point.synced_len) as f64 * cut) as u64;
                     let file = OpenOptions::new().write(true).open(&point.active_segment).unwrap();
                     if garbage {
-                        let junk: Vec<u8> = (0..(point.written_len - at).min(512)).map(|i| (i as u8).wrapping_mul(151).wrapping_add(7)).collect();
+                        let junk: Vec<u8> =
+                            (0..(point.written_len - at).min(512)).map(|i| (i as u8).wrapping_mul(151).wrapping_add(7)).collect();
                         file.write_all_at(&junk, at).unwrap();
                     } else {
                         file.set_len(at).unwrap();
@@ -150,7 +151,11 @@ fn run(ops: Vec<Op>, durability: Durability) -> Result<(), TestCaseError> {
                     apply(&mut candidate, effect);
                     matched = candidate == recovered;
                 }
-                prop_assert!(matched, "recovered state is not a prefix of the writes since the last sync: {:?}", recovered.keys().collect::<Vec<_>>());
+                prop_assert!(
+                    matched,
+                    "recovered state is not a prefix of the writes since the last sync: {:?}",
+                    recovered.keys().collect::<Vec<_>>()
+                );
                 if always {
                     prop_assert_eq!(&recovered, &model, "sync-always store lost an acknowledged write");
                 }

@@ -142,54 +142,27 @@ mod tests {
     use super::*;
 
     fn both(frame: &Frame) -> (Vec<u8>, Vec<u8>) {
-        (
-            to_bytes(frame, Protocol::Resp2).to_vec(),
-            to_bytes(frame, Protocol::Resp3).to_vec(),
-        )
+        (to_bytes(frame, Protocol::Resp2).to_vec(), to_bytes(frame, Protocol::Resp3).to_vec())
     }
 
     /// `frame` encodes to `resp2` and `resp3`.
     fn check(frame: Frame, resp2: &[u8], resp3: &[u8]) {
         let (two, three) = both(&frame);
-        assert_eq!(
-            two.escape_ascii().to_string(),
-            resp2.escape_ascii().to_string(),
-            "RESP2 {frame:?}"
-        );
-        assert_eq!(
-            three.escape_ascii().to_string(),
-            resp3.escape_ascii().to_string(),
-            "RESP3 {frame:?}"
-        );
+        assert_eq!(two.escape_ascii().to_string(), resp2.escape_ascii().to_string(), "RESP2 {frame:?}");
+        assert_eq!(three.escape_ascii().to_string(), resp3.escape_ascii().to_string(), "RESP3 {frame:?}");
     }
 
     #[test]
     fn resp2_types_are_the_same_in_both() {
         check(Frame::ok(), b"+OK\r\n", b"+OK\r\n");
-        check(
-            Frame::err("unknown command"),
-            b"-ERR unknown command\r\n",
-            b"-ERR unknown command\r\n",
-        );
+        check(Frame::err("unknown command"), b"-ERR unknown command\r\n", b"-ERR unknown command\r\n");
         check(Frame::Integer(0), b":0\r\n", b":0\r\n");
         check(Frame::Integer(-42), b":-42\r\n", b":-42\r\n");
-        check(
-            Frame::Integer(i64::MIN),
-            b":-9223372036854775808\r\n",
-            b":-9223372036854775808\r\n",
-        );
+        check(Frame::Integer(i64::MIN), b":-9223372036854775808\r\n", b":-9223372036854775808\r\n");
         check(Frame::bulk("foo"), b"$3\r\nfoo\r\n", b"$3\r\nfoo\r\n");
         check(Frame::bulk(""), b"$0\r\n\r\n", b"$0\r\n\r\n");
-        check(
-            Frame::bulk(&b"a\r\n\0b"[..]),
-            b"$5\r\na\r\n\0b\r\n",
-            b"$5\r\na\r\n\0b\r\n",
-        );
-        check(
-            Frame::Array(vec![Frame::bulk("a"), Frame::Integer(1)]),
-            b"*2\r\n$1\r\na\r\n:1\r\n",
-            b"*2\r\n$1\r\na\r\n:1\r\n",
-        );
+        check(Frame::bulk(&b"a\r\n\0b"[..]), b"$5\r\na\r\n\0b\r\n", b"$5\r\na\r\n\0b\r\n");
+        check(Frame::Array(vec![Frame::bulk("a"), Frame::Integer(1)]), b"*2\r\n$1\r\na\r\n:1\r\n", b"*2\r\n$1\r\na\r\n:1\r\n");
         check(Frame::Array(vec![]), b"*0\r\n", b"*0\r\n");
     }
 
@@ -197,20 +170,13 @@ mod tests {
     fn nulls() {
         check(Frame::Null, b"$-1\r\n", b"_\r\n");
         check(Frame::NullArray, b"*-1\r\n", b"_\r\n");
-        check(
-            Frame::Array(vec![Frame::bulk("v"), Frame::Null]),
-            b"*2\r\n$1\r\nv\r\n$-1\r\n",
-            b"*2\r\n$1\r\nv\r\n_\r\n",
-        );
+        check(Frame::Array(vec![Frame::bulk("v"), Frame::Null]), b"*2\r\n$1\r\nv\r\n$-1\r\n", b"*2\r\n$1\r\nv\r\n_\r\n");
     }
 
     #[test]
     fn maps_flatten_in_resp2() {
         check(
-            Frame::Map(vec![
-                (Frame::bulk("server"), Frame::bulk("crowndb")),
-                (Frame::bulk("proto"), Frame::Integer(3)),
-            ]),
+            Frame::Map(vec![(Frame::bulk("server"), Frame::bulk("crowndb")), (Frame::bulk("proto"), Frame::Integer(3))]),
             b"*4\r\n$6\r\nserver\r\n$7\r\ncrowndb\r\n$5\r\nproto\r\n:3\r\n",
             b"%2\r\n$6\r\nserver\r\n$7\r\ncrowndb\r\n$5\r\nproto\r\n:3\r\n",
         );
@@ -219,11 +185,7 @@ mod tests {
 
     #[test]
     fn sets_and_pushes_are_arrays_in_resp2() {
-        check(
-            Frame::Set(vec![Frame::bulk("a")]),
-            b"*1\r\n$1\r\na\r\n",
-            b"~1\r\n$1\r\na\r\n",
-        );
+        check(Frame::Set(vec![Frame::bulk("a")]), b"*1\r\n$1\r\na\r\n", b"~1\r\n$1\r\na\r\n");
         check(
             Frame::Push(vec![Frame::bulk("message"), Frame::bulk("ch")]),
             b"*2\r\n$7\r\nmessage\r\n$2\r\nch\r\n",
@@ -236,11 +198,7 @@ mod tests {
         check(Frame::Double(1.5), b"$3\r\n1.5\r\n", b",1.5\r\n");
         check(Frame::Double(3.0), b"$1\r\n3\r\n", b",3\r\n");
         check(Frame::Double(f64::INFINITY), b"$3\r\ninf\r\n", b",inf\r\n");
-        check(
-            Frame::Double(f64::NEG_INFINITY),
-            b"$4\r\n-inf\r\n",
-            b",-inf\r\n",
-        );
+        check(Frame::Double(f64::NEG_INFINITY), b"$4\r\n-inf\r\n", b",-inf\r\n");
         check(Frame::Double(f64::NAN), b"$3\r\nnan\r\n", b",nan\r\n");
         check(Frame::Double(1e300), b"$6\r\n1e+300\r\n", b",1e+300\r\n");
     }
@@ -262,28 +220,14 @@ mod tests {
 
     #[test]
     fn verbatim_strings_lose_their_format_in_resp2() {
-        check(
-            Frame::verbatim_text("Some string"),
-            b"$11\r\nSome string\r\n",
-            b"=15\r\ntxt:Some string\r\n",
-        );
-        check(
-            Frame::Verbatim {
-                format: *b"mkd",
-                text: Bytes::new(),
-            },
-            b"$0\r\n\r\n",
-            b"=4\r\nmkd:\r\n",
-        );
+        check(Frame::verbatim_text("Some string"), b"$11\r\nSome string\r\n", b"=15\r\ntxt:Some string\r\n");
+        check(Frame::Verbatim { format: *b"mkd", text: Bytes::new() }, b"$0\r\n\r\n", b"=4\r\nmkd:\r\n");
     }
 
     #[test]
     fn nested_aggregates() {
         check(
-            Frame::Array(vec![
-                Frame::Map(vec![(Frame::simple("k"), Frame::Boolean(true))]),
-                Frame::Set(vec![Frame::Double(0.5)]),
-            ]),
+            Frame::Array(vec![Frame::Map(vec![(Frame::simple("k"), Frame::Boolean(true))]), Frame::Set(vec![Frame::Double(0.5)])]),
             b"*2\r\n*2\r\n+k\r\n:1\r\n*1\r\n$3\r\n0.5\r\n",
             b"*2\r\n%1\r\n+k\r\n#t\r\n~1\r\n,0.5\r\n",
         );
@@ -292,22 +236,13 @@ mod tests {
     #[test]
     fn status_and_error_lines_cannot_break_framing() {
         check(Frame::simple("a\r\nb"), b"+a  b\r\n", b"+a  b\r\n");
-        check(
-            Frame::error("ERR bad\nthing\r"),
-            b"-ERR bad thing \r\n",
-            b"-ERR bad thing \r\n",
-        );
+        check(Frame::error("ERR bad\nthing\r"), b"-ERR bad thing \r\n", b"-ERR bad thing \r\n");
     }
 
     #[test]
     fn protocol_error_replies_encode_as_redis_sends_them() {
-        let reply = crate::resp::ProtocolError::ExpectedDollar(b'f')
-            .reply()
-            .unwrap();
-        assert_eq!(
-            to_bytes(&reply, Protocol::Resp2),
-            &b"-ERR Protocol error: expected '$', got 'f'\r\n"[..]
-        );
+        let reply = crate::resp::ProtocolError::ExpectedDollar(b'f').reply().unwrap();
+        assert_eq!(to_bytes(&reply, Protocol::Resp2), &b"-ERR Protocol error: expected '$', got 'f'\r\n"[..]);
     }
 
     #[test]

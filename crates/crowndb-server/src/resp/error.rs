@@ -104,78 +104,36 @@ mod tests {
     #[test]
     fn replies_are_redis_strings() {
         let cases: [(ProtocolError, &[u8]); 10] = [
-            (
-                ProtocolError::InvalidMultibulkLength,
-                b"ERR Protocol error: invalid multibulk length",
-            ),
-            (
-                ProtocolError::UnauthenticatedMultibulkLength,
-                b"ERR Protocol error: unauthenticated multibulk length",
-            ),
-            (
-                ProtocolError::InvalidBulkLength,
-                b"ERR Protocol error: invalid bulk length",
-            ),
-            (
-                ProtocolError::UnauthenticatedBulkLength,
-                b"ERR Protocol error: unauthenticated bulk length",
-            ),
-            (
-                ProtocolError::ExpectedDollar(b'f'),
-                b"ERR Protocol error: expected '$', got 'f'",
-            ),
-            (
-                ProtocolError::ExpectedDollar(b'\r'),
-                b"ERR Protocol error: expected '$', got ' '",
-            ),
-            (
-                ProtocolError::TooBigMbulkCountString,
-                b"ERR Protocol error: too big mbulk count string",
-            ),
-            (
-                ProtocolError::TooBigBulkCountString,
-                b"ERR Protocol error: too big bulk count string",
-            ),
-            (
-                ProtocolError::TooBigInlineRequest,
-                b"ERR Protocol error: too big inline request",
-            ),
-            (
-                ProtocolError::UnbalancedQuotes,
-                b"ERR Protocol error: unbalanced quotes in request",
-            ),
+            (ProtocolError::InvalidMultibulkLength, b"ERR Protocol error: invalid multibulk length"),
+            (ProtocolError::UnauthenticatedMultibulkLength, b"ERR Protocol error: unauthenticated multibulk length"),
+            (ProtocolError::InvalidBulkLength, b"ERR Protocol error: invalid bulk length"),
+            (ProtocolError::UnauthenticatedBulkLength, b"ERR Protocol error: unauthenticated bulk length"),
+            (ProtocolError::ExpectedDollar(b'f'), b"ERR Protocol error: expected '$', got 'f'"),
+            (ProtocolError::ExpectedDollar(b'\r'), b"ERR Protocol error: expected '$', got ' '"),
+            (ProtocolError::TooBigMbulkCountString, b"ERR Protocol error: too big mbulk count string"),
+            (ProtocolError::TooBigBulkCountString, b"ERR Protocol error: too big bulk count string"),
+            (ProtocolError::TooBigInlineRequest, b"ERR Protocol error: too big inline request"),
+            (ProtocolError::UnbalancedQuotes, b"ERR Protocol error: unbalanced quotes in request"),
         ];
         for (err, expected) in cases {
             assert_eq!(reply_text(&err), expected, "{err}");
             // Display is the same text without the code, for logs.
-            assert!(
-                expected.ends_with(err.to_string().as_bytes())
-                    || matches!(err, ProtocolError::ExpectedDollar(b'\r'))
-            );
+            assert!(expected.ends_with(err.to_string().as_bytes()) || matches!(err, ProtocolError::ExpectedDollar(b'\r')));
         }
     }
 
     #[test]
     fn expected_dollar_sends_a_raw_byte_and_logs_it_escaped() {
         let err = ProtocolError::ExpectedDollar(0xff);
-        assert_eq!(
-            reply_text(&err),
-            b"ERR Protocol error: expected '$', got '\xff'"
-        );
+        assert_eq!(reply_text(&err), b"ERR Protocol error: expected '$', got '\xff'");
         assert_eq!(err.to_string(), "Protocol error: expected '$', got '\\xff'");
-        assert_eq!(
-            ProtocolError::ExpectedDollar(b'\r').to_string(),
-            "Protocol error: expected '$', got '\\r'"
-        );
+        assert_eq!(ProtocolError::ExpectedDollar(b'\r').to_string(), "Protocol error: expected '$', got '\\r'");
     }
 
     #[test]
     fn query_buffer_limit_closes_silently() {
         let err = ProtocolError::QueryBufferLimit { len: 10, limit: 5 };
         assert_eq!(err.reply(), None);
-        assert_eq!(
-            err.to_string(),
-            "query buffer of 10 bytes exceeds the limit of 5 bytes"
-        );
+        assert_eq!(err.to_string(), "query buffer of 10 bytes exceeds the limit of 5 bytes");
     }
 }

@@ -88,10 +88,7 @@ impl Frame {
 
     /// Plain text tagged `txt`, as Redis's `addReplyVerbatim(..., "txt")`.
     pub fn verbatim_text(text: impl Into<Bytes>) -> Frame {
-        Frame::Verbatim {
-            format: *b"txt",
-            text: text.into(),
-        }
+        Frame::Verbatim { format: *b"txt", text: text.into() }
     }
 }
 
@@ -103,26 +100,12 @@ mod tests {
     fn constructors_build_the_expected_variants() {
         assert_eq!(Frame::ok(), Frame::Simple(Bytes::from_static(b"OK")));
         assert_eq!(Frame::simple("PONG"), Frame::Simple(Bytes::from("PONG")));
-        assert_eq!(
-            Frame::err("syntax error"),
-            Frame::Error(Bytes::from("ERR syntax error"))
-        );
+        assert_eq!(Frame::err("syntax error"), Frame::Error(Bytes::from("ERR syntax error")));
         assert_eq!(
             Frame::error("WRONGTYPE Operation against a key holding the wrong kind of value"),
-            Frame::Error(Bytes::from(
-                "WRONGTYPE Operation against a key holding the wrong kind of value"
-            ))
+            Frame::Error(Bytes::from("WRONGTYPE Operation against a key holding the wrong kind of value"))
         );
-        assert_eq!(
-            Frame::bulk(vec![0u8, 255]),
-            Frame::Bulk(Bytes::from(vec![0u8, 255]))
-        );
-        assert_eq!(
-            Frame::verbatim_text("# Server"),
-            Frame::Verbatim {
-                format: *b"txt",
-                text: Bytes::from("# Server")
-            }
-        );
+        assert_eq!(Frame::bulk(vec![0u8, 255]), Frame::Bulk(Bytes::from(vec![0u8, 255])));
+        assert_eq!(Frame::verbatim_text("# Server"), Frame::Verbatim { format: *b"txt", text: Bytes::from("# Server") });
     }
 }

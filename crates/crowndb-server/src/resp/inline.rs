@@ -144,10 +144,7 @@ mod tests {
     fn double_quotes_group_and_unescape() {
         ok(br#"SET "foo bar" baz"#, &[b"SET", b"foo bar", b"baz"]);
         ok(br#""a\nb\rc\td\be\af""#, &[b"a\nb\rc\td\x08e\x07f"]);
-        ok(
-            br#""quote\" backslash\\ other\q""#,
-            &[b"quote\" backslash\\ otherq"],
-        );
+        ok(br#""quote\" backslash\\ other\q""#, &[b"quote\" backslash\\ otherq"]);
         ok(br#""\x41\x7a\x00\xFf""#, &[b"Az\x00\xff"]);
         // Not two hex digits: a plain escape of 'x'.
         ok(br#""\xZZ" "\x4""#, &[b"xZZ", b"x4"]);

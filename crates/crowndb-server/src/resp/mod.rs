@@ -54,8 +54,5 @@ mod proptests;
 pub use encode::{encode, encode_command, to_bytes, Protocol};
 pub use error::ProtocolError;
 pub use frame::Frame;
-pub use limits::{
-    Limits, UNAUTHENTICATED_MAX_BULK_LEN, UNAUTHENTICATED_MAX_MULTIBULK_LEN,
-    UNAUTHENTICATED_MAX_QUERY_BUFFER,
-};
+pub use limits::{Limits, UNAUTHENTICATED_MAX_BULK_LEN, UNAUTHENTICATED_MAX_MULTIBULK_LEN, UNAUTHENTICATED_MAX_QUERY_BUFFER};
 pub use parse::{Request, RequestKind, RequestParser};

@@ -83,18 +83,10 @@ pub(crate) fn format_double(d: f64) -> Vec<u8> {
         return b"nan".to_vec();
     }
     if d.is_infinite() {
-        return if d < 0.0 {
-            b"-inf".to_vec()
-        } else {
-            b"inf".to_vec()
-        };
+        return if d < 0.0 { b"-inf".to_vec() } else { b"inf".to_vec() };
     }
     if d == 0.0 {
-        return if d.is_sign_negative() {
-            b"-0".to_vec()
-        } else {
-            b"0".to_vec()
-        };
+        return if d.is_sign_negative() { b"-0".to_vec() } else { b"0".to_vec() };
     }
     // Redis's double2ll: the range where a cast to long long is exact and safe.
     let safe = (i64::MAX / 2) as f64;
@@ -154,11 +146,7 @@ fn emit_digits(digits: &[u8], k: i32, negative: bool, out: &mut Vec<u8>) {
         out.extend_from_slice(&digits[1..ndigits]);
     }
     out.push(b'e');
-    out.push(if k + ndigits as i32 - 1 < 0 {
-        b'-'
-    } else {
-        b'+'
-    });
+    out.push(if k + ndigits as i32 - 1 < 0 { b'-' } else { b'+' });
     let mut cent = 0;
     if exp > 99 {
         cent = exp / 100;
@@ -273,14 +261,7 @@ mod tests {
 
     #[test]
     fn format_double_reads_back_to_the_same_value() {
-        for d in [
-            1.1,
-            -7.25e-9,
-            6.02214076e23,
-            2.2250738585072014e-308,
-            123.456e200,
-            1.0 / 3.0,
-        ] {
+        for d in [1.1, -7.25e-9, 6.02214076e23, 2.2250738585072014e-308, 123.456e200, 1.0 / 3.0] {
             let text = fmt(d);
             assert_eq!(text.parse::<f64>().unwrap(), d, "{text}");
         }

@@ -25,10 +25,7 @@ use memchr::memchr2;
 
 use super::error::ProtocolError;
 use super::inline::split_args;
-use super::limits::{
-    Limits, UNAUTHENTICATED_MAX_BULK_LEN, UNAUTHENTICATED_MAX_MULTIBULK_LEN,
-    UNAUTHENTICATED_MAX_QUERY_BUFFER,
-};
+use super::limits::{Limits, UNAUTHENTICATED_MAX_BULK_LEN, UNAUTHENTICATED_MAX_MULTIBULK_LEN, UNAUTHENTICATED_MAX_QUERY_BUFFER};
 use super::number::string2ll;
 
 /// Which syntax a request was sent in.
@@ -106,11 +103,7 @@ enum Step {
     /// The request is not complete yet.
     Incomplete,
     /// A request occupies the first `len` bytes (its arguments may be none: an empty request).
-    Complete {
-        len: usize,
-        kind: RequestKind,
-        args: Args,
-    },
+    Complete { len: usize, kind: RequestKind, args: Args },
 }
 
 enum Args {
@@ -123,10 +116,7 @@ enum Args {
 impl RequestParser {
     /// A parser with the given limits, for a connection that needs no authentication.
     pub fn new(limits: Limits) -> RequestParser {
-        RequestParser {
-            limits,
-            ..RequestParser::default()
-        }
+        RequestParser { limits, ..RequestParser::default() }
     }
 
     /// The limits in force.
@@ -155,9 +145,7 @@ impl RequestParser {
     /// The most unparsed bytes the connection may buffer before it is closed.
     pub fn query_buffer_limit(&self) -> usize {
         if self.auth_required {
-            self.limits
-                .max_query_buffer
-                .min(UNAUTHENTICATED_MAX_QUERY_BUFFER)
+            self.limits.max_query_buffer.min(UNAUTHENTICATED_MAX_QUERY_BUFFER)
         } else {
             self.limits.max_query_buffer
         }
@@ -182,10 +170,7 @@ impl RequestParser {
         }
         let limit = self.query_buffer_limit();
         if buf.len() > limit {
-            return Err(self.fail(ProtocolError::QueryBufferLimit {
-                len: buf.len(),
-                limit,
-            }));
+            return Err(self.fail(ProtocolError::QueryBufferLimit { len: buf.len(), limit }));
         }
         loop {
             let step = match self.step(buf) {
@@ -203,11 +188,7 @@ impl RequestParser {
                 Args::Owned(args) => args,
             };
             if !args.is_empty() {
-                return Ok(Some(Request {
-                    args,
-                    kind,
-                    wire_len: len,
-                }));
+                return Ok(Some(Request { args, kind, wire_len: len }));
             }
         }
     }
@@ -221,9 +202,7 @@ impl RequestParser {
     /// Advances through `buf` as far as it goes.
     fn step(&mut self, buf: &[u8]) -> Result<Step, ProtocolError> {
         match std::mem::take(&mut self.state) {
-            State::Multibulk(multibulk) if multibulk.pos <= buf.len() => {
-                self.read_arguments(buf, multibulk)
-            }
+            State::Multibulk(multibulk) if multibulk.pos <= buf.len() => self.read_arguments(buf, multibulk),
             State::Multibulk(_) => {
                 // The buffer shrank under us, breaking the REQUIRES above; start over rather
                 // than index past its end.
@@ -261,34 +240,17 @@ impl RequestParser {
         self.scan = 0;
         let Ok(remaining) = usize::try_from(count) else {
             // Zero or negative: an empty request.
-            return Ok(Step::Complete {
-                len: pos,
-                kind: RequestKind::Multibulk,
-                args: Args::Spans(Vec::new()),
-            });
+            return Ok(Step::Complete { len: pos, kind: RequestKind::Multibulk, args: Args::Spans(Vec::new()) });
         };
         if remaining == 0 {
-            return Ok(Step::Complete {
-                len: pos,
-                kind: RequestKind::Multibulk,
-                args: Args::Spans(Vec::new()),
-            });
+            return Ok(Step::Complete { len: pos, kind: RequestKind::Multibulk, args: Args::Spans(Vec::new()) });
         }
-        let multibulk = Multibulk {
-            remaining,
-            args: Vec::with_capacity(remaining.min(1024)),
-            pos,
-            bulk_len: None,
-        };
+        let multibulk = Multibulk { remaining, args: Vec::with_capacity(remaining.min(1024)), pos, bulk_len: None };
         self.read_arguments(buf, multibulk)
     }
 
     /// `$<len>\r\n<payload>\r\n` as many times as remain.
-    fn read_arguments(
-        &mut self,
-        buf: &[u8],
-        mut multibulk: Multibulk,
-    ) -> Result<Step, ProtocolError> {
+    fn read_arguments(&mut self, buf: &[u8], mut multibulk: Multibulk) -> Result<Step, ProtocolError> {
         while multibulk.remaining > 0 {
             let len = match multibulk.bulk_len {
                 Some(len) => len,
@@ -319,20 +281,12 @@ impl RequestParser {
                 }
             }
         }
-        Ok(Step::Complete {
-            len: multibulk.pos,
-            kind: RequestKind::Multibulk,
-            args: Args::Spans(multibulk.args),
-        })
+        Ok(Step::Complete { len: multibulk.pos, kind: RequestKind::Multibulk, args: Args::Spans(multibulk.args) })
     }
 
     /// The `$<len>` line starting at `start`: the declared length and where the payload starts,
     /// or `None` if the line is incomplete.
-    fn read_bulk_len(
-        &mut self,
-        buf: &[u8],
-        start: usize,
-    ) -> Result<Option<(usize, usize)>, ProtocolError> {
+    fn read_bulk_len(&mut self, buf: &[u8], start: usize) -> Result<Option<(usize, usize)>, ProtocolError> {
         let Some(cr) = self.find_line_end(buf, start, b'\r') else {
             if buf.len() - start > self.limits.max_inline_len {
                 return Err(ProtocolError::TooBigBulkCountString);
@@ -368,27 +322,15 @@ impl RequestParser {
             }
             return Ok(Step::Incomplete);
         };
-        let end = if newline > 0 && buf[newline - 1] == b'\r' {
-            newline - 1
-        } else {
-            newline
-        };
+        let end = if newline > 0 && buf[newline - 1] == b'\r' { newline - 1 } else { newline };
         let args = split_args(&buf[..end]).ok_or(ProtocolError::UnbalancedQuotes)?;
-        Ok(Step::Complete {
-            len: newline + 1,
-            kind: RequestKind::Inline,
-            args: Args::Owned(args),
-        })
+        Ok(Step::Complete { len: newline + 1, kind: RequestKind::Inline, args: Args::Owned(args) })
     }
 
     /// The offset of the first `terminator` at or after `start`, as C's `strchr` finds it: a NUL
     /// byte before it hides it, and the line stays incomplete.
     fn find_line_end(&mut self, buf: &[u8], start: usize, terminator: u8) -> Option<usize> {
-        let from = if (start..=buf.len()).contains(&self.scan) {
-            self.scan
-        } else {
-            start
-        };
+        let from = if (start..=buf.len()).contains(&self.scan) { self.scan } else { start };
         let haystack = buf.get(from..)?;
         match memchr2(terminator, 0, haystack) {
             Some(i) => {
@@ -420,23 +362,9 @@ mod tests {
         let mut requests = Vec::new();
         loop {
             match parser.decode(&mut buf) {
-                Ok(Some(request)) => {
-                    requests.push(request.args.iter().map(|a| a.to_vec()).collect())
-                }
-                Ok(None) => {
-                    return Parsed {
-                        requests,
-                        error: None,
-                        rest: buf.to_vec(),
-                    }
-                }
-                Err(err) => {
-                    return Parsed {
-                        requests,
-                        error: Some(err),
-                        rest: buf.to_vec(),
-                    }
-                }
+                Ok(Some(request)) => requests.push(request.args.iter().map(|a| a.to_vec()).collect()),
+                Ok(None) => return Parsed { requests, error: None, rest: buf.to_vec() },
+                Err(err) => return Parsed { requests, error: Some(err), rest: buf.to_vec() },
             }
         }
     }
@@ -496,10 +424,7 @@ mod tests {
 
     #[test]
     fn multibulk_arguments_are_binary_safe() {
-        assert_requests(
-            b"*2\r\n$3\r\nSET\r\n$8\r\n\r\n\0\xff*$\r\n\r\n",
-            &[&[b"SET", b"\r\n\0\xff*$\r\n"]],
-        );
+        assert_requests(b"*2\r\n$3\r\nSET\r\n$8\r\n\r\n\0\xff*$\r\n\r\n", &[&[b"SET", b"\r\n\0\xff*$\r\n"]]);
     }
 
     #[test]
@@ -510,11 +435,8 @@ mod tests {
     #[test]
     fn wire_len_counts_each_request() {
         let mut parser = RequestParser::default();
-        let mut buf =
-            BytesMut::from(&b"*1\r\n$4\r\nPING\r\nPING\r\n*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\n"[..]);
-        let lens: Vec<usize> = std::iter::from_fn(|| parser.decode(&mut buf).unwrap())
-            .map(|r| r.wire_len)
-            .collect();
+        let mut buf = BytesMut::from(&b"*1\r\n$4\r\nPING\r\nPING\r\n*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\n"[..]);
+        let lens: Vec<usize> = std::iter::from_fn(|| parser.decode(&mut buf).unwrap()).map(|r| r.wire_len).collect();
         assert_eq!(lens, vec![14, 6, 22]);
     }
 
@@ -548,10 +470,7 @@ mod tests {
                 assert_eq!(result, None);
             } else {
                 let request = result.unwrap();
-                assert_eq!(
-                    request.args,
-                    vec![Bytes::from("SET"), Bytes::from("k"), Bytes::from("hello")]
-                );
+                assert_eq!(request.args, vec![Bytes::from("SET"), Bytes::from("k"), Bytes::from("hello")]);
                 assert_eq!(request.wire_len, input.len());
             }
         }
@@ -608,10 +527,7 @@ mod tests {
 
     #[test]
     fn configured_multibulk_limit() {
-        let limits = Limits {
-            max_multibulk_len: 2,
-            ..Limits::default()
-        };
+        let limits = Limits { max_multibulk_len: 2, ..Limits::default() };
         let mut parser = RequestParser::new(limits);
         let parsed = parse_with(&mut parser, b"*2\r\n$1\r\na\r\n$1\r\nb\r\n*3\r\n");
         assert_eq!(parsed.requests, vec![args(&[b"a", b"b"])]);
@@ -640,15 +556,9 @@ mod tests {
 
     #[test]
     fn bulk_of_exactly_the_limit_is_accepted() {
-        let limits = Limits {
-            max_bulk_len: 5,
-            ..Limits::default()
-        };
+        let limits = Limits { max_bulk_len: 5, ..Limits::default() };
         let mut parser = RequestParser::new(limits);
-        let parsed = parse_with(
-            &mut parser,
-            b"*2\r\n$4\r\nECHO\r\n$5\r\nhello\r\n*2\r\n$4\r\nECHO\r\n$6\r\n",
-        );
+        let parsed = parse_with(&mut parser, b"*2\r\n$4\r\nECHO\r\n$5\r\nhello\r\n*2\r\n$4\r\nECHO\r\n$6\r\n");
         assert_eq!(parsed.requests, vec![args(&[b"ECHO", b"hello"])]);
         assert_eq!(parsed.error, Some(ProtocolError::InvalidBulkLength));
     }
@@ -667,10 +577,7 @@ mod tests {
     #[test]
     fn expected_dollar() {
         // Redis's protocol tests.
-        assert_error(
-            b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\nfooz\r\n",
-            ProtocolError::ExpectedDollar(b'f'),
-        );
+        assert_error(b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\nfooz\r\n", ProtocolError::ExpectedDollar(b'f'));
         assert_error(b"*1\r\nfoo\r\n", ProtocolError::ExpectedDollar(b'f'));
         assert_error(b"*1\r\n\r\n", ProtocolError::ExpectedDollar(b'\r'));
         assert_error(b"*1\r\n:1\r\n", ProtocolError::ExpectedDollar(b':'));
@@ -717,10 +624,7 @@ mod tests {
         assert_requests(b"PING\r\n", &[&[b"PING"]]);
         assert_requests(b"PING\n", &[&[b"PING"]]);
         assert_requests(b"SET key value\r\n", &[&[b"SET", b"key", b"value"]]);
-        assert_requests(
-            b"set \"a b\" 'c d'\r\nGET x\n",
-            &[&[b"set", b"a b", b"c d"], &[b"GET", b"x"]],
-        );
+        assert_requests(b"set \"a b\" 'c d'\r\nGET x\n", &[&[b"set", b"a b", b"c d"], &[b"GET", b"x"]]);
         assert_requests(b"ECHO \"\\x00\\xff\"\r\n", &[&[b"ECHO", b"\x00\xff"]]);
         assert_requests(b"SET k \"\"\r\n", &[&[b"SET", b"k", b""]]);
     }
@@ -757,10 +661,7 @@ mod tests {
     #[test]
     fn unbalanced_quotes() {
         // Redis's protocol tests: set """test-key""" test-value
-        assert_error(
-            b"set \"\"\"test-key\"\"\" test-value\r\n",
-            ProtocolError::UnbalancedQuotes,
-        );
+        assert_error(b"set \"\"\"test-key\"\"\" test-value\r\n", ProtocolError::UnbalancedQuotes);
         assert_error(b"GET \"abc\r\n", ProtocolError::UnbalancedQuotes);
         assert_error(b"GET 'abc'd\r\n", ProtocolError::UnbalancedQuotes);
         // The requests before it are still delivered.
@@ -823,17 +724,11 @@ mod tests {
 
     #[test]
     fn configured_inline_limit() {
-        let limits = Limits {
-            max_inline_len: 8,
-            ..Limits::default()
-        };
+        let limits = Limits { max_inline_len: 8, ..Limits::default() };
         let mut parser = RequestParser::new(limits);
         assert_eq!(parse_with(&mut parser, b"PINGPING").error, None);
         let mut parser = RequestParser::new(limits);
-        assert_eq!(
-            parse_with(&mut parser, b"PINGPINGX").error,
-            Some(ProtocolError::TooBigInlineRequest)
-        );
+        assert_eq!(parse_with(&mut parser, b"PINGPINGX").error, Some(ProtocolError::TooBigInlineRequest));
     }
 
     // ----- authentication and the query buffer -----
@@ -847,10 +742,7 @@ mod tests {
             ten.extend_from_slice(b"$1\r\na\r\n");
         }
         assert_eq!(parse_with(&mut parser, &ten).requests.len(), 1);
-        assert_eq!(
-            parse_with(&mut parser, b"*11\r\n").error,
-            Some(ProtocolError::UnauthenticatedMultibulkLength)
-        );
+        assert_eq!(parse_with(&mut parser, b"*11\r\n").error, Some(ProtocolError::UnauthenticatedMultibulkLength));
 
         let mut parser = RequestParser::default();
         parser.set_auth_required(true);
@@ -858,25 +750,16 @@ mod tests {
         input.extend(std::iter::repeat_n(b'p', 16384));
         input.extend_from_slice(b"\r\n");
         assert_eq!(parse_with(&mut parser, &input).requests.len(), 1);
-        assert_eq!(
-            parse_with(&mut parser, b"*1\r\n$16385\r\n").error,
-            Some(ProtocolError::UnauthenticatedBulkLength)
-        );
+        assert_eq!(parse_with(&mut parser, b"*1\r\n$16385\r\n").error, Some(ProtocolError::UnauthenticatedBulkLength));
 
         // Redis's auth test: "*1\r\n$100000000\r\n" is refused before authentication.
         let mut parser = RequestParser::default();
         parser.set_auth_required(true);
-        assert_eq!(
-            parse_with(&mut parser, b"*1\r\n$100000000\r\n").error,
-            Some(ProtocolError::UnauthenticatedBulkLength)
-        );
+        assert_eq!(parse_with(&mut parser, b"*1\r\n$100000000\r\n").error, Some(ProtocolError::UnauthenticatedBulkLength));
         // An invalid length is still reported as invalid.
         let mut parser = RequestParser::default();
         parser.set_auth_required(true);
-        assert_eq!(
-            parse_with(&mut parser, b"*1\r\n$-1\r\n").error,
-            Some(ProtocolError::InvalidBulkLength)
-        );
+        assert_eq!(parse_with(&mut parser, b"*1\r\n$-1\r\n").error, Some(ProtocolError::InvalidBulkLength));
     }
 
     #[test]
@@ -892,18 +775,12 @@ mod tests {
 
     #[test]
     fn query_buffer_limit() {
-        let limits = Limits {
-            max_query_buffer: 16,
-            ..Limits::default()
-        };
+        let limits = Limits { max_query_buffer: 16, ..Limits::default() };
         let mut parser = RequestParser::new(limits);
         let mut buf = BytesMut::from(&b"*1\r\n$20\r\n0123456"[..]);
         assert_eq!(parser.decode(&mut buf), Ok(None));
         buf.extend_from_slice(b"789");
-        assert_eq!(
-            parser.decode(&mut buf),
-            Err(ProtocolError::QueryBufferLimit { len: 19, limit: 16 })
-        );
+        assert_eq!(parser.decode(&mut buf), Err(ProtocolError::QueryBufferLimit { len: 19, limit: 16 }));
     }
 
     #[test]
@@ -911,13 +788,7 @@ mod tests {
         let mut parser = RequestParser::default();
         parser.set_auth_required(true);
         let mut buf = BytesMut::from(&vec![b'A'; 1024 * 1024 + 1][..]);
-        assert_eq!(
-            parser.decode(&mut buf),
-            Err(ProtocolError::QueryBufferLimit {
-                len: 1024 * 1024 + 1,
-                limit: 1024 * 1024
-            })
-        );
+        assert_eq!(parser.decode(&mut buf), Err(ProtocolError::QueryBufferLimit { len: 1024 * 1024 + 1, limit: 1024 * 1024 }));
     }
 
     // ----- the parser's own state -----
@@ -926,30 +797,18 @@ mod tests {
     fn errors_are_sticky() {
         let mut parser = RequestParser::default();
         let mut buf = BytesMut::from(&b"*x\r\n"[..]);
-        assert_eq!(
-            parser.decode(&mut buf),
-            Err(ProtocolError::InvalidMultibulkLength)
-        );
+        assert_eq!(parser.decode(&mut buf), Err(ProtocolError::InvalidMultibulkLength));
         let mut fresh = BytesMut::from(&b"PING\r\n"[..]);
-        assert_eq!(
-            parser.decode(&mut fresh),
-            Err(ProtocolError::InvalidMultibulkLength)
-        );
+        assert_eq!(parser.decode(&mut fresh), Err(ProtocolError::InvalidMultibulkLength));
     }
 
     #[test]
     fn limits_can_change_between_requests() {
         let mut parser = RequestParser::default();
         assert_eq!(parser.limits(), &Limits::default());
-        let limits = Limits {
-            max_bulk_len: 1,
-            ..Limits::default()
-        };
+        let limits = Limits { max_bulk_len: 1, ..Limits::default() };
         parser.set_limits(limits);
-        assert_eq!(
-            parse_with(&mut parser, b"*1\r\n$2\r\n").error,
-            Some(ProtocolError::InvalidBulkLength)
-        );
+        assert_eq!(parse_with(&mut parser, b"*1\r\n$2\r\n").error, Some(ProtocolError::InvalidBulkLength));
     }
 
     #[test]

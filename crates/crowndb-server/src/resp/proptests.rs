@@ -30,49 +30,29 @@ fn run(mut parser: RequestParser, chunks: &[&[u8]]) -> Outcome {
             match parser.decode(&mut buf) {
                 Ok(Some(request)) => {
                     assert!(!request.args.is_empty());
-                    requests.push((
-                        request.args.iter().map(|a| a.to_vec()).collect(),
-                        request.kind,
-                        request.wire_len,
-                    ));
+                    requests.push((request.args.iter().map(|a| a.to_vec()).collect(), request.kind, request.wire_len));
                 }
                 Ok(None) => break,
                 Err(err) => {
                     // The bytes never looked at are as unconsumed as those left in the buffer.
                     let mut rest = buf.to_vec();
                     rest.extend(chunks[i + 1..].concat());
-                    return Outcome {
-                        requests,
-                        error: Some(err),
-                        rest,
-                    };
+                    return Outcome { requests, error: Some(err), rest };
                 }
             }
         }
     }
-    Outcome {
-        requests,
-        error: None,
-        rest: buf.to_vec(),
-    }
+    Outcome { requests, error: None, rest: buf.to_vec() }
 }
 
 /// Small limits, so that generated input reaches every limit check.
 fn small_limits() -> Limits {
-    Limits {
-        max_bulk_len: 8,
-        max_inline_len: 16,
-        max_multibulk_len: 4,
-        max_query_buffer: 64,
-    }
+    Limits { max_bulk_len: 8, max_inline_len: 16, max_multibulk_len: 4, max_query_buffer: 64 }
 }
 
 /// Limits no input shorter than `len` can reach.
 fn unreachable_limits(len: usize) -> Limits {
-    Limits {
-        max_inline_len: len.max(1),
-        ..Limits::default()
-    }
+    Limits { max_inline_len: len.max(1), ..Limits::default() }
 }
 
 fn parser(limits: Limits, auth_required: bool) -> RequestParser {
@@ -105,10 +85,7 @@ fn protocolish() -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn argument() -> impl Strategy<Value = Vec<u8>> {
-    prop_oneof![
-        prop::collection::vec(any::<u8>(), 0..24),
-        "[a-zA-Z0-9]{1,8}".prop_map(String::into_bytes),
-    ]
+    prop_oneof![prop::collection::vec(any::<u8>(), 0..24), "[a-zA-Z0-9]{1,8}".prop_map(String::into_bytes),]
 }
 
 fn command() -> impl Strategy<Value = Vec<Vec<u8>>> {
