@@ -7,6 +7,7 @@ use parking_lot::Mutex;
 
 use crate::background::Background;
 use crate::batch::WriteBatch;
+use crate::conditional::{Condition, PutOutcome, Update, UpdateOutcome};
 use crate::error::Result;
 use crate::hash::key_hash;
 use crate::inner::{Inner, Refusal};
@@ -153,6 +154,46 @@ impl Db {
         self.inner().put(key, value, opts)
     }
 
+    /// Writes `value` only if `condition` holds, atomically with respect to every other write.
+    ///
+    /// ```
+    /// use crowndb::{Condition, PutOutcome, WriteOptions};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = crowndb::Db::open(dir.path(), crowndb::Options::default()).unwrap();
+    /// let opts = WriteOptions::default();
+    /// let PutOutcome::Stored(v1) = db.put_if(b"k", b"first", Condition::IfAbsent, &opts).unwrap() else { panic!() };
+    /// assert_eq!(db.put_if(b"k", b"again", Condition::IfAbsent, &opts).unwrap(), PutOutcome::ConditionFailed);
+    /// assert!(matches!(db.put_if(b"k", b"cas", Condition::IfVersion(v1), &opts).unwrap(), PutOutcome::Stored(_)));
+    /// assert_eq!(db.put_if(b"k", b"stale", Condition::IfVersion(v1), &opts).unwrap(), PutOutcome::ConditionFailed);
+    /// assert_eq!(db.put_if(b"nope", b"x", Condition::IfPresent, &opts).unwrap(), PutOutcome::NotFound);
+    /// ```
+    pub fn put_if(&self, key: &[u8], value: &[u8], condition: Condition, opts: &WriteOptions) -> Result<PutOutcome> {
+        self.inner().put_if(key, value, condition, opts)
+    }
+
+    /// Atomic read-modify-write: `f` sees the key's live entry (`None` if absent or
+    /// expired) and returns what to do; no other write can come in between. `f` runs under
+    /// the store's writer lock: keep it short.
+    ///
+    /// ```
+    /// use crowndb::{Update, UpdateOutcome, WriteOptions};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = crowndb::Db::open(dir.path(), crowndb::Options::default()).unwrap();
+    /// let incr = |e: Option<&crowndb::Entry>| {
+    ///     let n: u64 = e.map_or(0, |e| std::str::from_utf8(&e.value).unwrap().parse().unwrap());
+    ///     Update::Put { value: (n + 1).to_string().into_bytes(), flags: 0, expires_at_ms: None }
+    /// };
+    /// db.update(b"counter", &WriteOptions::default(), incr).unwrap();
+    /// db.update(b"counter", &WriteOptions::default(), incr).unwrap();
+    /// assert_eq!(db.get(b"counter").unwrap(), Some(b"2".to_vec()));
+    /// ```
+    pub fn update<F>(&self, key: &[u8], opts: &WriteOptions, f: F) -> Result<UpdateOutcome>
+    where
+        F: FnOnce(Option<&Entry>) -> Update,
+    {
+        self.inner().update(key, opts, f)
+    }
+
     /// Deletes `key`; returns whether it had a live value.
     ///
     /// ```
@@ -225,6 +266,7 @@ impl Db {
             index_memory_bytes: inner.index.memory_bytes() as u64,
             user_bytes_written: inner.user_bytes_written.load(std::sync::atomic::Ordering::Relaxed),
             disk_bytes_written: inner.disk_bytes_written.load(std::sync::atomic::Ordering::Relaxed),
+            syncs: inner.syncs.load(std::sync::atomic::Ordering::Relaxed),
             last_sequence: inner.writer.lock().next_seq - 1,
         }
     }

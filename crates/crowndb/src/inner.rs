@@ -68,6 +68,8 @@ pub(crate) struct Inner {
     pub synced_to: AtomicU64,
     pub user_bytes_written: AtomicU64,
     pub disk_bytes_written: AtomicU64,
+    /// Group-commit syncs run (each covers every write waiting at that moment).
+    pub syncs: AtomicU64,
 }
 
 impl Inner {

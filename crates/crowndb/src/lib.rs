@@ -23,6 +23,7 @@
 mod background;
 mod batch;
 mod clock;
+mod conditional;
 mod db;
 mod error;
 mod footer;
@@ -40,6 +41,7 @@ mod write;
 
 pub use batch::WriteBatch;
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use conditional::{Condition, PutOutcome, Update, UpdateOutcome};
 pub use db::{CrashPoint, Db, Entry};
 pub use error::{Error, ErrorKind, Result};
 pub use options::{Durability, Options, WriteOptions};

@@ -122,6 +122,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, DirLock)> {
         synced_to: AtomicU64::new(0),
         user_bytes_written: AtomicU64::new(0),
         disk_bytes_written: AtomicU64::new(0),
+        syncs: AtomicU64::new(0),
     };
     Ok((inner, lock))
 }

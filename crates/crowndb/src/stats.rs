@@ -27,6 +27,8 @@ pub struct Stats {
     pub user_bytes_written: u64,
     /// Bytes appended to segment files (headers, keys, values, tombstones).
     pub disk_bytes_written: u64,
+    /// Group-commit syncs run since open; fewer than durable writes when writers share them.
+    pub syncs: u64,
     /// Highest sequence number handed out.
     pub last_sequence: u64,
 }

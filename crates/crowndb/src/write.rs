@@ -34,13 +34,13 @@ impl Inner {
         Ok(())
     }
 
-    fn wants_sync(&self, opts: &WriteOptions) -> bool {
+    pub(crate) fn wants_sync(&self, opts: &WriteOptions) -> bool {
         opts.sync.unwrap_or(self.options.durability == Durability::Always)
     }
 
     /// Appends `len` bytes filled by `fill` to the active segment, rolling to a new segment
     /// first if it does not fit. Returns the segment and offset written.
-    fn append(&self, w: &mut WriterState, len: usize, fill: impl FnOnce(&mut [u8])) -> Result<(Arc<Segment>, u64)> {
+    pub(crate) fn append(&self, w: &mut WriterState, len: usize, fill: impl FnOnce(&mut [u8])) -> Result<(Arc<Segment>, u64)> {
         if len as u64 > self.max_record_len() {
             return Err(Error::TooLarge { what: "record", size: len as u64, limit: self.max_record_len() });
         }
@@ -197,6 +197,7 @@ impl Inner {
             segments.push(w.active.clone());
             (w.log_end, segments)
         };
+        self.syncs.fetch_add(1, Ordering::Relaxed);
         for segment in &segments {
             if let Err(e) = segment.sync() {
                 // What is in the page cache may never reach the disk: refuse further writes
@@ -207,6 +208,10 @@ impl Inner {
         }
         self.synced_to.fetch_max(target, Ordering::AcqRel);
         Ok(())
+    }
+
+    pub(crate) fn note_user_bytes(&self, bytes: usize) {
+        self.user_bytes_written.fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
     /// Syncs everything appended so far.

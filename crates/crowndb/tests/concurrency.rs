@@ -65,6 +65,12 @@ fn hammer(durability: Durability) {
         assert_eq!(db.stats().keys as usize, live);
     };
     check(&db);
+    if durability == Durability::Always {
+        // Group commit: concurrent durable writers share fdatasyncs.
+        let writes = (THREADS * PER_THREAD * 2) as u64;
+        let syncs = db.stats().syncs;
+        assert!(syncs > 0 && syncs < writes, "{syncs} syncs for {writes} durable writes");
+    }
     Arc::try_unwrap(db).unwrap().close().unwrap();
     let db = Db::open(dir.path(), opts()).unwrap();
     check(&db);

@@ -1,0 +1,147 @@
+//! Conditional writes and atomic read-modify-write: decided under the writer lock, so no
+//! other write to the store can come between the read and the write (memcached's add,
+//! replace, cas, incr, append; Redis's SETNX, INCR, APPEND, GETSET...).
+
+use crate::db::Entry;
+use crate::error::Result;
+use crate::hash::key_hash;
+use crate::inner::{Found, Inner};
+use crate::options::WriteOptions;
+use crate::record::{self, encoded_len, RecordKind, RecordMeta};
+
+/// When [`Db::put_if`](crate::Db::put_if) writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    /// Always (a plain put).
+    Always,
+    /// Only if the key has no live value (memcached `add`, Redis `SET NX`).
+    IfAbsent,
+    /// Only if the key has a live value (memcached `replace`, Redis `SET XX`).
+    IfPresent,
+    /// Only if the key's current version is this one (memcached `cas`).
+    IfVersion(u64),
+}
+
+/// What [`Db::put_if`](crate::Db::put_if) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// Written; the new version.
+    Stored(u64),
+    /// Not written: the key exists (`IfAbsent`), or has another version (`IfVersion`).
+    ConditionFailed,
+    /// Not written: the key has no live value (`IfPresent`, `IfVersion`).
+    NotFound,
+}
+
+/// The decision of an [`Db::update`](crate::Db::update) function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Update {
+    /// Leave the key as it is.
+    Keep,
+    /// Store this value, flags and deadline.
+    Put { value: Vec<u8>, flags: u32, expires_at_ms: Option<u64> },
+    /// Delete the key.
+    Delete,
+}
+
+/// What [`Db::update`](crate::Db::update) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateOutcome {
+    /// Nothing was written.
+    Kept,
+    /// A new value was written; its version.
+    Stored(u64),
+    /// The key was deleted.
+    Deleted,
+}
+
+impl Inner {
+    /// Runs `f` on the key's live entry and applies its decision, atomically with respect
+    /// to every other write of the store.
+    pub fn update(&self, key: &[u8], opts: &WriteOptions, f: impl FnOnce(Option<&Entry>) -> Update) -> Result<UpdateOutcome> {
+        self.check_key(key)?;
+        let hash = key_hash(key);
+        let (outcome, end, user_bytes) = {
+            let mut w = self.writer.lock();
+            w.check_writable()?;
+            let (found, current) = self.current_entry(key, hash);
+            match f(current.as_ref()) {
+                Update::Keep => return Ok(UpdateOutcome::Kept),
+                Update::Put { value, flags, expires_at_ms } => {
+                    self.check_value(&value)?;
+                    let seq = w.next_seq;
+                    let meta = RecordMeta { kind: RecordKind::Put, flags, seq, expires_at_ms: expires_at_ms.unwrap_or(0) };
+                    let len = encoded_len(key.len(), value.len());
+                    let (segment, offset) = self.append(&mut w, len, |buf| record::encode_into(buf, meta, key, &value))?;
+                    w.next_seq += 1;
+                    let address = self.codec.encode(segment.slot, offset);
+                    match found {
+                        Some(old) if self.index.replace(hash, old.address, address) => self.retire(&old),
+                        _ => self.index.insert(hash, address),
+                    }
+                    segment.add_live(len as u64);
+                    (UpdateOutcome::Stored(seq), w.log_end, key.len() + value.len())
+                }
+                Update::Delete => {
+                    let Some(old) = found else { return Ok(UpdateOutcome::Kept) };
+                    let meta = RecordMeta { kind: RecordKind::Delete, flags: 0, seq: w.next_seq, expires_at_ms: 0 };
+                    self.append(&mut w, encoded_len(key.len(), 0), |buf| record::encode_into(buf, meta, key, &[]))?;
+                    w.next_seq += 1;
+                    self.index.remove(hash, old.address);
+                    self.retire(&old);
+                    let outcome = if current.is_some() { UpdateOutcome::Deleted } else { UpdateOutcome::Kept };
+                    (outcome, w.log_end, key.len())
+                }
+            }
+        };
+        self.note_user_bytes(user_bytes);
+        if self.wants_sync(opts) {
+            self.sync_to(end)?;
+        }
+        Ok(outcome)
+    }
+
+    /// Writes `value` if `condition` holds for the key's live entry.
+    pub fn put_if(&self, key: &[u8], value: &[u8], condition: Condition, opts: &WriteOptions) -> Result<PutOutcome> {
+        let mut verdict = PutOutcome::NotFound;
+        let outcome = self.update(key, opts, |current| {
+            verdict = match (condition, current) {
+                (Condition::Always, _) | (Condition::IfAbsent, None) => PutOutcome::Stored(0),
+                (Condition::IfPresent, Some(_)) => PutOutcome::Stored(0),
+                (Condition::IfVersion(v), Some(e)) if e.version == v => PutOutcome::Stored(0),
+                (Condition::IfAbsent, Some(_)) | (Condition::IfVersion(_), Some(_)) => PutOutcome::ConditionFailed,
+                (Condition::IfPresent, None) | (Condition::IfVersion(_), None) => PutOutcome::NotFound,
+            };
+            match verdict {
+                PutOutcome::Stored(_) => Update::Put { value: value.to_vec(), flags: opts.flags, expires_at_ms: opts.expires_at_ms },
+                _ => Update::Keep,
+            }
+        })?;
+        Ok(match outcome {
+            UpdateOutcome::Stored(version) => PutOutcome::Stored(version),
+            _ => verdict,
+        })
+    }
+
+    /// The key's current record (live or not) and its live entry, for a writer.
+    fn current_entry(&self, key: &[u8], hash: u64) -> (Option<Found>, Option<Entry>) {
+        let read = self.lookup(key, hash, |address, segment, rec| {
+            let live = rec.header.kind == RecordKind::Put && !self.is_expired(rec.header.expires_at_ms);
+            let entry = live.then(|| Entry {
+                value: rec.value.to_vec(),
+                version: rec.header.seq,
+                flags: rec.header.flags,
+                expires_at_ms: (rec.header.expires_at_ms != 0).then_some(rec.header.expires_at_ms),
+            });
+            (Found { address, segment: segment.clone(), header: rec.header }, entry)
+        });
+        match read {
+            Ok(Some((found, entry))) => (Some(found), entry),
+            Ok(None) => (None, None),
+            Err(e) => {
+                tracing::warn!("treating an unreadable record as absent while writing: {e}");
+                (None, None)
+            }
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! Conditional writes, read-modify-write under concurrency, and expiry with a controlled clock.
+
+use std::sync::Arc;
+
+use crowndb::{Condition, Db, Durability, Entry, ManualClock, Options, PutOutcome, Update, UpdateOutcome, WriteOptions};
+
+fn open(dir: &std::path::Path) -> Db {
+    Db::open(dir, Options { segment_size: 128 << 10, durability: Durability::Never, ..Options::default() }).unwrap()
+}
+
+fn increment(e: Option<&Entry>) -> Update {
+    let n: u64 = e.map_or(0, |e| std::str::from_utf8(&e.value).unwrap().parse().unwrap());
+    Update::Put { value: (n + 1).to_string().into_bytes(), flags: 0, expires_at_ms: None }
+}
+
+#[test]
+fn concurrent_increments_lose_no_update() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Arc::new(open(dir.path()));
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                for _ in 0..2_000 {
+                    db.update(b"counter", &WriteOptions::default(), increment).unwrap();
+                }
+            })
+        })
+        .collect();
+    threads.into_iter().for_each(|t| t.join().unwrap());
+    assert_eq!(db.get(b"counter").unwrap(), Some(b"8000".to_vec()));
+}
+
+#[test]
+fn exactly_one_cas_wins_each_round() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Arc::new(open(dir.path()));
+    db.put(b"k", b"start").unwrap();
+    for round in 0..200 {
+        let version = db.get_entry(b"k").unwrap().unwrap().version;
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let db = db.clone();
+                std::thread::spawn(move || {
+                    let value = format!("round {round} thread {t}");
+                    db.put_if(b"k", value.as_bytes(), Condition::IfVersion(version), &WriteOptions::default()).unwrap()
+                })
+            })
+            .collect();
+        let outcomes: Vec<PutOutcome> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        let winners = outcomes.iter().filter(|o| matches!(o, PutOutcome::Stored(_))).count();
+        assert_eq!(winners, 1, "round {round}: {outcomes:?}");
+        assert_eq!(outcomes.iter().filter(|o| **o == PutOutcome::ConditionFailed).count(), 3);
+    }
+}
+
+#[test]
+fn add_replace_and_cas_follow_their_conditions() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    let o = WriteOptions { flags: 9, ..WriteOptions::default() };
+    assert_eq!(db.put_if(b"k", b"v", Condition::IfPresent, &o).unwrap(), PutOutcome::NotFound);
+    assert_eq!(db.put_if(b"k", b"v", Condition::IfVersion(1), &o).unwrap(), PutOutcome::NotFound);
+    let PutOutcome::Stored(v1) = db.put_if(b"k", b"v1", Condition::IfAbsent, &o).unwrap() else { panic!("add failed") };
+    assert_eq!(db.put_if(b"k", b"v", Condition::IfAbsent, &o).unwrap(), PutOutcome::ConditionFailed);
+    assert!(matches!(db.put_if(b"k", b"v2", Condition::IfPresent, &o).unwrap(), PutOutcome::Stored(v) if v > v1));
+    assert_eq!(db.put_if(b"k", b"v3", Condition::IfVersion(v1), &o).unwrap(), PutOutcome::ConditionFailed);
+    let entry = db.get_entry(b"k").unwrap().unwrap();
+    assert_eq!((entry.value.as_slice(), entry.flags), (&b"v2"[..], 9));
+    assert_eq!(db.update(b"k", &o, |_| Update::Delete).unwrap(), UpdateOutcome::Deleted);
+    assert_eq!(db.update(b"k", &o, |_| Update::Delete).unwrap(), UpdateOutcome::Kept);
+    assert_eq!(db.get(b"k").unwrap(), None);
+}
+
+#[test]
+fn expired_keys_are_invisible_and_count_as_absent() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(1_000_000));
+    let options = || Options { clock: clock.clone(), durability: Durability::Never, ..Options::default() };
+    let db = Db::open(dir.path(), options()).unwrap();
+    let ttl = WriteOptions { expires_at_ms: Some(1_000_500), ..WriteOptions::default() };
+    db.put_opt(b"session", b"data", &ttl).unwrap();
+    assert_eq!(db.get_entry(b"session").unwrap().unwrap().expires_at_ms, Some(1_000_500));
+    clock.advance(499);
+    assert!(db.contains_key(b"session").unwrap());
+    clock.advance(1);
+    assert_eq!(db.get(b"session").unwrap(), None);
+    assert!(!db.contains_key(b"session").unwrap());
+    // An expired key is absent for conditional writes and for delete.
+    assert!(matches!(db.put_if(b"session", b"new", Condition::IfAbsent, &WriteOptions::default()).unwrap(), PutOutcome::Stored(_)));
+    db.put_opt(b"gone", b"x", &WriteOptions { expires_at_ms: Some(1_000_600), ..WriteOptions::default() }).unwrap();
+    clock.advance(100);
+    assert!(!db.delete(b"gone").unwrap());
+    // Deadlines survive a reopen.
+    db.put_opt(b"later", b"y", &WriteOptions { expires_at_ms: Some(2_000_000), ..WriteOptions::default() }).unwrap();
+    db.close().unwrap();
+    let db = Db::open(dir.path(), options()).unwrap();
+    assert_eq!(db.get(b"later").unwrap(), Some(b"y".to_vec()));
+    clock.set(2_000_000);
+    assert_eq!(db.get(b"later").unwrap(), None);
+    assert_eq!(db.get(b"session").unwrap(), Some(b"new".to_vec()));
+}
