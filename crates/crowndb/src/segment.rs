@@ -271,45 +271,45 @@ impl Segment {
         if crc != trailer.crc {
             return Err(bad("checksum mismatch"));
         }
+        let hash_at = |i: usize| u64::from_le_bytes(entries[i * footer::ENTRY_LEN..i * footer::ENTRY_LEN + 8].try_into().unwrap());
+        if (1..trailer.entry_count as usize).any(|i| hash_at(i - 1) > hash_at(i)) {
+            return Err(bad("entries are not sorted by key hash"));
+        }
         Ok(Some((trailer, entries)))
     }
 
     /// Seals the segment: writes a footer listing the records in `[header, data_end)` right
-    /// after them, cuts the file there and syncs it. Streams the entries, so memory stays flat.
+    /// after them, cuts the file there and syncs it. Entries are sorted by key hash, so the
+    /// index can be rebuilt by walking its tables in order (see recovery).
     pub fn write_footer(&self, data_end: u64) -> Result<()> {
-        let file = OpenOptions::new().write(true).open(&self.path).map_err(|e| Error::io(&self.path, e))?;
-        let mut buf = Vec::with_capacity(64 << 10);
-        let mut pos = data_end;
-        let mut crc = 0u32;
-        let mut count = 0u64;
-        let mut failure = None;
-        let flush = |buf: &mut Vec<u8>, pos: &mut u64| -> Result<()> {
-            file.write_all_at(buf, *pos).map_err(|e| Error::io(&self.path, e))?;
-            *pos += buf.len() as u64;
-            buf.clear();
-            Ok(())
-        };
+        let mut entries = Vec::new();
         let end = self.scan(SEGMENT_HEADER_LEN, data_end, |offset, rec| {
-            let entry = FooterEntry { hash: key_hash(rec.key), offset, kind: rec.header.kind, len: rec.header.record_len() as u32 };
-            let bytes = entry.encode();
-            crc = crc32c::crc32c_append(crc, &bytes);
-            buf.extend_from_slice(&bytes);
-            count += 1;
-            if buf.len() >= (64 << 10) && failure.is_none() {
-                failure = flush(&mut buf, &mut pos).err();
-            }
+            entries.push(FooterEntry { hash: key_hash(rec.key), offset, kind: rec.header.kind, len: rec.header.record_len() as u32 });
         });
-        if let Some(e) = failure {
-            return Err(e);
-        }
         if end.end != data_end {
             let why = end.stop.map(|s| s.to_string()).unwrap_or_default();
             return Err(Error::corruption(&self.path, end.end, format!("cannot seal: {why}")));
         }
-        let mut trailer = Trailer { entries_offset: data_end, entry_count: count, max_seq: end.max_seq, crc: 0 };
+        entries.sort_unstable_by_key(|e| (e.hash, e.offset));
+        let file = OpenOptions::new().write(true).open(&self.path).map_err(|e| Error::io(&self.path, e))?;
+        let mut buf = Vec::with_capacity(64 << 10);
+        let mut pos = data_end;
+        let mut crc = 0u32;
+        for entry in &entries {
+            let bytes = entry.encode();
+            crc = crc32c::crc32c_append(crc, &bytes);
+            buf.extend_from_slice(&bytes);
+            if buf.len() >= (64 << 10) {
+                file.write_all_at(&buf, pos).map_err(|e| Error::io(&self.path, e))?;
+                pos += buf.len() as u64;
+                buf.clear();
+            }
+        }
+        let mut trailer = Trailer { entries_offset: data_end, entry_count: entries.len() as u64, max_seq: end.max_seq, crc: 0 };
         trailer.crc = crc32c::crc32c_append(crc, &trailer.checksummed_prefix());
         buf.extend_from_slice(&trailer.encode());
-        flush(&mut buf, &mut pos)?;
+        file.write_all_at(&buf, pos).map_err(|e| Error::io(&self.path, e))?;
+        pos += buf.len() as u64;
         file.set_len(pos).map_err(|e| Error::io(&self.path, e))?;
         file.sync_all().map_err(|e| Error::io(&self.path, e))?;
         self.synced_len.fetch_max(data_end, Ordering::AcqRel);
