@@ -1,4 +1,19 @@
 //! CrownDB's network server: the memcached and Redis protocols over one CrownDB store.
+//!
+//! - `server.rs`: [`Server`]: the runtime, accept loop, connection limit, shutdown.
+//! - `config.rs`: [`Config`]: every setting, from defaults and a TOML file.
+//! - `stats.rs`: the counters `stats` reports.
+//! - `memcache/`: the memcached protocol: frame layer (parse, reply), `connection.rs`
+//!   (buffering, pipelining), `handler.rs` and `meta.rs` (commands applied to the store).
+//! - `resp/`: the Redis protocol's frame layer (RESP2/RESP3).
 
+pub mod config;
+mod error;
 pub mod memcache;
 pub mod resp;
+pub mod server;
+pub mod stats;
+
+pub use config::Config;
+pub use error::ServerError;
+pub use server::{run_until_signal, Server};

@@ -7,6 +7,8 @@
 //! - `error.rs`: [`ProtocolError`], what bad input gets and what the connection must skip.
 //! - `reply.rs`: every reply, `VALUE` lines to meta `VA`/`HD`.
 //! - `base64.rs`: the meta commands' base64 keys.
+//! - `connection.rs`: a client connection: buffered reads, pipelining, error recovery.
+//! - `handler.rs`, `meta.rs`: commands applied to the store, replies written.
 //!
 //! A connection drives it like this:
 //!
@@ -51,7 +53,10 @@
 
 mod base64;
 mod command;
+pub mod connection;
 mod error;
+pub mod handler;
+mod meta;
 mod parse;
 pub mod reply;
 

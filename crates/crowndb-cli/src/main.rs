@@ -1,0 +1,175 @@
+//! `crowndb`: the command line of CrownDB. `crowndb serve` runs the server.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use crowndb_server::config::{idle_timeout, parse_addr_setting, parse_durability};
+use crowndb_server::{Config, ServerError};
+
+#[derive(Debug, Parser)]
+#[command(name = "crowndb", version, about = "CrownDB: a persistent key-value store for SSDs, with a memcached-compatible server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (memcached protocol) on a data directory, until SIGTERM or SIGINT.
+    Serve(ServeArgs),
+}
+
+/// Flags override the config file, which overrides the defaults.
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// TOML file with any of the settings below (same names, `idle_timeout_secs` for the timeout).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Directory of the store, created if missing [default: ./crowndb-data].
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Address of the memcached protocol listener, or `off` [default: 127.0.0.1:11211].
+    #[arg(long, value_name = "HOST:PORT")]
+    memcached_addr: Option<String>,
+    /// When writes reach the disk: `always` (before the reply), `everysec`, `never`, or a period
+    /// such as `100ms` [default: everysec].
+    #[arg(long, value_name = "MODE")]
+    durability: Option<String>,
+    /// Connections served at once; more are refused with an error [default: 1024].
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
+    /// Largest value, in bytes; accepts k and m suffixes, like memcached's -I [default: 1m].
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    max_item_size: Option<usize>,
+    /// Longest key, in bytes [default: 250].
+    #[arg(long, value_name = "BYTES")]
+    max_key_len: Option<usize>,
+    /// Close connections idle for this many seconds; 0 never does [default: 0].
+    #[arg(long, value_name = "SECS")]
+    idle_timeout: Option<u64>,
+    /// Network worker threads; 0 means one per core [default: 0].
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+    /// error, warn, info, debug or trace (or a tracing filter such as `crowndb_server=debug`)
+    /// [default: info].
+    #[arg(long, value_name = "LEVEL")]
+    log_level: Option<String>,
+    /// Allow listening on a non-loopback address. The memcached text protocol has no
+    /// authentication: anyone who can connect can read and change every item.
+    #[arg(long)]
+    allow_non_loopback: bool,
+}
+
+/// `1048576`, `1024k`, `1m`.
+fn parse_size(text: &str) -> Result<usize, String> {
+    let lower = text.trim().to_ascii_lowercase();
+    let (digits, unit) = match lower.as_bytes().last() {
+        Some(b'k') => (&lower[..lower.len() - 1], 1 << 10),
+        Some(b'm') => (&lower[..lower.len() - 1], 1 << 20),
+        _ => (&lower[..], 1),
+    };
+    let n: usize = digits.parse().map_err(|_| format!("{text:?} is not a size (examples: 1048576, 512k, 2m)"))?;
+    n.checked_mul(unit).ok_or_else(|| format!("{text:?} is too large"))
+}
+
+impl ServeArgs {
+    fn config(self) -> Result<Config, ServerError> {
+        let mut config = match &self.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        if let Some(dir) = self.data_dir {
+            config.data_dir = dir;
+        }
+        if let Some(addr) = self.memcached_addr {
+            config.memcached_addr = parse_addr_setting(&addr);
+        }
+        if let Some(durability) = self.durability {
+            config.durability = parse_durability(&durability)?;
+        }
+        if let Some(n) = self.max_connections {
+            config.max_connections = n;
+        }
+        if let Some(n) = self.max_item_size {
+            config.max_item_size = n;
+        }
+        if let Some(n) = self.max_key_len {
+            config.max_key_len = n;
+        }
+        if let Some(secs) = self.idle_timeout {
+            config.idle_timeout = idle_timeout(secs);
+        }
+        if let Some(n) = self.threads {
+            config.threads = n;
+        }
+        if let Some(level) = self.log_level {
+            config.log_level = level;
+        }
+        config.allow_non_loopback |= self.allow_non_loopback;
+        Ok(config)
+    }
+}
+
+fn init_logging(level: &str) -> Result<(), String> {
+    let filter = tracing_subscriber::EnvFilter::try_new(level).map_err(|e| format!("log level {level:?}: {e}"))?;
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    Ok(())
+}
+
+fn serve(args: ServeArgs) -> Result<(), String> {
+    let config = args.config().map_err(|e| e.to_string())?;
+    init_logging(&config.log_level)?;
+    tracing::info!("crowndb {} starting, data dir {}", env!("CARGO_PKG_VERSION"), config.data_dir.display());
+    crowndb_server::run_until_signal(config).map_err(|e| e.to_string())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            tracing::error!("{message}");
+            eprintln!("crowndb: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_take_suffixes() {
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("512k"), Ok(512 << 10));
+        assert_eq!(parse_size("2M"), Ok(2 << 20));
+        assert!(parse_size("lots").is_err());
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let dir = std::env::temp_dir().join(format!("crowndb-cli-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("crowndb.toml");
+        std::fs::write(&file, "durability = \"always\"\nmax_connections = 7\nmemcached_addr = \"127.0.0.1:1\"\n").unwrap();
+        let cli =
+            Cli::parse_from(["crowndb", "serve", "--config", file.to_str().unwrap(), "--max-connections", "9", "--memcached-addr", "off"]);
+        let Command::Serve(args) = cli.command;
+        let config = args.config().unwrap();
+        assert_eq!(config.durability, crowndb::Durability::Always);
+        assert_eq!(config.max_connections, 9);
+        assert_eq!(config.memcached_addr, None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn cli_definition_is_valid() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,167 @@
+//! One memcached client connection: buffered reading, pipelining, and the error rules of
+//! [`ProtocolError`].
+//!
+//! Each turn reads what the socket has into one `BytesMut`, parses and applies every complete
+//! request in it, and sends all their replies with one write (pipelining: a client that sends
+//! 100 requests in one packet gets 100 replies in one packet). A request split across packets
+//! waits in the buffer for the rest. A refused data block (value too large, bad line) is
+//! discarded as it arrives ("swallowed"), never buffered, so the buffer holds at most one
+//! request line plus one value of the size limit.
+//!
+//! The connection ends when the client closes, sends `quit`, sends a line over the limit, stays
+//! idle past the idle timeout, or when the server shuts down (requests already read are
+//! answered first).
+
+use std::io;
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use super::handler::{Flow, Handler};
+use super::{parse, reply, ErrorKind, Limits};
+use crate::stats::incr;
+
+/// Initial and minimum free space of the read buffer.
+const READ_CHUNK: usize = 16 * 1024;
+/// Replies buffered before they are sent even if more requests are waiting, so that a pipeline
+/// of large `get`s cannot make the write buffer grow without bound.
+const MAX_PENDING_OUTPUT: usize = 4 << 20;
+/// An idle connection keeps its buffers only if they are at most this big.
+const KEEP_BUFFER: usize = 64 * 1024;
+
+/// A memcached connection and its buffers.
+pub struct Connection {
+    stream: TcpStream,
+    handler: Handler,
+    limits: Limits,
+    idle_timeout: Option<Duration>,
+    read_buf: BytesMut,
+    write_buf: BytesMut,
+    /// Bytes of a refused data block still to discard as they arrive.
+    swallow: usize,
+}
+
+/// What one pass over the read buffer ended with.
+struct Pass {
+    flow: Flow,
+    /// Complete requests may remain in the buffer (the output limit stopped the pass).
+    more: bool,
+}
+
+impl Connection {
+    pub fn new(stream: TcpStream, handler: Handler, limits: Limits, idle_timeout: Option<Duration>) -> Connection {
+        Connection {
+            stream,
+            handler,
+            limits,
+            idle_timeout,
+            read_buf: BytesMut::with_capacity(READ_CHUNK),
+            write_buf: BytesMut::with_capacity(READ_CHUNK),
+            swallow: 0,
+        }
+    }
+
+    /// Serves the connection until it ends. `shutdown` turns true when the server stops.
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> io::Result<()> {
+        loop {
+            let pass = self.process();
+            let mut flow = pass.flow;
+            if let Err(e) = self.handler.finish_batch() {
+                // Nothing of this batch may be acknowledged: its writes are not known to be on disk.
+                self.write_buf.clear();
+                super::handler::engine_error(&mut self.write_buf, &e);
+                flow = Flow::Close;
+            }
+            if !self.write_buf.is_empty() {
+                self.stream.write_all(&self.write_buf).await?;
+                self.handler.count_written(self.write_buf.len());
+                self.write_buf.clear();
+            }
+            if flow == Flow::Close {
+                let _ = self.stream.shutdown().await;
+                return Ok(());
+            }
+            if pass.more {
+                continue;
+            }
+            if *shutdown.borrow() {
+                return Ok(());
+            }
+            if self.read_buf.is_empty() && self.read_buf.capacity() > KEEP_BUFFER {
+                self.read_buf = BytesMut::with_capacity(READ_CHUNK);
+            }
+            if self.write_buf.capacity() > KEEP_BUFFER {
+                self.write_buf = BytesMut::with_capacity(READ_CHUNK);
+            }
+            self.read_buf.reserve(READ_CHUNK);
+            let read = async {
+                match self.idle_timeout {
+                    Some(limit) => tokio::time::timeout(limit, self.stream.read_buf(&mut self.read_buf)).await.ok(),
+                    None => Some(self.stream.read_buf(&mut self.read_buf).await),
+                }
+            };
+            let n = tokio::select! {
+                read = read => match read {
+                    None => {
+                        tracing::debug!("closing an idle connection");
+                        return Ok(());
+                    }
+                    Some(result) => result?,
+                },
+                _ = shutdown.changed() => return Ok(()),
+            };
+            if n == 0 {
+                return Ok(());
+            }
+            self.handler.count_read(n);
+        }
+    }
+
+    /// Parses and applies every complete request in the read buffer, appending the replies.
+    fn process(&mut self) -> Pass {
+        let input = &self.read_buf[..];
+        let mut at = 0;
+        let mut pass = Pass { flow: Flow::Continue, more: false };
+        loop {
+            if self.swallow > 0 {
+                let skip = self.swallow.min(input.len() - at);
+                at += skip;
+                self.swallow -= skip;
+                if self.swallow > 0 {
+                    break;
+                }
+            }
+            if self.write_buf.len() >= MAX_PENDING_OUTPUT {
+                pass.more = at < input.len();
+                break;
+            }
+            match parse(&input[at..], &self.limits) {
+                Ok(Some((command, used))) => {
+                    at += used;
+                    if self.handler.apply(command, &mut self.write_buf) == Flow::Close {
+                        pass.flow = Flow::Close;
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(err) => {
+                    reply::protocol_error(&mut self.write_buf, &err);
+                    if err.kind == ErrorKind::TooLarge {
+                        incr(&self.handler.stats.counters.store_too_large);
+                    }
+                    if err.closes_connection() {
+                        pass.flow = Flow::Close;
+                        break;
+                    }
+                    at += err.consumed;
+                    self.swallow = err.swallow;
+                }
+            }
+        }
+        self.read_buf.advance(at);
+        pass
+    }
+}
