@@ -1,5 +1,5 @@
-//! Background threads of an open store: the sealer (writes footers of full segments) and
-//! the flusher (syncs at the `Periodic` durability interval).
+//! Background threads of an open store: the sealer (writes footers of full segments), the
+//! flusher (syncs at the `Periodic` durability interval) and the compactor.
 
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::Arc;
@@ -12,6 +12,7 @@ use crate::segment::Segment;
 /// Handles to the running threads; dropping the senders asks them to stop.
 pub(crate) struct Background {
     stop_flusher: Option<Sender<()>>,
+    stop_compactor: Option<Sender<()>>,
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -31,6 +32,7 @@ impl Background {
                 .expect("spawning the sealer thread"),
         );
         let mut stop_flusher = None;
+        let mut stop_compactor = None;
         if let Durability::Periodic(every) = inner.options.durability {
             let (stop_tx, stop_rx) = mpsc::channel::<()>();
             stop_flusher = Some(stop_tx);
@@ -51,15 +53,51 @@ impl Background {
                     .expect("spawning the flusher thread"),
             );
         }
-        Background { stop_flusher, threads }
+        if inner.options.background_compaction {
+            let (stop_tx, stop_rx) = mpsc::channel::<()>();
+            stop_compactor = Some(stop_tx);
+            let inner = inner.clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .name("crowndb-compactor".into())
+                    .spawn(move || loop {
+                        match stop_rx.recv_timeout(COMPACTION_TICK) {
+                            Err(RecvTimeoutError::Timeout) => inner.compact_in_background(),
+                            _ => return,
+                        }
+                    })
+                    .expect("spawning the compaction thread"),
+            );
+        }
+        Background { stop_flusher, stop_compactor, threads }
     }
 
     /// Stops the threads, letting the sealer finish the segments it was given.
     pub fn stop(mut self, inner: &Inner) {
         inner.sealer.lock().take();
+        inner.stopping.store(true, std::sync::atomic::Ordering::Release);
         self.stop_flusher.take();
+        self.stop_compactor.take();
         for t in self.threads.drain(..) {
             let _ = t.join();
+        }
+    }
+}
+
+/// How often the compaction thread looks for work.
+const COMPACTION_TICK: std::time::Duration = std::time::Duration::from_millis(100);
+
+impl Inner {
+    /// One round of background compaction: the most worthwhile segments, rate-limited.
+    fn compact_in_background(&self) {
+        let victims = self.pick_victims(4);
+        if victims.is_empty() {
+            self.delete_retired_segments();
+            return;
+        }
+        let rate = Some(self.options.compaction_bytes_per_sec).filter(|r| *r > 0);
+        if let Err(e) = self.compact_segments(victims, rate) {
+            tracing::error!("background compaction failed: {e}");
         }
     }
 }

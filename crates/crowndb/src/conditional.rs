@@ -76,7 +76,7 @@ impl Inner {
                     w.next_seq += 1;
                     let address = self.codec.encode(segment.slot, offset);
                     match found {
-                        Some(old) if self.index.replace(hash, old.address, address) => self.retire(&old),
+                        Some(old) if self.index.replace(hash, old.address, address) => self.retire(hash, &old, seq),
                         _ => self.index.insert(hash, address),
                     }
                     segment.add_live(len as u64);
@@ -84,11 +84,12 @@ impl Inner {
                 }
                 Update::Delete => {
                     let Some(old) = found else { return Ok(UpdateOutcome::Kept) };
-                    let meta = RecordMeta { kind: RecordKind::Delete, flags: 0, seq: w.next_seq, expires_at_ms: 0 };
+                    let seq = w.next_seq;
+                    let meta = RecordMeta { kind: RecordKind::Delete, flags: 0, seq, expires_at_ms: 0 };
                     self.append(&mut w, encoded_len(key.len(), 0), |buf| record::encode_into(buf, meta, key, &[]))?;
                     w.next_seq += 1;
                     self.index.remove(hash, old.address);
-                    self.retire(&old);
+                    self.retire(hash, &old, seq);
                     let outcome = if current.is_some() { UpdateOutcome::Deleted } else { UpdateOutcome::Kept };
                     (outcome, w.log_end, key.len())
                 }

@@ -7,13 +7,16 @@ use parking_lot::Mutex;
 
 use crate::background::Background;
 use crate::batch::WriteBatch;
+use crate::compaction::CompactionReport;
 use crate::conditional::{Condition, PutOutcome, Update, UpdateOutcome};
 use crate::error::Result;
 use crate::hash::key_hash;
 use crate::inner::{Inner, Refusal};
+use crate::iter::Iter;
 use crate::lock::DirLock;
 use crate::options::{Options, WriteOptions};
 use crate::record::RecordKind;
+use crate::snapshot::Snapshot;
 use crate::stats::{SegmentStats, Stats};
 
 /// A value with the metadata stored alongside it.
@@ -60,6 +63,14 @@ impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Db").field("dir", &self.shared.inner.dir).finish()
     }
+}
+
+/// One page of [`Db::scan`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanPage {
+    /// Pass this to the next call; 0 means the walk is complete.
+    pub cursor: u64,
+    pub keys: Vec<Vec<u8>>,
 }
 
 /// Where the unsynced part of a store was when [`Db::simulate_crash`] stopped it.
@@ -267,8 +278,96 @@ impl Db {
             user_bytes_written: inner.user_bytes_written.load(std::sync::atomic::Ordering::Relaxed),
             disk_bytes_written: inner.disk_bytes_written.load(std::sync::atomic::Ordering::Relaxed),
             syncs: inner.syncs.load(std::sync::atomic::Ordering::Relaxed),
+            bytes_compacted: inner.bytes_compacted.load(std::sync::atomic::Ordering::Relaxed),
+            segments_deleted: inner.segments_deleted.load(std::sync::atomic::Ordering::Relaxed),
             last_sequence: inner.writer.lock().next_seq - 1,
         }
+    }
+
+    /// A consistent read-only view of the store as it is now (see [`Snapshot`]).
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot::take(&self.shared.inner)
+    }
+
+    /// Every live `(key, value)` pair, as of now (a snapshot is taken), in no particular
+    /// order. Streams: memory stays flat whatever the store's size; writes and compaction
+    /// continue meanwhile and do not affect what it returns. (A hash store has no ordered
+    /// range scans.)
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = crowndb::Db::open(dir.path(), crowndb::Options::default()).unwrap();
+    /// db.put(b"a", b"1").unwrap();
+    /// db.put(b"b", b"2").unwrap();
+    /// let mut all: Vec<_> = db.iter().map(|kv| kv.unwrap()).collect();
+    /// all.sort();
+    /// assert_eq!(all, vec![(b"a".to_vec(), b"1".to_vec()), (b"b".to_vec(), b"2".to_vec())]);
+    /// ```
+    pub fn iter(&self) -> Iter {
+        Iter::new(self.snapshot())
+    }
+
+    /// One page of a resumable key walk, the way Redis `SCAN` works: start with cursor 0,
+    /// pass the returned cursor back, stop when it is 0 again. Each page has about `count`
+    /// keys. A key live for the whole walk is returned at least once (possibly more);
+    /// keys written or deleted meanwhile may or may not be. No snapshot is held between
+    /// pages.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = crowndb::Db::open(dir.path(), crowndb::Options::default()).unwrap();
+    /// for i in 0..100 { db.put(format!("k{i}").as_bytes(), b"v").unwrap(); }
+    /// let (mut cursor, mut seen) = (0, std::collections::HashSet::new());
+    /// loop {
+    ///     let page = db.scan(cursor, 10).unwrap();
+    ///     seen.extend(page.keys);
+    ///     cursor = page.cursor;
+    ///     if cursor == 0 { break; }
+    /// }
+    /// assert_eq!(seen.len(), 100);
+    /// ```
+    pub fn scan(&self, cursor: u64, count: usize) -> Result<ScanPage> {
+        let inner = self.inner();
+        loop {
+            let table = inner.table.load();
+            let mut addresses = Vec::with_capacity(count + 8);
+            let next = inner.index.scan(cursor, count, &mut addresses);
+            if !std::ptr::eq(Arc::as_ptr(&table), Arc::as_ptr(&inner.table.load())) {
+                continue;
+            }
+            let mut keys = Vec::with_capacity(addresses.len());
+            for address in addresses {
+                let (slot, offset) = inner.codec.decode(address);
+                let Some(segment) = table.get(slot) else { continue };
+                let rec = segment.record_at(offset)?;
+                if rec.header.kind == RecordKind::Put && !inner.is_expired(rec.header.expires_at_ms) {
+                    keys.push(rec.key.to_vec());
+                }
+            }
+            return Ok(ScanPage { cursor: next, keys });
+        }
+    }
+
+    /// Compacts every sealed segment now, whatever its garbage, without rate limit:
+    /// live records are copied forward, tombstones with nothing left to hide are dropped,
+    /// and the old files are deleted (once no open snapshot needs them). Returns what it did.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let options = crowndb::Options { segment_size: 64 << 10, ..Default::default() };
+    /// let db = crowndb::Db::open(dir.path(), options).unwrap();
+    /// for i in 0..2000u32 {
+    ///     db.put(b"same key", &i.to_le_bytes().repeat(25)).unwrap();
+    /// }
+    /// let before = db.stats().space_amplification();
+    /// let report = db.compact().unwrap();
+    /// assert!(report.segments > 0);
+    /// assert!(db.stats().space_amplification() < before);
+    /// assert_eq!(db.get(b"same key").unwrap(), Some(1999u32.to_le_bytes().repeat(25)));
+    /// ```
+    pub fn compact(&self) -> Result<CompactionReport> {
+        let inner = self.inner();
+        inner.compact_segments(inner.all_sealed(), None)
     }
 
     /// The directory this store lives in.

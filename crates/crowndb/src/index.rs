@@ -278,6 +278,70 @@ impl Index {
         shard_of(hash)
     }
 
+    /// One page of a resumable walk over every entry (Redis `SCAN` semantics): appends the
+    /// addresses of at least `count` entries (fewer at the end) to `out` and returns the
+    /// cursor to continue from, 0 when the walk is complete. Start with cursor 0.
+    ///
+    /// The cursor is `shard << 20 | fragment`: the walk goes by hash fragment, which
+    /// resizes do not change, so an entry present for the whole walk is returned at least
+    /// once however the tables grow meanwhile. A page always ends after a whole home group.
+    pub fn scan(&self, cursor: u64, count: usize, out: &mut Vec<u64>) -> u64 {
+        let mut shard = (cursor >> FRAG_BITS) as usize;
+        let mut frag = cursor & ((1 << FRAG_BITS) - 1);
+        let wanted = out.len() + count.max(1);
+        while shard < SHARDS {
+            let t = self.shards[shard].read();
+            let slots = t.slots.as_slice();
+            let cap = slots.len();
+            let start_home = Table::home(frag, cap);
+            let mut last_home = None;
+            // Entries in home order: positions start_home.. to the end (skipping entries
+            // displaced past the end, whose home is after their position), then those
+            // wrapped entries at the front.
+            let in_place = (start_home..cap).filter(|&p| slots[p] != 0 && Table::home(entry_frag(slots[p]), cap) <= p);
+            let wrapped = (0..cap).map_while(|p| {
+                let e = slots[p];
+                (e != 0 && Table::home(entry_frag(e), cap) > p).then_some(p)
+            });
+            for pos in in_place.chain(wrapped) {
+                let e = slots[pos];
+                let home = Table::home(entry_frag(e), cap);
+                if home < start_home || entry_frag(e) < frag {
+                    continue; // returned by an earlier page
+                }
+                if out.len() >= wanted && last_home != Some(home) {
+                    // Page full at a home-group boundary: resume at the first fragment whose
+                    // home is after the last one returned.
+                    let last = last_home.expect("page is full, so something was returned") as u64;
+                    let next = ((last + 1) << FRAG_BITS).div_ceil(cap as u64);
+                    return if next >= 1 << FRAG_BITS { Self::next_shard_cursor(shard) } else { ((shard as u64) << FRAG_BITS) | next };
+                }
+                out.push(entry_address(e));
+                last_home = Some(home);
+            }
+            drop(t);
+            shard += 1;
+            frag = 0;
+            if out.len() >= wanted {
+                return Self::next_shard_cursor(shard - 1);
+            }
+        }
+        0
+    }
+
+    fn next_shard_cursor(shard: usize) -> u64 {
+        if shard + 1 >= SHARDS {
+            0
+        } else {
+            ((shard + 1) as u64) << FRAG_BITS
+        }
+    }
+
+    /// True if an entry for this hash points at exactly `address`.
+    pub fn contains_exact(&self, hash: u64, address: u64) -> bool {
+        self.shards[shard_of(hash)].read().find_exact((frag_of(hash) << ADDRESS_BITS) | address).is_some()
+    }
+
     /// Addresses of every entry that may hold this hash's key.
     pub fn candidates(&self, hash: u64) -> Candidates {
         let mut out = Candidates::default();
@@ -399,6 +463,33 @@ mod tests {
         assert!(index.remove(h, 100));
         assert_eq!(index.candidates(h).iter().collect::<Vec<_>>(), vec![200]);
         assert!(!index.replace(h, 100, 300));
+    }
+
+    #[test]
+    fn scan_returns_every_entry_despite_growth() {
+        let index = Index::new();
+        for i in 1..=5_000u64 {
+            index.insert(hash_for(i), i);
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = 0;
+        let mut next_key = 5_001u64;
+        loop {
+            let mut page = Vec::new();
+            cursor = index.scan(cursor, 7, &mut page);
+            seen.extend(page);
+            // Grow the tables while the walk is under way.
+            for _ in 0..40 {
+                index.insert(hash_for(next_key), next_key);
+                next_key += 1;
+            }
+            if cursor == 0 {
+                break;
+            }
+        }
+        for i in 1..=5_000u64 {
+            assert!(seen.contains(&i), "entry {i} present for the whole walk was never returned");
+        }
     }
 
     #[test]

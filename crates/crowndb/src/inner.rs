@@ -4,8 +4,9 @@
 //! lock-free segment table. Writers serialize on `writer`; `sync_lock` elects the one
 //! thread that runs `fdatasync` for everybody waiting (group commit).
 
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -70,7 +71,32 @@ pub(crate) struct Inner {
     pub disk_bytes_written: AtomicU64,
     /// Group-commit syncs run (each covers every write waiting at that moment).
     pub syncs: AtomicU64,
+    /// Open snapshots: sequence number -> how many.
+    pub snapshots: Mutex<BTreeMap<u64, usize>>,
+    /// Sequence number of the oldest open snapshot, or `NO_SNAPSHOT`. Read by writers
+    /// without locking to decide whether superseded records must be remembered.
+    pub oldest_snapshot: AtomicU64,
+    /// Superseded records an open snapshot may still read: key hash -> (address,
+    /// sequence number of the write that superseded it). Empty when no snapshot is open.
+    pub history: Mutex<HashMap<u64, Vec<(u64, u64)>>>,
+    /// Compacted segments waiting for the snapshots that may read them: (segment,
+    /// sequence number at retirement).
+    pub retired: Mutex<Vec<(Arc<Segment>, u64)>>,
+    /// Makes a compaction's role changes (outputs become data, sources retire) atomic
+    /// for iterators choosing which segments to read.
+    pub roles_lock: Mutex<()>,
+    /// Serializes compactions (background and `Db::compact`).
+    pub compaction_lock: Mutex<()>,
+    /// Bytes copied by compaction.
+    pub bytes_compacted: AtomicU64,
+    /// Segment files deleted after compaction.
+    pub segments_deleted: AtomicU64,
+    /// Set when the store is closing: long work (compaction) stops early.
+    pub stopping: std::sync::atomic::AtomicBool,
 }
+
+/// `oldest_snapshot` when no snapshot is open.
+pub(crate) const NO_SNAPSHOT: u64 = u64::MAX;
 
 impl Inner {
     /// Finds the newest record of `key` and hands it to `f`. A candidate whose record is
@@ -127,10 +153,15 @@ impl Inner {
         expires_at_ms != 0 && expires_at_ms <= self.options.clock.now_ms()
     }
 
-    /// Marks a record that stopped being its key's current version as garbage.
-    pub fn retire(&self, found: &Found) {
+    /// Marks a record that stopped being its key's current version (superseded by the
+    /// write with sequence `superseded_at`) as garbage, and remembers it while snapshots
+    /// that may still read it are open.
+    pub fn retire(&self, hash: u64, found: &Found, superseded_at: u64) {
         if found.header.kind == RecordKind::Put {
             found.segment.sub_live(found.header.record_len());
+        }
+        if self.oldest_snapshot.load(Ordering::Acquire) != NO_SNAPSHOT {
+            self.history.lock().entry(hash).or_default().push((found.address, superseded_at));
         }
     }
 }

@@ -23,6 +23,7 @@
 mod background;
 mod batch;
 mod clock;
+mod compaction;
 mod conditional;
 mod db;
 mod error;
@@ -30,21 +31,26 @@ mod footer;
 mod hash;
 mod index;
 mod inner;
+mod iter;
 mod lock;
 mod options;
 mod record;
 mod recovery;
 mod segment;
 mod segment_table;
+mod snapshot;
 mod stats;
 mod write;
 
 pub use batch::WriteBatch;
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use compaction::CompactionReport;
 pub use conditional::{Condition, PutOutcome, Update, UpdateOutcome};
-pub use db::{CrashPoint, Db, Entry};
+pub use db::{CrashPoint, Db, Entry, ScanPage};
 pub use error::{Error, ErrorKind, Result};
+pub use iter::Iter;
 pub use options::{Durability, Options, WriteOptions};
+pub use snapshot::Snapshot;
 pub use stats::{SegmentStats, Stats};
 
 /// Segment file helpers for tools that inspect a data directory (the CLI's `check`).

@@ -64,6 +64,18 @@ pub struct Options {
     /// footers: finds damage before it is read, at the cost of reading all the data.
     /// Default: `false`.
     pub paranoid_open: bool,
+    /// Run compaction in a background thread. Default: `true`.
+    pub background_compaction: bool,
+    /// A sealed segment is a compaction candidate once this share of its bytes is dead
+    /// (overwritten, deleted, expired). Lower reclaims space sooner, at more copying.
+    /// Default: 0.25.
+    pub compaction_min_dead_ratio: f64,
+    /// Background compaction runs while the store's space amplification (bytes on disk /
+    /// live bytes) is above this, or a segment is at least half dead. Default: 1.3.
+    pub compaction_space_amp_trigger: f64,
+    /// Most bytes per second background compaction copies, so foreground latency holds.
+    /// 0 means unlimited. Default: 256 MiB/s.
+    pub compaction_bytes_per_sec: u64,
 }
 
 impl Default for Options {
@@ -76,6 +88,10 @@ impl Default for Options {
             max_value_size: 64 << 20,
             clock: Arc::new(SystemClock),
             paranoid_open: false,
+            background_compaction: true,
+            compaction_min_dead_ratio: 0.25,
+            compaction_space_amp_trigger: 1.3,
+            compaction_bytes_per_sec: 256 << 20,
         }
     }
 }

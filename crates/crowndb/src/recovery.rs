@@ -125,6 +125,15 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, DirLock)> {
         user_bytes_written: AtomicU64::new(0),
         disk_bytes_written: AtomicU64::new(0),
         syncs: AtomicU64::new(0),
+        snapshots: Mutex::new(Default::default()),
+        oldest_snapshot: AtomicU64::new(crate::inner::NO_SNAPSHOT),
+        history: Mutex::new(Default::default()),
+        retired: Mutex::new(Vec::new()),
+        compaction_lock: Mutex::new(()),
+        roles_lock: Mutex::new(()),
+        bytes_compacted: AtomicU64::new(0),
+        segments_deleted: AtomicU64::new(0),
+        stopping: Default::default(),
     };
     Ok((inner, lock))
 }
@@ -149,6 +158,7 @@ fn load_segment(dir: &Path, generation: u64, slot: u32, is_last: bool, paranoid:
     match segment.footer() {
         Ok(Some((trailer, _))) if paranoid => return verify_sealed(segment, trailer.entries_offset, trailer.max_seq),
         Ok(Some((trailer, _))) => {
+            segment.note_seq(trailer.min_seq);
             let entries = Entries::Footer { offset: trailer.entries_offset, count: trailer.entry_count };
             return Ok(Loaded {
                 segment: Arc::new(segment),
@@ -165,6 +175,7 @@ fn load_segment(dir: &Path, generation: u64, slot: u32, is_last: bool, paranoid:
     let end = segment.scan(SEGMENT_HEADER_LEN, file_len, |offset, rec| {
         entries.push(FooterEntry { hash: key_hash(rec.key), offset, kind: rec.header.kind, len: rec.header.record_len() as u32 });
     });
+    segment.note_seq(end.min_seq);
     if end.end < file_len {
         quarantine_tail(dir, &segment, end.end, file_len)?;
     }
@@ -189,6 +200,7 @@ fn verify_sealed(segment: Segment, data_end: u64, max_seq: u64) -> Result<Loaded
         return Err(Error::corruption(&segment.path, end.end, format!("record does not verify: {why}")));
     }
     entries.sort_unstable_by_key(|e| (e.hash, e.offset));
+    segment.note_seq(end.min_seq);
     Ok(Loaded { segment: Arc::new(segment), entries: Entries::Scanned(entries), data_end, max_seq, sealed: true })
 }
 

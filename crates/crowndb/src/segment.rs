@@ -12,7 +12,7 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 
 use memmap2::{MmapOptions, MmapRaw};
 
@@ -98,6 +98,8 @@ pub struct ScanEnd {
     pub stop: Option<RecordError>,
     /// Highest sequence number seen.
     pub max_seq: u64,
+    /// Lowest sequence number seen (`u64::MAX` if none).
+    pub min_seq: u64,
 }
 
 /// One open segment file.
@@ -116,7 +118,24 @@ pub struct Segment {
     synced_len: AtomicU64,
     /// Bytes of records that are the current version of their key.
     live_bytes: AtomicU64,
+    /// Lowest sequence number of any record in the segment (`u64::MAX` if none): a
+    /// tombstone older than every other segment's records can be dropped.
+    min_seq: AtomicU64,
+    /// What the segment is for (see [`Role`]), as a `u8`.
+    role: AtomicU8,
     sealed: AtomicBool,
+}
+
+/// What a segment is for, which decides whether iterators read it and compaction picks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Holds records that may be current: written by users, or a finished compaction output.
+    Data = 0,
+    /// Being filled by a running compaction with copies of records still in their source.
+    CompactionOutput = 1,
+    /// Compacted: every record it held is dead or copied elsewhere. Kept only while a
+    /// snapshot may still read an old version from it, then deleted.
+    Retired = 2,
 }
 
 impl Segment {
@@ -152,6 +171,8 @@ impl Segment {
             len: AtomicU64::new(len),
             synced_len: AtomicU64::new(0),
             live_bytes: AtomicU64::new(0),
+            min_seq: AtomicU64::new(u64::MAX),
+            role: AtomicU8::new(Role::Data as u8),
             sealed: AtomicBool::new(false),
         })
     }
@@ -178,6 +199,8 @@ impl Segment {
             len: AtomicU64::new(file_len),
             synced_len: AtomicU64::new(file_len),
             live_bytes: AtomicU64::new(0),
+            min_seq: AtomicU64::new(u64::MAX),
+            role: AtomicU8::new(Role::Data as u8),
             sealed: AtomicBool::new(false),
         })
     }
@@ -194,6 +217,7 @@ impl Segment {
         let seg = Self::map_writable(path, file, generation, slot, data_end, size)?;
         seg.synced_len.store(data_end, Ordering::Release);
         seg.live_bytes.store(self.live_bytes(), Ordering::Relaxed);
+        seg.note_seq(self.min_seq());
         Ok(seg)
     }
 
@@ -222,10 +246,11 @@ impl Segment {
         let to = (to as usize).min(data.len());
         let mut off = from as usize;
         let mut max_seq = 0;
+        let mut min_seq = u64::MAX;
         while off < to {
             let rec = match record::decode(&data[off..to]) {
                 Ok(rec) => rec,
-                Err(e) => return ScanEnd { end: off as u64, stop: Some(e), max_seq },
+                Err(e) => return ScanEnd { end: off as u64, stop: Some(e), max_seq, min_seq },
             };
             let rec_len = rec.header.record_len() as usize;
             if rec.header.kind == RecordKind::Batch {
@@ -234,21 +259,23 @@ impl Segment {
                     Some(inner) => {
                         for (inner_off, r) in inner {
                             max_seq = max_seq.max(r.header.seq);
+                            min_seq = min_seq.min(r.header.seq);
                             visit((inner_start + inner_off) as u64, &r);
                         }
                     }
                     None => {
                         let stop = Some(RecordError::BadKind(RecordKind::Batch as u8));
-                        return ScanEnd { end: off as u64, stop, max_seq };
+                        return ScanEnd { end: off as u64, stop, max_seq, min_seq };
                     }
                 }
             } else {
                 max_seq = max_seq.max(rec.header.seq);
+                min_seq = min_seq.min(rec.header.seq);
                 visit(off as u64, &rec);
             }
             off += rec_len;
         }
-        ScanEnd { end: off as u64, stop: None, max_seq }
+        ScanEnd { end: off as u64, stop: None, max_seq, min_seq }
     }
 
     /// Reads and verifies this segment's footer. `Ok(None)`: there is no footer (the segment
@@ -305,7 +332,8 @@ impl Segment {
                 buf.clear();
             }
         }
-        let mut trailer = Trailer { entries_offset: data_end, entry_count: entries.len() as u64, max_seq: end.max_seq, crc: 0 };
+        let mut trailer =
+            Trailer { entries_offset: data_end, entry_count: entries.len() as u64, max_seq: end.max_seq, min_seq: end.min_seq, crc: 0 };
         trailer.crc = crc32c::crc32c_append(crc, &trailer.checksummed_prefix());
         buf.extend_from_slice(&trailer.encode());
         file.write_all_at(&buf, pos).map_err(|e| Error::io(&self.path, e))?;
@@ -379,6 +407,27 @@ impl Segment {
 
     pub fn sub_live(&self, bytes: u64) {
         self.live_bytes.fetch_sub(bytes, Ordering::Relaxed);
+    }
+
+    /// Records that a record with this sequence number is in the segment.
+    pub fn note_seq(&self, seq: u64) {
+        self.min_seq.fetch_min(seq, Ordering::Relaxed);
+    }
+
+    pub fn min_seq(&self) -> u64 {
+        self.min_seq.load(Ordering::Relaxed)
+    }
+
+    pub fn role(&self) -> Role {
+        match self.role.load(Ordering::Acquire) {
+            1 => Role::CompactionOutput,
+            2 => Role::Retired,
+            _ => Role::Data,
+        }
+    }
+
+    pub fn set_role(&self, role: Role) {
+        self.role.store(role as u8, Ordering::Release);
     }
 
     pub fn live_bytes(&self) -> u64 {

@@ -65,6 +65,15 @@ impl SegmentTable {
         next
     }
 
+    /// A copy of this table without the segment in `slot`.
+    pub fn without(&self, slot: u32) -> SegmentTable {
+        let mut next = self.clone();
+        if let Some(s) = next.slots.get_mut(slot as usize) {
+            *s = None;
+        }
+        next
+    }
+
     /// Segments in generation order (oldest first).
     pub fn by_generation(&self) -> Vec<Arc<Segment>> {
         let mut all: Vec<_> = self.slots.iter().flatten().cloned().collect();

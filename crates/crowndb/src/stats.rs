@@ -29,6 +29,10 @@ pub struct Stats {
     pub disk_bytes_written: u64,
     /// Group-commit syncs run since open; fewer than durable writes when writers share them.
     pub syncs: u64,
+    /// Bytes copied forward by compaction (included in `disk_bytes_written`).
+    pub bytes_compacted: u64,
+    /// Segment files deleted by compaction.
+    pub segments_deleted: u64,
     /// Highest sequence number handed out.
     pub last_sequence: u64,
 }

@@ -49,6 +49,7 @@ impl Inner {
         }
         let segment = w.active.clone();
         let offset = segment.data_len();
+        segment.note_seq(w.next_seq);
         // SAFETY: we hold the writer lock and write only past the published length.
         fill(unsafe { segment.reserve(offset, len) });
         segment.publish(offset + len as u64);
@@ -76,13 +77,13 @@ impl Inner {
     }
 
     /// Points the index at a new record of `key` (a Put), retiring the previous version.
-    fn index_put(&self, hash: u64, key: &[u8], address: u64, segment: &Segment, len: usize) {
+    fn index_put(&self, hash: u64, key: &[u8], address: u64, segment: &Segment, len: usize, seq: u64) {
         match self.find_for_write(key, hash) {
             Some(old) => {
                 if !self.index.replace(hash, old.address, address) {
                     self.index.insert(hash, address);
                 }
-                self.retire(&old);
+                self.retire(hash, &old, seq);
             }
             None => self.index.insert(hash, address),
         }
@@ -101,7 +102,7 @@ impl Inner {
             let meta = RecordMeta { kind: RecordKind::Put, flags: opts.flags, seq, expires_at_ms: opts.expires_at_ms.unwrap_or(0) };
             let (segment, offset) = self.append(&mut w, len, |buf| record::encode_into(buf, meta, key, value))?;
             w.next_seq += 1;
-            self.index_put(hash, key, self.codec.encode(segment.slot, offset), &segment, len);
+            self.index_put(hash, key, self.codec.encode(segment.slot, offset), &segment, len, seq);
             (seq, w.log_end)
         };
         self.user_bytes_written.fetch_add((key.len() + value.len()) as u64, Ordering::Relaxed);
@@ -118,11 +119,12 @@ impl Inner {
             let mut w = self.writer.lock();
             w.check_writable()?;
             let Some(old) = self.find_for_write(key, hash) else { return Ok(false) };
-            let meta = RecordMeta { kind: RecordKind::Delete, flags: 0, seq: w.next_seq, expires_at_ms: 0 };
+            let seq = w.next_seq;
+            let meta = RecordMeta { kind: RecordKind::Delete, flags: 0, seq, expires_at_ms: 0 };
             self.append(&mut w, encoded_len(key.len(), 0), |buf| record::encode_into(buf, meta, key, &[]))?;
             w.next_seq += 1;
             self.index.remove(hash, old.address);
-            self.retire(&old);
+            self.retire(hash, &old, seq);
             (!self.is_expired(old.header.expires_at_ms), w.log_end)
         };
         self.user_bytes_written.fetch_add(key.len() as u64, Ordering::Relaxed);
@@ -153,14 +155,17 @@ impl Inner {
             let (segment, offset) = self.append(&mut w, total, |buf| encode_batch(buf, batch, first_seq))?;
             w.next_seq += batch.ops.len() as u64;
             let mut at = offset + HEADER_LEN as u64;
-            for op in &batch.ops {
+            for (i, op) in batch.ops.iter().enumerate() {
                 let hash = key_hash(op.key());
+                let seq = first_seq + i as u64;
                 match op {
-                    BatchOp::Put { key, .. } => self.index_put(hash, key, self.codec.encode(segment.slot, at), &segment, op.encoded_len()),
+                    BatchOp::Put { key, .. } => {
+                        self.index_put(hash, key, self.codec.encode(segment.slot, at), &segment, op.encoded_len(), seq)
+                    }
                     BatchOp::Delete { key } => {
                         if let Some(old) = self.find_for_write(key, hash) {
                             self.index.remove(hash, old.address);
-                            self.retire(&old);
+                            self.retire(hash, &old, seq);
                         }
                     }
                 }

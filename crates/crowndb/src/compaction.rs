@@ -1,0 +1,334 @@
+//! Compaction: copy the live records of mostly-dead segments into new segments, point the
+//! index at the copies, and delete the old files once no snapshot can read them.
+//!
+//! Rules that keep it correct:
+//! - A copy is byte-for-byte the original (same sequence number, same checksum), so after a
+//!   crash with both on disk, recovery keeps one (equal sequence numbers are one version).
+//! - The index is updated only where it still points at the original (`Index::replace` on
+//!   the exact old address), under the writer lock and with no I/O: a concurrent overwrite
+//!   always wins, and readers never wait for compaction's I/O.
+//! - A tombstone (or an expired put, rewritten as a tombstone) is dropped only if every
+//!   other segment on disk holds only newer records (`min_seq`), so no older version of
+//!   its key can come back at the next open. Otherwise it is copied forward.
+//! - An old segment is deleted only after its copies are synced, and only once no open
+//!   snapshot is older than the compaction (it may hold versions a snapshot reads).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::hash::key_hash;
+use crate::inner::{Inner, NO_SNAPSHOT};
+use crate::record::{self, RecordKind, RecordMeta, HEADER_LEN};
+use crate::segment::{self, Role, Segment, SEGMENT_HEADER_LEN};
+
+/// Records are planned in windows of this many bytes of the source segment.
+const WINDOW: u64 = 4 << 20;
+
+/// What one compaction pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompactionReport {
+    /// Segments compacted (and retired).
+    pub segments: usize,
+    /// Bytes of records copied forward.
+    pub bytes_copied: u64,
+    /// Bytes the compacted segments held.
+    pub bytes_reclaimed: u64,
+}
+
+/// A record's fate, decided while scanning a window of a victim segment.
+enum Plan {
+    /// A live put: copy it and move the index entry.
+    Move { hash: u64, old: u64, offset: u64, len: u64, seq: u64 },
+    /// A tombstone that may still hide an older version: copy it.
+    KeepTombstone { offset: u64, len: u64, seq: u64 },
+    /// A live but expired put: drop it from the index; keep a tombstone if needed.
+    Expire { hash: u64, old: u64, offset: u64, len: u64, seq: u64, keep_tombstone: bool },
+}
+
+/// The segment copies go to, created on first use, and those already filled.
+struct Output {
+    segment: Option<Arc<Segment>>,
+    finished: Vec<Arc<Segment>>,
+}
+
+impl Inner {
+    /// Segments worth compacting now, best first: sealed data segments whose dead share is
+    /// at least the configured ratio, when the store's space amplification is above the
+    /// trigger or a segment is mostly dead. Empty if there is nothing to do.
+    pub fn pick_victims(&self, limit: usize) -> Vec<Arc<Segment>> {
+        let table = self.table.load();
+        let active = self.writer.lock().active.generation;
+        let all = table.by_generation();
+        let (mut data, mut live) = (0u64, 0u64);
+        for s in &all {
+            data += s.data_len().saturating_sub(SEGMENT_HEADER_LEN);
+            live += s.live_bytes();
+        }
+        let space_amp = if live == 0 { f64::INFINITY } else { data as f64 / live as f64 };
+        let ratio = |s: &Segment| s.dead_bytes() as f64 / (s.data_len().saturating_sub(SEGMENT_HEADER_LEN)).max(1) as f64;
+        let mut candidates: Vec<_> = all
+            .into_iter()
+            .filter(|s| s.generation != active && s.is_sealed() && s.role() == Role::Data)
+            .filter(|s| ratio(s) >= self.options.compaction_min_dead_ratio)
+            .collect();
+        candidates.sort_by(|a, b| ratio(b).total_cmp(&ratio(a)));
+        let urgent = candidates.first().is_some_and(|s| ratio(s) >= 0.5);
+        if !(urgent || space_amp > self.options.compaction_space_amp_trigger) {
+            return Vec::new();
+        }
+        candidates.truncate(limit);
+        candidates
+    }
+
+    /// Every sealed data segment, for a full compaction.
+    pub fn all_sealed(&self) -> Vec<Arc<Segment>> {
+        let active = self.writer.lock().active.generation;
+        self.table
+            .load()
+            .by_generation()
+            .into_iter()
+            .filter(|s| s.generation != active && s.is_sealed() && s.role() == Role::Data)
+            .collect()
+    }
+
+    /// Compacts `victims`, copying at most `bytes_per_sec` (if given).
+    pub fn compact_segments(&self, victims: Vec<Arc<Segment>>, bytes_per_sec: Option<u64>) -> Result<CompactionReport> {
+        let _one_at_a_time = self.compaction_lock.lock();
+        let mut report = CompactionReport::default();
+        if victims.is_empty() {
+            return Ok(report);
+        }
+        // Records older than everything outside the victims cannot hide behind a tombstone.
+        let victim_gens: Vec<u64> = victims.iter().map(|v| v.generation).collect();
+        let others_min_seq = self
+            .table
+            .load()
+            .by_generation()
+            .iter()
+            .filter(|s| !victim_gens.contains(&s.generation))
+            .map(|s| s.min_seq())
+            .min()
+            .unwrap_or(u64::MAX);
+        let mut output = Output { segment: None, finished: Vec::new() };
+        let started = Instant::now();
+        let mut done = Vec::new();
+        for victim in &victims {
+            match self.compact_one(victim, others_min_seq, &mut output, &mut report, bytes_per_sec, started) {
+                Ok(()) => done.push(victim.clone()),
+                Err(e) => tracing::error!("compaction of {} stopped: {e}; the segment is left as it is", victim.path.display()),
+            }
+        }
+        if let Some(out) = output.segment.take() {
+            self.finish_output(&out)?;
+            output.finished.push(out);
+        }
+        let retire_seq = self.writer.lock().next_seq;
+        {
+            let _roles = self.roles_lock.lock();
+            for out in &output.finished {
+                out.set_role(Role::Data);
+            }
+            for victim in &done {
+                victim.set_role(Role::Retired);
+                report.segments += 1;
+                report.bytes_reclaimed += victim.data_len();
+            }
+        }
+        self.retired.lock().extend(done.into_iter().map(|v| (v, retire_seq)));
+        self.delete_retired_segments();
+        Ok(report)
+    }
+
+    fn compact_one(
+        &self,
+        victim: &Arc<Segment>,
+        others_min_seq: u64,
+        output: &mut Output,
+        report: &mut CompactionReport,
+        bytes_per_sec: Option<u64>,
+        started: Instant,
+    ) -> Result<()> {
+        let data_end = victim.data_len();
+        let mut from = SEGMENT_HEADER_LEN;
+        while from < data_end {
+            if self.stopping.load(Ordering::Acquire) {
+                return Err(Error::InvalidArgument("the store is closing".into()));
+            }
+            let mut to = (from + WINDOW).min(data_end);
+            let mut plan = Vec::new();
+            let mut end = self.plan_window(victim, from, to, others_min_seq, &mut plan);
+            if end.end == from && to < data_end {
+                // One record bigger than the window: plan it alone.
+                to = data_end;
+                plan.clear();
+                end = self.plan_window(victim, from, to, others_min_seq, &mut plan);
+            }
+            if end.end == from {
+                let why = end.stop.map(|s| s.to_string()).unwrap_or_else(|| "no progress".into());
+                return Err(Error::corruption(&victim.path, from, why));
+            }
+            self.execute(victim, plan, output, report)?;
+            from = end.end;
+            if let Some(rate) = bytes_per_sec.filter(|r| *r > 0) {
+                let due = Duration::from_secs_f64(report.bytes_copied as f64 / rate as f64);
+                if let Some(wait) = due.checked_sub(started.elapsed()) {
+                    std::thread::sleep(wait);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn plan_window(&self, victim: &Segment, from: u64, to: u64, others_min_seq: u64, plan: &mut Vec<Plan>) -> segment::ScanEnd {
+        victim.scan(from, to, |offset, rec| {
+            let len = rec.header.record_len();
+            let seq = rec.header.seq;
+            match rec.header.kind {
+                RecordKind::Put => {
+                    let hash = key_hash(rec.key);
+                    let old = self.codec.encode(victim.slot, offset);
+                    if !self.index.contains_exact(hash, old) {
+                        return; // superseded: garbage
+                    }
+                    if self.is_expired(rec.header.expires_at_ms) {
+                        plan.push(Plan::Expire { hash, old, offset, len, seq, keep_tombstone: seq >= others_min_seq });
+                    } else {
+                        plan.push(Plan::Move { hash, old, offset, len, seq });
+                    }
+                }
+                RecordKind::Delete if seq >= others_min_seq => plan.push(Plan::KeepTombstone { offset, len, seq }),
+                _ => {}
+            }
+        })
+    }
+
+    /// Copies what `plan` keeps into the output, then applies the index changes in one
+    /// short critical section of the writer lock (memory only).
+    fn execute(&self, victim: &Segment, plan: Vec<Plan>, output: &mut Output, report: &mut CompactionReport) -> Result<()> {
+        let mut moves = Vec::new();
+        let mut expiries = Vec::new();
+        for step in plan {
+            match step {
+                Plan::Move { hash, old, offset, len, seq } => {
+                    let bytes = victim.raw_bytes(offset, len);
+                    let (out, at) = self.copy_out(output, len, seq, |buf| buf.copy_from_slice(bytes))?;
+                    moves.push((hash, old, self.codec.encode(out.slot, at), len, out));
+                    report.bytes_copied += len;
+                }
+                Plan::KeepTombstone { offset, len, seq } => {
+                    let bytes = victim.raw_bytes(offset, len);
+                    self.copy_out(output, len, seq, |buf| buf.copy_from_slice(bytes))?;
+                    report.bytes_copied += len;
+                }
+                Plan::Expire { hash, old, offset, len, seq, keep_tombstone } => {
+                    if keep_tombstone {
+                        let rec = victim.record_at(offset)?;
+                        let key = rec.key;
+                        let tlen = HEADER_LEN + key.len();
+                        let meta = RecordMeta { kind: RecordKind::Delete, flags: 0, seq, expires_at_ms: 0 };
+                        self.copy_out(output, tlen as u64, seq, |buf| record::encode_into(buf, meta, key, &[]))?;
+                        report.bytes_copied += tlen as u64;
+                    }
+                    expiries.push((hash, old, len));
+                }
+            }
+        }
+        let w = self.writer.lock();
+        for (hash, old, new, len, out) in moves {
+            if self.index.replace(hash, old, new) {
+                victim.sub_live(len);
+                out.add_live(len);
+            }
+        }
+        for (hash, old, len) in expiries {
+            if self.index.remove(hash, old) {
+                victim.sub_live(len);
+                if self.oldest_snapshot.load(Ordering::Acquire) != NO_SNAPSHOT {
+                    self.history.lock().entry(hash).or_default().push((old, w.next_seq));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends `len` bytes filled by `fill` to the output segment, starting a new one when
+    /// it is full. Returns the segment and offset.
+    fn copy_out(&self, output: &mut Output, len: u64, seq: u64, fill: impl FnOnce(&mut [u8])) -> Result<(Arc<Segment>, u64)> {
+        if let Some(out) = &output.segment {
+            if out.data_len() + len > out.capacity() {
+                let full = output.segment.take().expect("checked");
+                self.finish_output(&full)?;
+                output.finished.push(full);
+            }
+        }
+        if output.segment.is_none() {
+            output.segment = Some(self.new_output()?);
+        }
+        let out = output.segment.clone().expect("just set");
+        let at = out.data_len();
+        // SAFETY: compaction is the only writer of its output segment (compaction_lock),
+        // and writes past the published length.
+        fill(unsafe { out.reserve(at, len as usize) });
+        out.note_seq(seq);
+        out.publish(at + len);
+        self.disk_bytes_written.fetch_add(len, Ordering::Relaxed);
+        self.bytes_compacted.fetch_add(len, Ordering::Relaxed);
+        Ok((out, at))
+    }
+
+    fn new_output(&self) -> Result<Arc<Segment>> {
+        // Under the writer lock, like a roll: generations and slots come from one place.
+        let mut w = self.writer.lock();
+        let table = self.table.load_full();
+        let slot = table
+            .free_slot(self.codec.max_slots())
+            .ok_or_else(|| Error::InvalidArgument("no free segment slot for compaction output".into()))?;
+        let segment = Arc::new(Segment::create(&self.dir, w.next_generation, slot, self.options.segment_size)?);
+        segment.set_role(Role::CompactionOutput);
+        w.next_generation += 1;
+        self.table.store(Arc::new(table.with(segment.clone())));
+        Ok(segment)
+    }
+
+    /// Seals a full or final output segment (synced). It becomes a data segment when the
+    /// pass ends, together with the retirement of its sources.
+    fn finish_output(&self, out: &Arc<Segment>) -> Result<()> {
+        out.write_footer(out.data_len())
+    }
+
+    /// Deletes retired segments that no open snapshot can read any more.
+    pub fn delete_retired_segments(&self) {
+        let oldest = self.oldest_snapshot.load(Ordering::Acquire);
+        let deletable: Vec<Arc<Segment>> = {
+            let mut retired = self.retired.lock();
+            let (gone, kept): (Vec<_>, Vec<_>) =
+                retired.drain(..).partition(|(_, retire_seq)| oldest == NO_SNAPSHOT || oldest >= *retire_seq);
+            *retired = kept;
+            gone.into_iter().map(|(s, _)| s).collect()
+        };
+        if deletable.is_empty() {
+            return;
+        }
+        {
+            let _w = self.writer.lock();
+            let mut table = (**self.table.load()).clone();
+            for s in &deletable {
+                table = table.without(s.slot);
+            }
+            self.table.store(Arc::new(table));
+        }
+        for s in deletable {
+            match std::fs::remove_file(&s.path) {
+                Ok(()) => {
+                    self.segments_deleted.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => tracing::error!("could not delete compacted segment {}: {e}", s.path.display()),
+            }
+        }
+        if let Err(e) = segment::sync_dir(&self.dir) {
+            tracing::warn!("{e}");
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! Iteration over every live (key, value) pair at a snapshot, unordered and streaming.
+//!
+//! It walks the records of the segments that were data segments when it started (not
+//! compaction outputs in progress, not retired ones: every version is in exactly one of
+//! those) and yields a put when it is the version of its key the snapshot sees. Memory
+//! stays flat whatever the store's size; writers and compaction run on meanwhile.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::error::Result;
+use crate::record::{self, RecordKind};
+use crate::segment::{Role, Segment, SEGMENT_HEADER_LEN};
+use crate::snapshot::Snapshot;
+
+/// An iterator over `(key, value)` pairs at a snapshot; see [`Db::iter`](crate::Db::iter).
+pub struct Iter {
+    snapshot: Snapshot,
+    segments: Vec<Arc<Segment>>,
+    segment: usize,
+    offset: u64,
+    ready: VecDeque<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Iter {
+    pub(crate) fn new(snapshot: Snapshot) -> Iter {
+        let segments = {
+            let _roles = snapshot.inner.roles_lock.lock();
+            snapshot.inner.table.load().by_generation().into_iter().filter(|s| s.role() == Role::Data).collect()
+        };
+        Iter { snapshot, segments, segment: 0, offset: SEGMENT_HEADER_LEN, ready: VecDeque::new() }
+    }
+
+    /// The snapshot being iterated.
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
+    }
+
+    /// Reads the next record (or batch of records) and queues the visible ones.
+    /// Returns false when every segment is done.
+    fn advance(&mut self) -> Result<bool> {
+        loop {
+            let Some(segment) = self.segments.get(self.segment).cloned() else { return Ok(false) };
+            if self.offset >= segment.data_len() {
+                self.segment += 1;
+                self.offset = SEGMENT_HEADER_LEN;
+                continue;
+            }
+            let rec = segment.record_at(self.offset)?;
+            self.offset += rec.header.record_len();
+            if rec.header.kind == RecordKind::Batch {
+                let mut inner = rec.value;
+                while !inner.is_empty() {
+                    let r = record::decode(inner).map_err(|e| crate::Error::corruption(&segment.path, self.offset, e.to_string()))?;
+                    self.offer(r.key, r.value, r.header.seq, r.header.kind)?;
+                    inner = &inner[r.header.record_len() as usize..];
+                }
+            } else {
+                self.offer(rec.key, rec.value, rec.header.seq, rec.header.kind)?;
+            }
+            return Ok(true);
+        }
+    }
+
+    fn offer(&mut self, key: &[u8], value: &[u8], seq: u64, kind: RecordKind) -> Result<()> {
+        if kind == RecordKind::Put && seq <= self.snapshot.sequence() && self.snapshot.visible_version(key)? == Some(seq) {
+            self.ready.push_back((key.to_vec(), value.to_vec()));
+        }
+        Ok(())
+    }
+}
+
+impl Iterator for Iter {
+    type Item = Result<(Vec<u8>, Vec<u8>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.ready.is_empty() {
+            match self.advance() {
+                Ok(true) => {}
+                Ok(false) => return None,
+                Err(e) => {
+                    // Skip the damaged segment's rest rather than loop on it.
+                    self.segment += 1;
+                    self.offset = SEGMENT_HEADER_LEN;
+                    return Some(Err(e));
+                }
+            }
+        }
+        self.ready.pop_front().map(Ok)
+    }
+}

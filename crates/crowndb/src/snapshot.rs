@@ -1,0 +1,164 @@
+//! Snapshots: read-only views of the store as of one sequence number.
+//!
+//! Taking one copies nothing. The index keeps only each key's newest record, so while
+//! snapshots are open, writers remember every record they supersede (`Inner::history`,
+//! with the sequence number that superseded it), and compaction keeps the segments those
+//! records live in (`Inner::retired`). A snapshot at sequence `S` sees, for each key, the
+//! record with the highest sequence `<= S` among the current one and the remembered ones
+//! still valid at `S` (superseded after `S`). Dropping the last snapshot forgets all that.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use crate::db::Entry;
+use crate::error::Result;
+use crate::hash::key_hash;
+use crate::inner::{Inner, NO_SNAPSHOT};
+use crate::record::{RecordKind, RecordRef};
+
+/// A consistent, read-only view of a store at the moment it was taken. Cheap to take,
+/// holds no copy of the data; release it (drop it) when done, since compaction cannot
+/// delete files an open snapshot may need.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let db = crowndb::Db::open(dir.path(), crowndb::Options::default()).unwrap();
+/// db.put(b"k", b"old").unwrap();
+/// let snap = db.snapshot();
+/// db.put(b"k", b"new").unwrap();
+/// db.delete(b"k").unwrap();
+/// assert_eq!(snap.get(b"k").unwrap(), Some(b"old".to_vec()));
+/// assert_eq!(db.get(b"k").unwrap(), None);
+/// ```
+pub struct Snapshot {
+    pub(crate) inner: Arc<Inner>,
+    seq: u64,
+    taken_at_ms: u64,
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot").field("sequence", &self.seq).finish()
+    }
+}
+
+impl Snapshot {
+    pub(crate) fn take(inner: &Arc<Inner>) -> Snapshot {
+        // Registering under the writer lock orders the snapshot against every write:
+        // writes before it are at or below `seq`; writes after it see it registered.
+        let w = inner.writer.lock();
+        let seq = w.next_seq - 1;
+        let mut open = inner.snapshots.lock();
+        *open.entry(seq).or_default() += 1;
+        let oldest = *open.keys().next().expect("just inserted");
+        inner.oldest_snapshot.store(oldest, Ordering::Release);
+        drop(open);
+        drop(w);
+        Snapshot { inner: inner.clone(), seq, taken_at_ms: inner.options.clock.now_ms() }
+    }
+
+    /// Every live `(key, value)` pair at this snapshot, unordered, streaming.
+    pub fn iter(self) -> crate::Iter {
+        crate::Iter::new(self)
+    }
+
+    /// The sequence number of the last write this snapshot sees.
+    pub fn sequence(&self) -> u64 {
+        self.seq
+    }
+
+    /// The value `key` had when the snapshot was taken.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.get_entry(key)?.map(|e| e.value))
+    }
+
+    /// The value of `key`, with its metadata, when the snapshot was taken.
+    pub fn get_entry(&self, key: &[u8]) -> Result<Option<Entry>> {
+        let taken_at = self.taken_at_ms;
+        self.visible(key, |rec| entry_of(rec, taken_at))
+    }
+
+    /// Sequence number of the version of `key` this snapshot sees, if it sees one.
+    pub(crate) fn visible_version(&self, key: &[u8]) -> Result<Option<u64>> {
+        let taken_at = self.taken_at_ms;
+        self.visible(key, |rec| {
+            let expires = rec.header.expires_at_ms;
+            (rec.header.kind == RecordKind::Put && (expires == 0 || expires > taken_at)).then_some(rec.header.seq)
+        })
+    }
+
+    /// Finds the record of `key` visible at this snapshot and maps it with `f`.
+    fn visible<T>(&self, key: &[u8], f: impl Fn(&RecordRef<'_>) -> Option<T>) -> Result<Option<T>> {
+        let inner = &self.inner;
+        let hash = key_hash(key);
+        let current = inner.lookup(key, hash, |_, _, rec| (rec.header.seq <= self.seq).then(|| f(rec)))?;
+        if let Some(Some(found)) = current {
+            return Ok(found);
+        }
+        // The current version is newer than the snapshot (or gone): look among the
+        // superseded versions remembered for open snapshots.
+        let remembered: Vec<(u64, u64)> = inner.history.lock().get(&hash).cloned().unwrap_or_default();
+        let table = inner.table.load();
+        let mut best: Option<(u64, Option<T>)> = None;
+        for (address, superseded_at) in remembered {
+            if superseded_at <= self.seq {
+                continue;
+            }
+            let (slot, offset) = inner.codec.decode(address);
+            let Some(segment) = table.get(slot) else { continue };
+            let rec = segment.record_at(offset)?;
+            if rec.key == key && rec.header.seq <= self.seq && best.as_ref().is_none_or(|(s, _)| *s < rec.header.seq) {
+                best = Some((rec.header.seq, f(&rec)));
+            }
+        }
+        Ok(best.and_then(|(_, v)| v))
+    }
+}
+
+/// The entry a record gives at time `now_ms`, if it is a live put then.
+fn entry_of(rec: &RecordRef<'_>, now_ms: u64) -> Option<Entry> {
+    let expires = rec.header.expires_at_ms;
+    (rec.header.kind == RecordKind::Put && (expires == 0 || expires > now_ms)).then(|| Entry {
+        value: rec.value.to_vec(),
+        version: rec.header.seq,
+        flags: rec.header.flags,
+        expires_at_ms: (expires != 0).then_some(expires),
+    })
+}
+
+impl Drop for Snapshot {
+    fn drop(&mut self) {
+        self.inner.release_snapshot(self.seq);
+    }
+}
+
+impl Inner {
+    fn release_snapshot(&self, seq: u64) {
+        let oldest = {
+            let mut open = self.snapshots.lock();
+            if let Some(n) = open.get_mut(&seq) {
+                *n -= 1;
+                if *n == 0 {
+                    open.remove(&seq);
+                }
+            }
+            let oldest = open.keys().next().copied().unwrap_or(NO_SNAPSHOT);
+            self.oldest_snapshot.store(oldest, Ordering::Release);
+            oldest
+        };
+        {
+            let mut history = self.history.lock();
+            if oldest == NO_SNAPSHOT {
+                history.clear();
+            } else {
+                // A remembered record is visible only to snapshots older than the write
+                // that superseded it.
+                history.retain(|_, versions| {
+                    versions.retain(|&(_, superseded_at)| superseded_at > oldest);
+                    !versions.is_empty()
+                });
+            }
+        }
+        self.delete_retired_segments();
+    }
+}
