@@ -1,0 +1,82 @@
+//! `crowndb serve` as an operator runs it: a child process, a socket, SIGTERM.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Starts `crowndb serve` on port 0 and returns it with the address it logged.
+fn serve(data_dir: &std::path::Path, extra: &[&str]) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crowndb"))
+        .args(["serve", "--memcached-addr", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .args(extra)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start crowndb");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(addr) = line.split("listening on ").nth(1) {
+                let _ = tx.send(addr.trim().to_string());
+            }
+        }
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(30)).expect("the server logs its address");
+    (child, addr)
+}
+
+fn request(addr: &str, bytes: &[u8], expect_len: usize) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream.write_all(bytes).unwrap();
+    let mut reply = vec![0; expect_len];
+    stream.read_exact(&mut reply).unwrap();
+    String::from_utf8(reply).unwrap()
+}
+
+fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) }, 0);
+    child.wait().unwrap()
+}
+
+#[test]
+fn serve_stores_and_survives_a_sigterm_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, addr) = serve(dir.path(), &["--durability", "always", "--threads", "2"]);
+    assert_eq!(request(&addr, b"set k 3 0 5\r\nhello\r\n", 8), "STORED\r\n");
+    let status = terminate(&mut child);
+    assert!(status.success(), "SIGTERM exits 0: {status:?}");
+
+    let (mut child, addr) = serve(dir.path(), &[]);
+    assert_eq!(request(&addr, b"get k\r\n", 25), "VALUE k 3 5\r\nhello\r\nEND\r\n");
+    assert!(terminate(&mut child).success());
+}
+
+#[test]
+fn non_loopback_needs_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_crowndb"))
+        .args(["serve", "--memcached-addr", "0.0.0.0:0", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--allow-non-loopback"), "{stderr}");
+}
+
+#[test]
+fn bad_flags_are_reported() {
+    let output = Command::new(env!("CARGO_BIN_EXE_crowndb")).args(["serve", "--durability", "sometimes"]).output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("sometimes"));
+    let help = Command::new(env!("CARGO_BIN_EXE_crowndb")).args(["serve", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for flag in ["--data-dir", "--memcached-addr", "--durability", "--config", "--max-connections", "--allow-non-loopback"] {
+        assert!(help.contains(flag), "--help documents {flag}");
+    }
+}
