@@ -24,6 +24,7 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use crate::config::{durability_name, Config};
 use crate::error::ServerError;
 use crate::memcache::connection::Connection;
+use crate::memcache::flush::Flusher;
 use crate::memcache::handler::Handler;
 use crate::stats::{incr, ServerStats};
 
@@ -161,6 +162,7 @@ fn open_store(config: &Config) -> Result<Db, ServerError> {
 async fn serve(db: Db, listener: Option<TcpListener>, config: Arc<Config>, mut shutdown: watch::Receiver<bool>) -> Result<(), ServerError> {
     let stats = Arc::new(ServerStats::default());
     let permits = Arc::new(Semaphore::new(config.max_connections));
+    let flusher = Arc::new(Flusher::default());
     // Every connection task holds a clone of `done`; `finished` yields None once all are gone.
     let (done, mut finished) = mpsc::channel::<()>(1);
 
@@ -187,7 +189,7 @@ async fn serve(db: Db, listener: Option<TcpListener>, config: Arc<Config>, mut s
                 continue;
             };
             let _ = stream.set_nodelay(true);
-            let handler = Handler::new(db.clone(), stats.clone(), config.clone());
+            let handler = Handler::new(db.clone(), stats.clone(), config.clone(), flusher.clone());
             let connection = Connection::new(stream, handler, config.limits(), config.idle_timeout);
             let (stats, shutdown, done) = (stats.clone(), shutdown.clone(), done.clone());
             tokio::spawn(async move {

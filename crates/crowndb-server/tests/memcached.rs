@@ -269,6 +269,33 @@ fn touch_gat_and_expiry() {
 }
 
 #[test]
+fn flush_all_now_and_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    let mut c = Client::connect(&server);
+    for i in 0..100 {
+        assert_eq!(c.set(&format!("k{i}"), b"v"), "STORED");
+    }
+    assert_eq!(c.call("flush_all"), "OK");
+    assert!((0..100).all(|i| c.get(&format!("k{i}")).is_none()));
+    assert_eq!(c.set("after", b"v"), "STORED");
+    assert_eq!(c.get("after"), Some((0, b"v".to_vec())), "items stored after a flush stay");
+
+    // Delayed: items stay until the delay has passed.
+    assert_eq!(c.call("flush_all 1"), "OK");
+    assert!(c.get("after").is_some());
+    thread::sleep(Duration::from_millis(1500));
+    assert_eq!(c.get("after"), None);
+
+    // A later flush_all replaces a pending one.
+    assert_eq!(c.set("kept", b"v"), "STORED");
+    assert_eq!(c.call("flush_all 1"), "OK");
+    c.send(b"flush_all 100 noreply\r\n");
+    thread::sleep(Duration::from_millis(1500));
+    assert!(c.get("kept").is_some());
+}
+
+#[test]
 fn meta_commands() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path());

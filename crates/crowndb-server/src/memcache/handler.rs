@@ -21,6 +21,7 @@ use bytes::BytesMut;
 use crowndb::{Db, Durability, Entry, Update, UpdateOutcome, WriteOptions};
 
 use super::command::{expiry, ArithMode, Command, Expiry, Get, Store, StoreVerb, RELATIVE_EXPTIME_MAX};
+use super::flush::Flusher;
 use super::reply;
 use crate::config::Config;
 use crate::stats::{add, incr, ServerStats, MEMCACHED_VERSION};
@@ -39,6 +40,7 @@ pub struct Handler {
     pub(super) db: Db,
     pub(super) stats: Arc<ServerStats>,
     pub(super) config: Arc<Config>,
+    flusher: Arc<Flusher>,
     /// Durability `Always`: writes do not wait, `finish_batch` syncs once.
     sync_per_batch: bool,
     /// A write happened since the last `finish_batch`.
@@ -144,6 +146,15 @@ pub(super) enum ArithResult {
     NonNumeric,
 }
 
+/// Runs `f`, which may block on disk I/O, without stalling the other tasks of a tokio
+/// worker thread (`block_in_place` on a multi-threaded runtime; directly elsewhere).
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 /// The reply to an engine failure: one line, no `\r` or `\n` from the message.
 pub(super) fn engine_error(out: &mut BytesMut, err: &crowndb::Error) {
     tracing::warn!("store error: {err}");
@@ -163,9 +174,9 @@ fn parse_counter(value: &[u8]) -> Option<u64> {
 }
 
 impl Handler {
-    pub fn new(db: Db, stats: Arc<ServerStats>, config: Arc<Config>) -> Handler {
+    pub fn new(db: Db, stats: Arc<ServerStats>, config: Arc<Config>, flusher: Arc<Flusher>) -> Handler {
         let sync_per_batch = config.durability == Durability::Always;
-        Handler { db, stats, config, sync_per_batch, dirty: false }
+        Handler { db, stats, config, flusher, sync_per_batch, dirty: false }
     }
 
     /// Options for one write. Marks the batch dirty when the sync is deferred to its end.
@@ -184,10 +195,7 @@ impl Handler {
             return Ok(());
         }
         let db = &self.db;
-        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(|| db.sync()),
-            _ => db.sync(),
-        }
+        blocking(|| db.sync())
     }
 
     /// Applies one command and appends its reply (if any) to `out`.
@@ -198,10 +206,16 @@ impl Handler {
             Command::Delete { key, noreply } => self.delete(key, noreply, out),
             Command::Arith { mode, key, delta, noreply } => self.arith(mode, key, delta, noreply, out),
             Command::Touch { key, exptime, noreply } => self.touch(key, exptime, noreply, out),
-            Command::FlushAll { noreply, .. } => {
+            Command::FlushAll { delay, noreply } => {
                 incr(&self.stats.counters.cmd_flush);
+                let opts = self.write_options();
+                let (db, flusher) = (&self.db, &self.flusher);
+                let result = blocking(|| flusher.flush_all(db, delay, &opts));
                 if !noreply {
-                    reply::server_error(out, "flush_all is not supported yet");
+                    match result {
+                        Ok(_) => reply::ok(out),
+                        Err(e) => engine_error(out, &e),
+                    }
                 }
             }
             Command::Version => reply::version(out, MEMCACHED_VERSION),

@@ -9,6 +9,7 @@
 //! - `base64.rs`: the meta commands' base64 keys.
 //! - `connection.rs`: a client connection: buffered reads, pipelining, error recovery.
 //! - `handler.rs`, `meta.rs`: commands applied to the store, replies written.
+//! - `flush.rs`: `flush_all`, now or after a delay.
 //!
 //! A connection drives it like this:
 //!
@@ -55,6 +56,7 @@ mod base64;
 mod command;
 pub mod connection;
 mod error;
+pub mod flush;
 pub mod handler;
 mod meta;
 mod parse;
