@@ -10,8 +10,10 @@
 //! - A tombstone (or an expired put, rewritten as a tombstone) is dropped only if every
 //!   other segment on disk holds only newer records (`min_seq`), so no older version of
 //!   its key can come back at the next open. Otherwise it is copied forward.
-//! - An old segment is deleted only after its copies are synced, and only once no open
-//!   snapshot is older than the compaction (it may hold versions a snapshot reads).
+//! - An old segment is deleted only after its copies are synced, after every write that
+//!   superseded one of its records is synced (else a power failure could lose both the new
+//!   version and the old one), and only once no open snapshot is older than the
+//!   compaction (it may hold versions a snapshot reads).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -46,6 +48,17 @@ enum Plan {
     /// A live but expired put: drop it from the index; keep a tombstone if needed.
     Expire { hash: u64, old: u64, offset: u64, len: u64, seq: u64, keep_tombstone: bool },
 }
+
+/// Why the compaction of one segment stopped before its end.
+enum Stop {
+    /// The store is closing.
+    Closing,
+    /// The test-only byte budget ran out.
+    Interrupted,
+    /// A damaged record or an I/O error.
+    Failed(Error),
+}
+use Stop::Interrupted;
 
 /// The segment copies go to, created on first use, and those already filled.
 struct Output {
@@ -95,6 +108,17 @@ impl Inner {
 
     /// Compacts `victims`, copying at most `bytes_per_sec` (if given).
     pub fn compact_segments(&self, victims: Vec<Arc<Segment>>, bytes_per_sec: Option<u64>) -> Result<CompactionReport> {
+        self.compact_with_budget(victims, bytes_per_sec, None)
+    }
+
+    /// Compacts `victims`; with a `budget`, stops dead once that many bytes are copied and
+    /// leaves everything as a crash at that moment would (output unsealed, nothing retired).
+    pub fn compact_with_budget(
+        &self,
+        victims: Vec<Arc<Segment>>,
+        bytes_per_sec: Option<u64>,
+        budget: Option<u64>,
+    ) -> Result<CompactionReport> {
         let _one_at_a_time = self.compaction_lock.lock();
         let mut report = CompactionReport::default();
         if victims.is_empty() {
@@ -115,15 +139,24 @@ impl Inner {
         let started = Instant::now();
         let mut done = Vec::new();
         for victim in &victims {
-            match self.compact_one(victim, others_min_seq, &mut output, &mut report, bytes_per_sec, started) {
+            match self.compact_one(victim, others_min_seq, &mut output, &mut report, bytes_per_sec, started, budget) {
                 Ok(()) => done.push(victim.clone()),
-                Err(e) => tracing::error!("compaction of {} stopped: {e}; the segment is left as it is", victim.path.display()),
+                Err(Interrupted) if budget.is_some() => return Ok(report),
+                Err(Stop::Closing) => break,
+                Err(Interrupted) => break,
+                Err(Stop::Failed(e)) => {
+                    tracing::error!("compaction of {} stopped: {e}; the segment is left as it is", victim.path.display())
+                }
             }
         }
         if let Some(out) = output.segment.take() {
             self.finish_output(&out)?;
             output.finished.push(out);
         }
+        // Records were judged dead because newer writes superseded them; those writes
+        // must be on disk before the old versions can go, or a power failure that loses
+        // them would lose the key.
+        self.sync_all()?;
         let retire_seq = self.writer.lock().next_seq;
         {
             let _roles = self.roles_lock.lock();
@@ -149,12 +182,16 @@ impl Inner {
         report: &mut CompactionReport,
         bytes_per_sec: Option<u64>,
         started: Instant,
-    ) -> Result<()> {
+        budget: Option<u64>,
+    ) -> Result<(), Stop> {
         let data_end = victim.data_len();
         let mut from = SEGMENT_HEADER_LEN;
         while from < data_end {
             if self.stopping.load(Ordering::Acquire) {
-                return Err(Error::InvalidArgument("the store is closing".into()));
+                return Err(Stop::Closing);
+            }
+            if budget.is_some_and(|b| report.bytes_copied >= b) {
+                return Err(Interrupted);
             }
             let mut to = (from + WINDOW).min(data_end);
             let mut plan = Vec::new();
@@ -167,9 +204,9 @@ impl Inner {
             }
             if end.end == from {
                 let why = end.stop.map(|s| s.to_string()).unwrap_or_else(|| "no progress".into());
-                return Err(Error::corruption(&victim.path, from, why));
+                return Err(Stop::Failed(Error::corruption(&victim.path, from, why)));
             }
-            self.execute(victim, plan, output, report)?;
+            self.execute(victim, plan, output, report).map_err(Stop::Failed)?;
             from = end.end;
             if let Some(rate) = bytes_per_sec.filter(|r| *r > 0) {
                 let due = Duration::from_secs_f64(report.bytes_copied as f64 / rate as f64);

@@ -370,6 +370,14 @@ impl Db {
         inner.compact_segments(inner.all_sealed(), None)
     }
 
+    /// Starts a full compaction and abandons it after `bytes` are copied, leaving the files
+    /// as a crash at that moment would. For crash tests, with [`Db::simulate_crash`].
+    #[doc(hidden)]
+    pub fn compact_interrupted(&self, bytes: u64) -> Result<CompactionReport> {
+        let inner = self.inner();
+        inner.compact_with_budget(inner.all_sealed(), None, Some(bytes))
+    }
+
     /// The directory this store lives in.
     pub fn path(&self) -> &Path {
         &self.inner().dir

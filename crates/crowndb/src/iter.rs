@@ -1,8 +1,12 @@
 //! Iteration over every live (key, value) pair at a snapshot, unordered and streaming.
 //!
 //! It walks the records of the segments that were data segments when it started (not
-//! compaction outputs in progress, not retired ones: every version is in exactly one of
-//! those) and yields a put when it is the version of its key the snapshot sees. Memory
+//! compaction outputs in progress, not retired ones) and yields a put when it is the
+//! version of its key the snapshot sees, at the address the store resolves that version
+//! to. If compaction moved that version out of the walked segments meanwhile, the copy
+//! the walk meets is yielded instead. So each pair comes once; the one exception is a
+//! store reopened after a crash interrupted a compaction (two copies of a version on
+//! disk) whose version is moved again while the walk runs: it may come twice. Memory
 //! stays flat whatever the store's size; writers and compaction run on meanwhile.
 
 use std::collections::VecDeque;
@@ -46,27 +50,44 @@ impl Iter {
                 self.offset = SEGMENT_HEADER_LEN;
                 continue;
             }
-            let rec = segment.record_at(self.offset)?;
+            let at = self.offset;
+            let rec = segment.record_at(at)?;
             self.offset += rec.header.record_len();
+            let codec = self.snapshot.inner.codec;
             if rec.header.kind == RecordKind::Batch {
+                let mut inner_at = at + record::HEADER_LEN as u64;
                 let mut inner = rec.value;
                 while !inner.is_empty() {
-                    let r = record::decode(inner).map_err(|e| crate::Error::corruption(&segment.path, self.offset, e.to_string()))?;
-                    self.offer(r.key, r.value, r.header.seq, r.header.kind)?;
-                    inner = &inner[r.header.record_len() as usize..];
+                    let r = record::decode(inner).map_err(|e| crate::Error::corruption(&segment.path, inner_at, e.to_string()))?;
+                    self.offer(codec.encode(segment.slot, inner_at), r.key, r.value, r.header.seq, r.header.kind)?;
+                    let len = r.header.record_len();
+                    inner = &inner[len as usize..];
+                    inner_at += len;
                 }
             } else {
-                self.offer(rec.key, rec.value, rec.header.seq, rec.header.kind)?;
+                self.offer(codec.encode(segment.slot, at), rec.key, rec.value, rec.header.seq, rec.header.kind)?;
             }
             return Ok(true);
         }
     }
 
-    fn offer(&mut self, key: &[u8], value: &[u8], seq: u64, kind: RecordKind) -> Result<()> {
-        if kind == RecordKind::Put && seq <= self.snapshot.sequence() && self.snapshot.visible_version(key)? == Some(seq) {
+    fn offer(&mut self, address: u64, key: &[u8], value: &[u8], seq: u64, kind: RecordKind) -> Result<()> {
+        if kind != RecordKind::Put || seq > self.snapshot.sequence() {
+            return Ok(());
+        }
+        let Some((visible_seq, visible_at)) = self.snapshot.visible_version(key)? else { return Ok(()) };
+        if visible_seq == seq && (visible_at == address || !self.walks(visible_at)) {
             self.ready.push_back((key.to_vec(), value.to_vec()));
         }
         Ok(())
+    }
+
+    /// True if `address` is in a segment this iterator walks.
+    fn walks(&self, address: u64) -> bool {
+        let inner = &self.snapshot.inner;
+        let (slot, _) = inner.codec.decode(address);
+        let table = inner.table.load();
+        table.get(slot).is_some_and(|s| self.segments.iter().any(|w| Arc::ptr_eq(w, s)))
     }
 }
 

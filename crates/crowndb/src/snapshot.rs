@@ -75,23 +75,23 @@ impl Snapshot {
     /// The value of `key`, with its metadata, when the snapshot was taken.
     pub fn get_entry(&self, key: &[u8]) -> Result<Option<Entry>> {
         let taken_at = self.taken_at_ms;
-        self.visible(key, |rec| entry_of(rec, taken_at))
+        self.visible(key, |_, rec| entry_of(rec, taken_at))
     }
 
-    /// Sequence number of the version of `key` this snapshot sees, if it sees one.
-    pub(crate) fn visible_version(&self, key: &[u8]) -> Result<Option<u64>> {
+    /// Sequence number and address of the version of `key` this snapshot sees, if any.
+    pub(crate) fn visible_version(&self, key: &[u8]) -> Result<Option<(u64, u64)>> {
         let taken_at = self.taken_at_ms;
-        self.visible(key, |rec| {
+        self.visible(key, |address, rec| {
             let expires = rec.header.expires_at_ms;
-            (rec.header.kind == RecordKind::Put && (expires == 0 || expires > taken_at)).then_some(rec.header.seq)
+            (rec.header.kind == RecordKind::Put && (expires == 0 || expires > taken_at)).then_some((rec.header.seq, address))
         })
     }
 
     /// Finds the record of `key` visible at this snapshot and maps it with `f`.
-    fn visible<T>(&self, key: &[u8], f: impl Fn(&RecordRef<'_>) -> Option<T>) -> Result<Option<T>> {
+    fn visible<T>(&self, key: &[u8], f: impl Fn(u64, &RecordRef<'_>) -> Option<T>) -> Result<Option<T>> {
         let inner = &self.inner;
         let hash = key_hash(key);
-        let current = inner.lookup(key, hash, |_, _, rec| (rec.header.seq <= self.seq).then(|| f(rec)))?;
+        let current = inner.lookup(key, hash, |address, _, rec| (rec.header.seq <= self.seq).then(|| f(address, rec)))?;
         if let Some(Some(found)) = current {
             return Ok(found);
         }
@@ -108,7 +108,7 @@ impl Snapshot {
             let Some(segment) = table.get(slot) else { continue };
             let rec = segment.record_at(offset)?;
             if rec.key == key && rec.header.seq <= self.seq && best.as_ref().is_none_or(|(s, _)| *s < rec.header.seq) {
-                best = Some((rec.header.seq, f(&rec)));
+                best = Some((rec.header.seq, f(address, &rec)));
             }
         }
         Ok(best.and_then(|(_, v)| v))

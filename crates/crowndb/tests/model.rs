@@ -23,7 +23,21 @@ enum Op {
     Get(u8),
     Sync,
     Reopen,
-    Crash { cut: f64, garbage: bool },
+    Crash {
+        cut: f64,
+        garbage: bool,
+    },
+    TakeSnapshot,
+    DropSnapshot(usize),
+    CheckSnapshots,
+    Compact,
+    /// A compaction abandoned after this many bytes, then a crash.
+    CompactThenCrash {
+        bytes: u64,
+        cut: f64,
+    },
+    Iterate,
+    ScanAll(usize),
 }
 
 fn key(k: u8) -> Vec<u8> {
@@ -54,6 +68,13 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Sync),
         1 => Just(Op::Reopen),
         2 => (0.0f64..1.0, any::<bool>()).prop_map(|(cut, garbage)| Op::Crash { cut, garbage }),
+        2 => Just(Op::TakeSnapshot),
+        1 => (0usize..4).prop_map(Op::DropSnapshot),
+        2 => Just(Op::CheckSnapshots),
+        2 => Just(Op::Compact),
+        1 => (0u64..40_000, 0.0f64..1.0).prop_map(|(bytes, cut)| Op::CompactThenCrash { bytes, cut }),
+        1 => Just(Op::Iterate),
+        1 => (1usize..20).prop_map(Op::ScanAll),
     ]
 }
 
@@ -74,6 +95,49 @@ fn read_all(db: &Db) -> Model {
     (0..KEYS).filter_map(|k| db.get(&key(k)).unwrap().map(|v| (key(k), v))).collect()
 }
 
+/// Stops the store like a killed process, damages the unsynced tail of the active segment
+/// (cut or garbled at a random point) and reopens it; the recovered state must be the
+/// synced state plus a prefix of the later writes.
+#[allow(clippy::too_many_arguments)]
+fn crash_and_check(
+    db: Db,
+    dir: &std::path::Path,
+    durability: Durability,
+    cut: f64,
+    garbage: bool,
+    synced: &Model,
+    pending: &[Effect],
+    model: &Model,
+) -> Result<Db, TestCaseError> {
+    let point = db.simulate_crash();
+    if point.written_len > point.synced_len {
+        let at = point.synced_len + ((point.written_len - point.synced_len) as f64 * cut) as u64;
+        let file = OpenOptions::new().write(true).open(&point.active_segment).unwrap();
+        if garbage {
+            let junk: Vec<u8> = (0..(point.written_len - at).min(512)).map(|i| (i as u8).wrapping_mul(151).wrapping_add(7)).collect();
+            file.write_all_at(&junk, at).unwrap();
+        } else {
+            file.set_len(at).unwrap();
+        }
+    }
+    let db = Db::open(dir, options(durability)).unwrap();
+    let recovered = read_all(&db);
+    let mut candidate = synced.clone();
+    let mut matched = candidate == recovered;
+    for effect in pending {
+        if matched {
+            break;
+        }
+        apply(&mut candidate, effect);
+        matched = candidate == recovered;
+    }
+    prop_assert!(matched, "recovered state is not a prefix of the writes since the last sync: {:?}", recovered.keys().collect::<Vec<_>>());
+    if durability == Durability::Always {
+        prop_assert_eq!(&recovered, model, "sync-always store lost an acknowledged write");
+    }
+    Ok(db)
+}
+
 fn run(ops: Vec<Op>, durability: Durability) -> Result<(), TestCaseError> {
     let dir = tempfile::tempdir().unwrap();
     let mut db = Db::open(dir.path(), options(durability)).unwrap();
@@ -81,6 +145,8 @@ fn run(ops: Vec<Op>, durability: Durability) -> Result<(), TestCaseError> {
     // State known durable, and the effects of each write since then, in order.
     let mut synced = Model::new();
     let mut pending: Vec<Effect> = Vec::new();
+    // Open snapshots and the model as it was when each was taken.
+    let mut snapshots: Vec<(crowndb::Snapshot, Model)> = Vec::new();
     let always = durability == Durability::Always;
     for op in ops {
         match op {
@@ -120,6 +186,7 @@ fn run(ops: Vec<Op>, durability: Durability) -> Result<(), TestCaseError> {
                 pending.drain(..).for_each(|e| apply(&mut synced, &e));
             }
             Op::Reopen => {
+                snapshots.clear();
                 db.close().unwrap();
                 db = Db::open(dir.path(), options(durability)).unwrap();
                 prop_assert_eq!(&read_all(&db), &model);
@@ -127,41 +194,65 @@ fn run(ops: Vec<Op>, durability: Durability) -> Result<(), TestCaseError> {
                 pending.clear();
             }
             Op::Crash { cut, garbage } => {
-                let point = db.simulate_crash();
-                if point.written_len > point.synced_len {
-                    let at = point.synced_len + ((point.written_len - point.synced_len) as f64 * cut) as u64;
-                    let file = OpenOptions::new().write(true).open(&point.active_segment).unwrap();
-                    if garbage {
-                        let junk: Vec<u8> =
-                            (0..(point.written_len - at).min(512)).map(|i| (i as u8).wrapping_mul(151).wrapping_add(7)).collect();
-                        file.write_all_at(&junk, at).unwrap();
-                    } else {
-                        file.set_len(at).unwrap();
-                    }
-                }
-                db = Db::open(dir.path(), options(durability)).unwrap();
-                let recovered = read_all(&db);
-                // The recovered state must be the synced state plus a prefix of what followed.
-                let mut candidate = synced.clone();
-                let mut matched = candidate == recovered;
-                for effect in &pending {
-                    if matched {
-                        break;
-                    }
-                    apply(&mut candidate, effect);
-                    matched = candidate == recovered;
-                }
-                prop_assert!(
-                    matched,
-                    "recovered state is not a prefix of the writes since the last sync: {:?}",
-                    recovered.keys().collect::<Vec<_>>()
-                );
-                if always {
-                    prop_assert_eq!(&recovered, &model, "sync-always store lost an acknowledged write");
-                }
-                model = recovered;
+                snapshots.clear();
+                db = crash_and_check(db, dir.path(), durability, cut, garbage, &synced, &pending, &model)?;
+                model = read_all(&db);
                 synced = model.clone();
                 pending.clear();
+            }
+            Op::CompactThenCrash { bytes, cut } => {
+                db.compact_interrupted(bytes).unwrap();
+                snapshots.clear();
+                db = crash_and_check(db, dir.path(), durability, cut, false, &synced, &pending, &model)?;
+                model = read_all(&db);
+                synced = model.clone();
+                pending.clear();
+            }
+            Op::TakeSnapshot => {
+                snapshots.push((db.snapshot(), model.clone()));
+            }
+            Op::DropSnapshot(i) => {
+                if !snapshots.is_empty() {
+                    let i = i % snapshots.len();
+                    snapshots.remove(i);
+                }
+            }
+            Op::CheckSnapshots => {
+                for (snap, seen) in &snapshots {
+                    for k in 0..KEYS {
+                        prop_assert_eq!(
+                            snap.get(&key(k)).unwrap(),
+                            seen.get(&key(k)).cloned(),
+                            "snapshot at {} disagrees on key {}",
+                            snap.sequence(),
+                            k
+                        );
+                    }
+                }
+            }
+            Op::Compact => {
+                db.compact().unwrap();
+            }
+            Op::Iterate => {
+                let mut seen = Model::new();
+                for kv in db.iter() {
+                    let (k, v) = kv.unwrap();
+                    prop_assert!(seen.insert(k, v).is_none(), "iterator returned a key twice");
+                }
+                prop_assert_eq!(&seen, &model);
+            }
+            Op::ScanAll(count) => {
+                let mut keys = std::collections::BTreeSet::new();
+                let mut cursor = 0;
+                loop {
+                    let page = db.scan(cursor, count).unwrap();
+                    keys.extend(page.keys);
+                    cursor = page.cursor;
+                    if cursor == 0 {
+                        break;
+                    }
+                }
+                prop_assert_eq!(keys, model.keys().cloned().collect::<std::collections::BTreeSet<_>>());
             }
         }
         if always {
