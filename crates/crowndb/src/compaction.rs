@@ -49,6 +49,17 @@ enum Plan {
     Expire { hash: u64, old: u64, offset: u64, len: u64, seq: u64, keep_tombstone: bool },
 }
 
+/// Settings shared by every segment of one compaction pass.
+#[derive(Clone, Copy)]
+struct Pass {
+    /// Lowest sequence number outside the victims: older tombstones hide nothing.
+    others_min_seq: u64,
+    bytes_per_sec: Option<u64>,
+    started: Instant,
+    /// Test-only: stop dead after this many bytes copied.
+    budget: Option<u64>,
+}
+
 /// Why the compaction of one segment stopped before its end.
 enum Stop {
     /// The store is closing.
@@ -139,7 +150,8 @@ impl Inner {
         let started = Instant::now();
         let mut done = Vec::new();
         for victim in &victims {
-            match self.compact_one(victim, others_min_seq, &mut output, &mut report, bytes_per_sec, started, budget) {
+            let pass = Pass { others_min_seq, bytes_per_sec, started, budget };
+            match self.compact_one(victim, &pass, &mut output, &mut report) {
                 Ok(()) => done.push(victim.clone()),
                 Err(Interrupted) if budget.is_some() => return Ok(report),
                 Err(Stop::Closing) => break,
@@ -174,16 +186,8 @@ impl Inner {
         Ok(report)
     }
 
-    fn compact_one(
-        &self,
-        victim: &Arc<Segment>,
-        others_min_seq: u64,
-        output: &mut Output,
-        report: &mut CompactionReport,
-        bytes_per_sec: Option<u64>,
-        started: Instant,
-        budget: Option<u64>,
-    ) -> Result<(), Stop> {
+    fn compact_one(&self, victim: &Arc<Segment>, pass: &Pass, output: &mut Output, report: &mut CompactionReport) -> Result<(), Stop> {
+        let Pass { others_min_seq, bytes_per_sec, started, budget } = *pass;
         let data_end = victim.data_len();
         let mut from = SEGMENT_HEADER_LEN;
         while from < data_end {
