@@ -131,6 +131,8 @@ impl Inner {
         budget: Option<u64>,
     ) -> Result<CompactionReport> {
         let _one_at_a_time = self.compaction_lock.lock();
+        // Chosen before the lock was ours: another pass may have compacted some meanwhile.
+        let victims: Vec<_> = victims.into_iter().filter(|v| v.role() == Role::Data && v.is_sealed()).collect();
         let mut report = CompactionReport::default();
         if victims.is_empty() {
             return Ok(report);
@@ -284,12 +286,15 @@ impl Inner {
             }
         }
         for (hash, old, len) in expiries {
-            if self.index.remove(hash, old) {
-                victim.sub_live(len);
-                if self.oldest_snapshot.load(Ordering::Acquire) != NO_SNAPSHOT {
-                    self.history.lock().entry(hash).or_default().push((old, w.next_seq));
-                }
+            if !self.index.contains_exact(hash, old) {
+                continue;
             }
+            // Remembered for snapshots before the index stops pointing at it.
+            if self.oldest_snapshot.load(Ordering::Acquire) != NO_SNAPSHOT {
+                self.history.lock().entry(hash).or_default().push((old, w.next_seq));
+            }
+            self.index.remove(hash, old);
+            victim.sub_live(len);
         }
         Ok(())
     }

@@ -76,8 +76,14 @@ impl Inner {
                     w.next_seq += 1;
                     let address = self.codec.encode(segment.slot, offset);
                     match found {
-                        Some(old) if self.index.replace(hash, old.address, address) => self.retire(hash, &old, seq),
-                        _ => self.index.insert(hash, address),
+                        Some(old) => {
+                            // Remembered for snapshots before the index stops pointing at it.
+                            self.retire(hash, &old, seq);
+                            if !self.index.replace(hash, old.address, address) {
+                                self.index.insert(hash, address);
+                            }
+                        }
+                        None => self.index.insert(hash, address),
                     }
                     segment.add_live(len as u64);
                     (UpdateOutcome::Stored(seq), w.log_end, key.len() + value.len())
@@ -88,8 +94,8 @@ impl Inner {
                     let meta = RecordMeta { kind: RecordKind::Delete, flags: 0, seq, expires_at_ms: 0 };
                     self.append(&mut w, encoded_len(key.len(), 0), |buf| record::encode_into(buf, meta, key, &[]))?;
                     w.next_seq += 1;
-                    self.index.remove(hash, old.address);
                     self.retire(hash, &old, seq);
+                    self.index.remove(hash, old.address);
                     let outcome = if current.is_some() { UpdateOutcome::Deleted } else { UpdateOutcome::Kept };
                     (outcome, w.log_end, key.len())
                 }

@@ -153,9 +153,10 @@ impl Inner {
         expires_at_ms != 0 && expires_at_ms <= self.options.clock.now_ms()
     }
 
-    /// Marks a record that stopped being its key's current version (superseded by the
+    /// Marks a record that stops being its key's current version (superseded by the
     /// write with sequence `superseded_at`) as garbage, and remembers it while snapshots
-    /// that may still read it are open.
+    /// that may still read it are open. Call it *before* the index stops pointing at the
+    /// record, so a snapshot read never finds the record in neither place.
     pub fn retire(&self, hash: u64, found: &Found, superseded_at: u64) {
         if found.header.kind == RecordKind::Put {
             found.segment.sub_live(found.header.record_len());

@@ -1,13 +1,19 @@
 //! Iteration over every live (key, value) pair at a snapshot, unordered and streaming.
 //!
-//! It walks the records of the segments that were data segments when it started (not
-//! compaction outputs in progress, not retired ones) and yields a put when it is the
-//! version of its key the snapshot sees, at the address the store resolves that version
-//! to. If compaction moved that version out of the walked segments meanwhile, the copy
-//! the walk meets is yielded instead. So each pair comes once; the one exception is a
-//! store reopened after a crash interrupted a compaction (two copies of a version on
-//! disk) whose version is moved again while the walk runs: it may come twice. Memory
-//! stays flat whatever the store's size; writers and compaction run on meanwhile.
+//! It walks the records of the data segments and the retired (compacted, not yet deleted)
+//! segments there were when it started, not compaction outputs in progress, and yields a
+//! put when it is the version of its key the snapshot sees:
+//!
+//! - from a data segment, when it is at the address the store resolves that version to,
+//!   or that address is outside the walked segments (compaction moved the version
+//!   meanwhile: the copy the walk meets is the one to yield);
+//! - from a retired segment, only for versions no longer current (found among the
+//!   remembered superseded versions) and at exactly their address: current versions
+//!   always have a copy in a data segment or an output.
+//!
+//! So each pair comes once. The one exception: a store reopened after a crash interrupted
+//! a compaction (two copies of a version on disk) whose version is moved again while the
+//! walk runs may yield it twice. Memory stays flat; writers and compaction run on.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -20,7 +26,8 @@ use crate::snapshot::Snapshot;
 /// An iterator over `(key, value)` pairs at a snapshot; see [`Db::iter`](crate::Db::iter).
 pub struct Iter {
     snapshot: Snapshot,
-    segments: Vec<Arc<Segment>>,
+    /// Segments to walk, and whether each was retired when the walk started.
+    segments: Vec<(Arc<Segment>, bool)>,
     segment: usize,
     offset: u64,
     ready: VecDeque<(Vec<u8>, Vec<u8>)>,
@@ -30,7 +37,8 @@ impl Iter {
     pub(crate) fn new(snapshot: Snapshot) -> Iter {
         let segments = {
             let _roles = snapshot.inner.roles_lock.lock();
-            snapshot.inner.table.load().by_generation().into_iter().filter(|s| s.role() == Role::Data).collect()
+            let all = snapshot.inner.table.load().by_generation();
+            all.into_iter().filter(|s| s.role() != Role::CompactionOutput).map(|s| (s.clone(), s.role() == Role::Retired)).collect()
         };
         Iter { snapshot, segments, segment: 0, offset: SEGMENT_HEADER_LEN, ready: VecDeque::new() }
     }
@@ -44,7 +52,7 @@ impl Iter {
     /// Returns false when every segment is done.
     fn advance(&mut self) -> Result<bool> {
         loop {
-            let Some(segment) = self.segments.get(self.segment).cloned() else { return Ok(false) };
+            let Some((segment, retired)) = self.segments.get(self.segment).cloned() else { return Ok(false) };
             if self.offset >= segment.data_len() {
                 self.segment += 1;
                 self.offset = SEGMENT_HEADER_LEN;
@@ -59,35 +67,42 @@ impl Iter {
                 let mut inner = rec.value;
                 while !inner.is_empty() {
                     let r = record::decode(inner).map_err(|e| crate::Error::corruption(&segment.path, inner_at, e.to_string()))?;
-                    self.offer(codec.encode(segment.slot, inner_at), r.key, r.value, r.header.seq, r.header.kind)?;
+                    self.offer(codec.encode(segment.slot, inner_at), retired, r.key, r.value, r.header.seq, r.header.kind)?;
                     let len = r.header.record_len();
                     inner = &inner[len as usize..];
                     inner_at += len;
                 }
             } else {
-                self.offer(codec.encode(segment.slot, at), rec.key, rec.value, rec.header.seq, rec.header.kind)?;
+                self.offer(codec.encode(segment.slot, at), retired, rec.key, rec.value, rec.header.seq, rec.header.kind)?;
             }
             return Ok(true);
         }
     }
 
-    fn offer(&mut self, address: u64, key: &[u8], value: &[u8], seq: u64, kind: RecordKind) -> Result<()> {
+    #[allow(clippy::too_many_arguments)]
+    fn offer(&mut self, address: u64, retired: bool, key: &[u8], value: &[u8], seq: u64, kind: RecordKind) -> Result<()> {
         if kind != RecordKind::Put || seq > self.snapshot.sequence() {
             return Ok(());
         }
-        let Some((visible_seq, visible_at)) = self.snapshot.visible_version(key)? else { return Ok(()) };
-        if visible_seq == seq && (visible_at == address || !self.walks(visible_at)) {
+        let Some(visible) = self.snapshot.visible_version(key)? else { return Ok(()) };
+        let take = visible.seq == seq
+            && if retired {
+                visible.from_history && visible.address == address
+            } else {
+                visible.address == address || !self.walks_segment_of(visible.address)
+            };
+        if take {
             self.ready.push_back((key.to_vec(), value.to_vec()));
         }
         Ok(())
     }
 
     /// True if `address` is in a segment this iterator walks.
-    fn walks(&self, address: u64) -> bool {
+    fn walks_segment_of(&self, address: u64) -> bool {
         let inner = &self.snapshot.inner;
         let (slot, _) = inner.codec.decode(address);
         let table = inner.table.load();
-        table.get(slot).is_some_and(|s| self.segments.iter().any(|w| Arc::ptr_eq(w, s)))
+        table.get(slot).is_some_and(|s| self.segments.iter().any(|(w, _)| Arc::ptr_eq(w, s)))
     }
 }
 

@@ -75,23 +75,29 @@ impl Snapshot {
     /// The value of `key`, with its metadata, when the snapshot was taken.
     pub fn get_entry(&self, key: &[u8]) -> Result<Option<Entry>> {
         let taken_at = self.taken_at_ms;
-        self.visible(key, |_, rec| entry_of(rec, taken_at))
+        self.visible(key, |_, _, rec| entry_of(rec, taken_at))
     }
 
-    /// Sequence number and address of the version of `key` this snapshot sees, if any.
-    pub(crate) fn visible_version(&self, key: &[u8]) -> Result<Option<(u64, u64)>> {
+    /// Where the version of `key` this snapshot sees is, if it sees one.
+    pub(crate) fn visible_version(&self, key: &[u8]) -> Result<Option<Visible>> {
         let taken_at = self.taken_at_ms;
-        self.visible(key, |address, rec| {
+        self.visible(key, |address, from_history, rec| {
             let expires = rec.header.expires_at_ms;
-            (rec.header.kind == RecordKind::Put && (expires == 0 || expires > taken_at)).then_some((rec.header.seq, address))
+            (rec.header.kind == RecordKind::Put && (expires == 0 || expires > taken_at)).then_some(Visible {
+                seq: rec.header.seq,
+                address,
+                from_history,
+            })
         })
     }
 
     /// Finds the record of `key` visible at this snapshot and maps it with `f`.
-    fn visible<T>(&self, key: &[u8], f: impl Fn(u64, &RecordRef<'_>) -> Option<T>) -> Result<Option<T>> {
+    /// `f` gets the record's address, whether it came from the remembered history (rather
+    /// than the index), and the record.
+    fn visible<T>(&self, key: &[u8], f: impl Fn(u64, bool, &RecordRef<'_>) -> Option<T>) -> Result<Option<T>> {
         let inner = &self.inner;
         let hash = key_hash(key);
-        let current = inner.lookup(key, hash, |address, _, rec| (rec.header.seq <= self.seq).then(|| f(address, rec)))?;
+        let current = inner.lookup(key, hash, |address, _, rec| (rec.header.seq <= self.seq).then(|| f(address, false, rec)))?;
         if let Some(Some(found)) = current {
             return Ok(found);
         }
@@ -108,11 +114,20 @@ impl Snapshot {
             let Some(segment) = table.get(slot) else { continue };
             let rec = segment.record_at(offset)?;
             if rec.key == key && rec.header.seq <= self.seq && best.as_ref().is_none_or(|(s, _)| *s < rec.header.seq) {
-                best = Some((rec.header.seq, f(address, &rec)));
+                best = Some((rec.header.seq, f(address, true, &rec)));
             }
         }
         Ok(best.and_then(|(_, v)| v))
     }
+}
+
+/// The location of the version of a key a snapshot sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Visible {
+    pub seq: u64,
+    pub address: u64,
+    /// Found among superseded versions (not current in the index any more).
+    pub from_history: bool,
 }
 
 /// The entry a record gives at time `now_ms`, if it is a live put then.

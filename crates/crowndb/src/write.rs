@@ -80,10 +80,11 @@ impl Inner {
     fn index_put(&self, hash: u64, key: &[u8], address: u64, segment: &Segment, len: usize, seq: u64) {
         match self.find_for_write(key, hash) {
             Some(old) => {
+                // Remembered for snapshots before the index stops pointing at it.
+                self.retire(hash, &old, seq);
                 if !self.index.replace(hash, old.address, address) {
                     self.index.insert(hash, address);
                 }
-                self.retire(hash, &old, seq);
             }
             None => self.index.insert(hash, address),
         }
@@ -123,8 +124,8 @@ impl Inner {
             let meta = RecordMeta { kind: RecordKind::Delete, flags: 0, seq, expires_at_ms: 0 };
             self.append(&mut w, encoded_len(key.len(), 0), |buf| record::encode_into(buf, meta, key, &[]))?;
             w.next_seq += 1;
-            self.index.remove(hash, old.address);
             self.retire(hash, &old, seq);
+            self.index.remove(hash, old.address);
             (!self.is_expired(old.header.expires_at_ms), w.log_end)
         };
         self.user_bytes_written.fetch_add(key.len() as u64, Ordering::Relaxed);
@@ -164,8 +165,8 @@ impl Inner {
                     }
                     BatchOp::Delete { key } => {
                         if let Some(old) = self.find_for_write(key, hash) {
-                            self.index.remove(hash, old.address);
                             self.retire(hash, &old, seq);
+                            self.index.remove(hash, old.address);
                         }
                     }
                 }
