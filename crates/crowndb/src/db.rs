@@ -354,7 +354,7 @@ impl Db {
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
-    /// let options = crowndb::Options { segment_size: 64 << 10, ..Default::default() };
+    /// let options = crowndb::Options { segment_size: 64 << 10, background_compaction: false, ..Default::default() };
     /// let db = crowndb::Db::open(dir.path(), options).unwrap();
     /// for i in 0..2000u32 {
     ///     db.put(b"same key", &i.to_le_bytes().repeat(25)).unwrap();
