@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use crowndb::{Db, ErrorKind, Options, WriteOptions};
 
 fn opts() -> Options {
-    Options { segment_size: 64 << 10, ..Options::default() }
+    Options { segment_size: 64 << 10, background_compaction: false, ..Options::default() }
 }
 
 fn key(i: usize) -> Vec<u8> {
