@@ -46,6 +46,10 @@ struct ServeArgs {
     /// Longest key, in bytes [default: 250].
     #[arg(long, value_name = "BYTES")]
     max_key_len: Option<usize>,
+    /// Longest request line other than a retrieval, in bytes; a longer one closes the
+    /// connection [default: 2048].
+    #[arg(long, value_name = "BYTES")]
+    max_line_len: Option<usize>,
     /// Close connections idle for this many seconds; 0 never does [default: 0].
     #[arg(long, value_name = "SECS")]
     idle_timeout: Option<u64>,
@@ -97,6 +101,9 @@ impl ServeArgs {
         }
         if let Some(n) = self.max_key_len {
             config.max_key_len = n;
+        }
+        if let Some(n) = self.max_line_len {
+            config.max_line_len = n;
         }
         if let Some(secs) = self.idle_timeout {
             config.idle_timeout = idle_timeout(secs);

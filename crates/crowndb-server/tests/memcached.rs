@@ -493,3 +493,72 @@ fn a_second_server_on_the_same_directory_fails_clearly() {
     let err = crowndb_server::Server::start(config).err().expect("refused").to_string();
     assert!(err.contains("opening the store"), "{err}");
 }
+
+/// The same request stream, sent whole or cut into packets at arbitrary points (inside lines,
+/// inside values, inside `\r\n`), gets the same replies.
+#[test]
+fn replies_do_not_depend_on_packet_boundaries() {
+    let mut stream = Vec::new();
+    for i in 0..40 {
+        let value = vec![b'a' + (i % 26) as u8; i * 37 % 300];
+        stream.extend_from_slice(format!("set k{i} {i} 0 {}\r\n", value.len()).as_bytes());
+        stream.extend_from_slice(&value);
+        stream.extend_from_slice(b"\r\n");
+        stream.extend_from_slice(format!("get k{i} k{} nothing\r\n", i / 2).as_bytes());
+        match i % 5 {
+            0 => stream.extend_from_slice(b"bogus command\r\n"),
+            1 => stream.extend_from_slice(b"set bad 0 0 3\r\nabcdef\r\n"),
+            2 => stream.extend_from_slice(format!("set big 0 0 {}\r\n{}\r\n", 5000, "x".repeat(5000)).as_bytes()),
+            3 => stream.extend_from_slice(format!("append k{i} 0 0 2 noreply\r\n!!\r\nincr k{i} 1\r\n").as_bytes()),
+            _ => stream.extend_from_slice(format!("mg k{i} s f v k\r\nmg missing q\r\nmn\r\ndelete k{}\r\n", i - 1).as_bytes()),
+        }
+    }
+    stream.extend_from_slice(b"version\r\n");
+
+    let replies = |chunks: &[&[u8]]| -> Vec<u8> {
+        let dir = tempfile::tempdir().unwrap();
+        let server = start_with(dir.path(), |config| config.max_item_size = 4096);
+        let mut c = Client::connect(&server);
+        for (i, chunk) in chunks.iter().enumerate() {
+            c.send(chunk);
+            if i % 16 == 0 {
+                // Let the server read what came so far, so its reads end mid-request.
+                thread::sleep(Duration::from_micros(300));
+            }
+        }
+        let mut out = Vec::new();
+        loop {
+            let line = c.line();
+            let done = line.starts_with("VERSION");
+            out.extend_from_slice(line.as_bytes());
+            out.extend_from_slice(b"\r\n");
+            if let Some(len) = line
+                .strip_prefix("VALUE ")
+                .and_then(|rest| rest.split(' ').nth(2))
+                .or_else(|| line.strip_prefix("VA ").and_then(|rest| rest.split(' ').next()))
+            {
+                out.extend_from_slice(&c.block(len.parse().unwrap()));
+            }
+            if done {
+                return out;
+            }
+        }
+    };
+
+    let whole = replies(&[&stream]);
+    assert!(whole.windows(9).any(|w| w == b"NOT_FOUND" || w == b"DELETED\r\n"), "the stream exercises deletes");
+    // Cut points from a fixed pseudo-random sequence: several different splittings.
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    for round in 0..4 {
+        let mut chunks = Vec::new();
+        let mut at = 0;
+        while at < stream.len() {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let len = 1 + (seed >> 33) as usize % [3, 17, 200, 1500][round];
+            let end = (at + len).min(stream.len());
+            chunks.push(&stream[at..end]);
+            at = end;
+        }
+        assert_eq!(String::from_utf8_lossy(&replies(&chunks)), String::from_utf8_lossy(&whole), "splitting {round}");
+    }
+}
