@@ -562,3 +562,40 @@ fn replies_do_not_depend_on_packet_boundaries() {
         assert_eq!(String::from_utf8_lossy(&replies(&chunks)), String::from_utf8_lossy(&whole), "splitting {round}");
     }
 }
+
+/// Garbage from one client gets errors or a closed connection, never a dead server.
+#[test]
+fn garbage_input_does_not_hurt_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    let mut good = Client::connect(&server);
+    assert_eq!(good.set("k", b"v"), "STORED");
+    let mut seed = 42u64;
+    for round in 0..20 {
+        let mut garbage = Vec::with_capacity(8192);
+        for _ in 0..8192 {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let byte = (seed >> 56) as u8;
+            // Mostly printable, with line ends and command words now and then.
+            garbage.push(match byte % 16 {
+                0 => b'\n',
+                1 => b' ',
+                2 => b'0' + byte % 10,
+                _ => byte,
+            });
+            if seed.is_multiple_of(97) {
+                garbage.extend_from_slice([&b"set "[..], b"get ", b"mg ", b"ms ", b"gat ", b"incr ", b"cas "][(seed % 7) as usize]);
+            }
+        }
+        let mut bad = Client::connect(&server);
+        bad.send(&garbage);
+        bad.send(b"\r\nquit\r\n");
+        let _ = bad.is_closed();
+        assert_eq!(good.get("k"), Some((0, b"v".to_vec())), "round {round}");
+    }
+    thread::sleep(Duration::from_millis(100));
+    let mut fresh = Client::connect(&server);
+    assert_eq!(fresh.get("k"), Some((0, b"v".to_vec())));
+    assert_eq!(fresh.stat("total_connections"), "22");
+    server.shutdown().unwrap();
+}

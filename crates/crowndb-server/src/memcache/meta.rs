@@ -5,9 +5,9 @@
 //! (new TTL), `F` (client flags), `C` (compare cas), `M` (mode), `N` (vivify: `ms` append and
 //! prepend modes, `ma`), `J` and `D` (`ma` initial value and delta), `x` (`md`: empty the value).
 //! Not supported, and ignored: `h` and `l` (we keep no access history, so they are left out of
-//! replies), `u` (there is no LRU), `E` (versions are the store's sequence numbers), `R`, and `N`
-//! on `mg` (a miss stays a plain miss: no `W` token). `md I` (invalidate) is refused with an
-//! error rather than mistaken for a delete.
+//! replies), `u` (there is no LRU), `E` (versions are the store's sequence numbers), `R`, `N`
+//! on `mg` (a miss stays a plain miss: no `W` token), and `I` on `ms`. `md I` (invalidate) is
+//! refused with an error rather than mistaken for a delete.
 
 use bytes::BytesMut;
 use crowndb::Update;
