@@ -31,6 +31,12 @@ use crate::stats::{incr, ServerStats};
 /// How long shutdown waits for open connections to finish their requests.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// TCP keepalive on client connections: a client that vanished without closing (host down,
+/// cable pulled) is noticed after about `KEEPALIVE_IDLE + 3 * KEEPALIVE_INTERVAL` of silence
+/// and its connection freed, even without an idle timeout.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+
 /// The reply to a connection beyond `max_connections`.
 const TOO_MANY_CONNECTIONS: &[u8] = b"SERVER_ERROR too many open connections\r\n";
 
@@ -189,6 +195,8 @@ async fn serve(db: Db, listener: Option<TcpListener>, config: Arc<Config>, mut s
                 continue;
             };
             let _ = stream.set_nodelay(true);
+            let keepalive = socket2::TcpKeepalive::new().with_time(KEEPALIVE_IDLE).with_interval(KEEPALIVE_INTERVAL).with_retries(3);
+            let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
             let handler = Handler::new(db.clone(), stats.clone(), config.clone(), flusher.clone());
             let connection = Connection::new(stream, handler, config.limits(), config.idle_timeout);
             let (stats, shutdown, done) = (stats.clone(), shutdown.clone(), done.clone());
