@@ -45,6 +45,8 @@ pub struct Server {
     memcached_addr: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     runtime: tokio::runtime::Handle,
+    /// Turns true when the serving thread ends, for whatever reason.
+    stopped: watch::Receiver<bool>,
     thread: Option<std::thread::JoinHandle<Result<(), ServerError>>>,
 }
 
@@ -81,17 +83,19 @@ impl Server {
         };
 
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let (stopped_tx, stopped) = watch::channel(false);
         let handle = runtime.handle().clone();
         let config = Arc::new(config);
         let thread = std::thread::Builder::new()
             .name("crowndb-accept".into())
             .spawn(move || {
                 let result = runtime.block_on(serve(db, listener, config, shutdown_rx));
+                let _ = stopped_tx.send(true);
                 runtime.shutdown_timeout(Duration::from_secs(1));
                 result
             })
             .map_err(|source| ServerError::Io { context: "starting the server thread", source })?;
-        Ok(Server { memcached_addr, shutdown, runtime: handle, thread: Some(thread) })
+        Ok(Server { memcached_addr, shutdown, runtime: handle, stopped, thread: Some(thread) })
     }
 
     /// The address the memcached protocol listens on (with the real port if 0 was asked for).
@@ -99,9 +103,11 @@ impl Server {
         self.memcached_addr
     }
 
-    /// Blocks until SIGTERM or SIGINT arrives.
+    /// Blocks until SIGTERM or SIGINT arrives, or the server stops by itself (then
+    /// [`Server::shutdown`] reports why).
     pub fn wait_for_signal(&self) -> Result<(), ServerError> {
         use tokio::signal::unix::{signal, SignalKind};
+        let mut stopped = self.stopped.clone();
         self.runtime.block_on(async {
             let io = |source| ServerError::Io { context: "installing signal handlers", source };
             let mut term = signal(SignalKind::terminate()).map_err(io)?;
@@ -109,8 +115,9 @@ impl Server {
             let name = tokio::select! {
                 _ = term.recv() => "SIGTERM",
                 _ = int.recv() => "SIGINT",
+                _ = stopped.wait_for(|&stopped| stopped) => "the server stopping",
             };
-            tracing::info!("{name} received, shutting down");
+            tracing::info!("{name}: shutting down");
             Ok(())
         })
     }
