@@ -88,17 +88,39 @@ impl Background {
 const COMPACTION_TICK: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl Inner {
-    /// One round of background compaction: the most worthwhile segments, rate-limited.
+    /// Deletes compacted segments whose superseding writes are durable by now: synced by
+    /// the durability setting or by the seal of the segment they are in. While compaction
+    /// is busy that is enough (with `Durability::Never` they wait at most one segment's
+    /// worth of writes; a sync on every pass would cost more than it saves); once it is
+    /// idle, sync so an idle store does not keep garbage indefinitely.
+    fn delete_compacted(&self, idle: bool) {
+        if idle && self.has_retired_waiting_for_sync() {
+            if let Err(e) = self.sync_all() {
+                tracing::error!("sync before deleting compacted segments failed: {e}");
+            }
+        }
+        self.delete_retired_segments();
+    }
+
+    /// Background compaction: the most worthwhile segments, rate-limited, round after
+    /// round while there is work (each round re-reads the figures).
     fn compact_in_background(&self) {
-        let victims = self.pick_victims(4);
-        if victims.is_empty() {
-            self.delete_retired_segments();
-            return;
+        for _ in 0..64 {
+            if self.stopping.load(std::sync::atomic::Ordering::Acquire) {
+                return;
+            }
+            let victims = self.pick_victims(2);
+            if victims.is_empty() {
+                break;
+            }
+            let rate = Some(self.options.compaction_bytes_per_sec).filter(|r| *r > 0);
+            if let Err(e) = self.compact_segments(victims, rate, false) {
+                tracing::error!("background compaction failed: {e}");
+                break;
+            }
+            self.delete_compacted(false);
         }
-        let rate = Some(self.options.compaction_bytes_per_sec).filter(|r| *r > 0);
-        if let Err(e) = self.compact_segments(victims, rate) {
-            tracing::error!("background compaction failed: {e}");
-        }
+        self.delete_compacted(true);
     }
 }
 

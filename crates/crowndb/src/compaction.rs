@@ -20,13 +20,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::hash::key_hash;
+use crate::footer::FooterEntry;
 use crate::inner::{Inner, NO_SNAPSHOT};
 use crate::record::{self, RecordKind, RecordMeta, HEADER_LEN};
 use crate::segment::{self, Role, Segment, SEGMENT_HEADER_LEN};
 
-/// Records are planned in windows of this many bytes of the source segment.
-const WINDOW: u64 = 4 << 20;
+/// Records are planned, copied and switched in the index this many at a time.
+const WINDOW_RECORDS: usize = 4096;
 
 /// What one compaction pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -47,6 +47,16 @@ enum Plan {
     KeepTombstone { offset: u64, len: u64, seq: u64 },
     /// A live but expired put: drop it from the index; keep a tombstone if needed.
     Expire { hash: u64, old: u64, offset: u64, len: u64, seq: u64, keep_tombstone: bool },
+}
+
+/// A compacted segment waiting to be deleted.
+pub(crate) struct Retired {
+    pub segment: Arc<Segment>,
+    /// Next sequence number when it was retired: snapshots older than that may read it.
+    pub retire_seq: u64,
+    /// Segments and lengths that must be synced first (the writes that superseded its
+    /// records are among them).
+    pub wait_for: Vec<(Arc<Segment>, u64)>,
 }
 
 /// Settings shared by every segment of one compaction pass.
@@ -117,9 +127,10 @@ impl Inner {
             .collect()
     }
 
-    /// Compacts `victims`, copying at most `bytes_per_sec` (if given).
-    pub fn compact_segments(&self, victims: Vec<Arc<Segment>>, bytes_per_sec: Option<u64>) -> Result<CompactionReport> {
-        self.compact_with_budget(victims, bytes_per_sec, None)
+    /// Compacts `victims`, copying at most `bytes_per_sec` (if given). With `sync_now`,
+    /// the old files are deleted at once (after a sync); otherwise once the log is synced.
+    pub fn compact_segments(&self, victims: Vec<Arc<Segment>>, bytes_per_sec: Option<u64>, sync_now: bool) -> Result<CompactionReport> {
+        self.compact_with_budget(victims, bytes_per_sec, None, sync_now)
     }
 
     /// Compacts `victims`; with a `budget`, stops dead once that many bytes are copied and
@@ -129,6 +140,7 @@ impl Inner {
         victims: Vec<Arc<Segment>>,
         bytes_per_sec: Option<u64>,
         budget: Option<u64>,
+        sync_now: bool,
     ) -> Result<CompactionReport> {
         let _one_at_a_time = self.compaction_lock.lock();
         // Chosen before the lock was ours: another pass may have compacted some meanwhile.
@@ -169,9 +181,16 @@ impl Inner {
         }
         // Records were judged dead because newer writes superseded them; those writes
         // must be on disk before the old versions can go, or a power failure that loses
-        // them would lose the key.
-        self.sync_all()?;
-        let retire_seq = self.writer.lock().next_seq;
+        // them would lose the key. A manual compaction syncs now; the background one
+        // waits for the log to be synced anyway (durability interval, or segment seal).
+        if sync_now {
+            self.sync_all()?;
+        }
+        let (retire_seq, wait_for) = {
+            let w = self.writer.lock();
+            let wait_for: Vec<_> = w.unsynced.iter().chain(std::iter::once(&w.active)).map(|s| (s.clone(), s.data_len())).collect();
+            (w.next_seq, wait_for)
+        };
         {
             let _roles = self.roles_lock.lock();
             for out in &output.finished {
@@ -183,37 +202,28 @@ impl Inner {
                 report.bytes_reclaimed += victim.data_len();
             }
         }
-        self.retired.lock().extend(done.into_iter().map(|v| (v, retire_seq)));
+        self.retired.lock().extend(done.into_iter().map(|segment| Retired { segment, retire_seq, wait_for: wait_for.clone() }));
         self.delete_retired_segments();
         Ok(report)
     }
 
     fn compact_one(&self, victim: &Arc<Segment>, pass: &Pass, output: &mut Output, report: &mut CompactionReport) -> Result<(), Stop> {
         let Pass { others_min_seq, bytes_per_sec, started, budget } = *pass;
-        let data_end = victim.data_len();
-        let mut from = SEGMENT_HEADER_LEN;
-        while from < data_end {
+        // The footer lists every record with its hash: no record is parsed or hashed to
+        // find the live ones, only their index entries are checked.
+        let entries = victim.read_footer_entries().map_err(Stop::Failed)?;
+        for window in entries.chunks(WINDOW_RECORDS) {
             if self.stopping.load(Ordering::Acquire) {
                 return Err(Stop::Closing);
             }
             if budget.is_some_and(|b| report.bytes_copied >= b) {
                 return Err(Interrupted);
             }
-            let mut to = (from + WINDOW).min(data_end);
             let mut plan = Vec::new();
-            let mut end = self.plan_window(victim, from, to, others_min_seq, &mut plan);
-            if end.end == from && to < data_end {
-                // One record bigger than the window: plan it alone.
-                to = data_end;
-                plan.clear();
-                end = self.plan_window(victim, from, to, others_min_seq, &mut plan);
-            }
-            if end.end == from {
-                let why = end.stop.map(|s| s.to_string()).unwrap_or_else(|| "no progress".into());
-                return Err(Stop::Failed(Error::corruption(&victim.path, from, why)));
+            for entry in window {
+                self.plan_record(victim, entry, others_min_seq, &mut plan).map_err(Stop::Failed)?;
             }
             self.execute(victim, plan, output, report).map_err(Stop::Failed)?;
-            from = end.end;
             if let Some(rate) = bytes_per_sec.filter(|r| *r > 0) {
                 let due = Duration::from_secs_f64(report.bytes_copied as f64 / rate as f64);
                 if let Some(wait) = due.checked_sub(started.elapsed()) {
@@ -224,27 +234,32 @@ impl Inner {
         Ok(())
     }
 
-    fn plan_window(&self, victim: &Segment, from: u64, to: u64, others_min_seq: u64, plan: &mut Vec<Plan>) -> segment::ScanEnd {
-        victim.scan(from, to, |offset, rec| {
-            let len = rec.header.record_len();
-            let seq = rec.header.seq;
-            match rec.header.kind {
-                RecordKind::Put => {
-                    let hash = key_hash(rec.key);
-                    let old = self.codec.encode(victim.slot, offset);
-                    if !self.index.contains_exact(hash, old) {
-                        return; // superseded: garbage
-                    }
-                    if self.is_expired(rec.header.expires_at_ms) {
-                        plan.push(Plan::Expire { hash, old, offset, len, seq, keep_tombstone: seq >= others_min_seq });
-                    } else {
-                        plan.push(Plan::Move { hash, old, offset, len, seq });
-                    }
+    /// Decides the fate of one record of a victim from its footer entry.
+    fn plan_record(&self, victim: &Segment, e: &FooterEntry, others_min_seq: u64, plan: &mut Vec<Plan>) -> Result<()> {
+        let (offset, len) = (e.offset, e.len as u64);
+        let old = self.codec.encode(victim.slot, offset);
+        match e.kind {
+            RecordKind::Put => {
+                if !self.index.contains_exact(e.hash, old) {
+                    return Ok(()); // superseded: garbage
                 }
-                RecordKind::Delete if seq >= others_min_seq => plan.push(Plan::KeepTombstone { offset, len, seq }),
-                _ => {}
+                let header = victim.header_at(offset)?;
+                let seq = header.seq;
+                if self.is_expired(header.expires_at_ms) {
+                    plan.push(Plan::Expire { hash: e.hash, old, offset, len, seq, keep_tombstone: seq >= others_min_seq });
+                } else {
+                    plan.push(Plan::Move { hash: e.hash, old, offset, len, seq });
+                }
             }
-        })
+            RecordKind::Delete => {
+                let seq = victim.header_at(offset)?.seq;
+                if seq >= others_min_seq {
+                    plan.push(Plan::KeepTombstone { offset, len, seq });
+                }
+            }
+            RecordKind::Batch => {}
+        }
+        Ok(())
     }
 
     /// Copies what `plan` keeps into the output, then applies the index changes in one
@@ -344,15 +359,22 @@ impl Inner {
         out.write_footer(out.data_len())
     }
 
+    /// True if a retired segment waits for the log to be synced.
+    pub fn has_retired_waiting_for_sync(&self) -> bool {
+        self.retired.lock().iter().any(|r| r.wait_for.iter().any(|(s, len)| s.synced_len() < *len))
+    }
+
     /// Deletes retired segments that no open snapshot can read any more.
     pub fn delete_retired_segments(&self) {
         let oldest = self.oldest_snapshot.load(Ordering::Acquire);
         let deletable: Vec<Arc<Segment>> = {
             let mut retired = self.retired.lock();
-            let (gone, kept): (Vec<_>, Vec<_>) =
-                retired.drain(..).partition(|(_, retire_seq)| oldest == NO_SNAPSHOT || oldest >= *retire_seq);
+            let (gone, kept): (Vec<_>, Vec<_>) = retired.drain(..).partition(|r| {
+                let unread = oldest == NO_SNAPSHOT || oldest >= r.retire_seq;
+                unread && r.wait_for.iter().all(|(s, len)| s.synced_len() >= *len)
+            });
             *retired = kept;
-            gone.into_iter().map(|(s, _)| s).collect()
+            gone.into_iter().map(|r| r.segment).collect()
         };
         if deletable.is_empty() {
             return;

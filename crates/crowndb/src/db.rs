@@ -367,7 +367,14 @@ impl Db {
     /// ```
     pub fn compact(&self) -> Result<CompactionReport> {
         let inner = self.inner();
-        inner.compact_segments(inner.all_sealed(), None)
+        inner.compact_segments(inner.all_sealed(), None, true)
+    }
+
+    /// Like [`Db::compact`], copying at most `bytes_per_sec` (0: unlimited), so a manual
+    /// compaction leaves room for foreground traffic.
+    pub fn compact_with_limit(&self, bytes_per_sec: u64) -> Result<CompactionReport> {
+        let inner = self.inner();
+        inner.compact_segments(inner.all_sealed(), Some(bytes_per_sec).filter(|r| *r > 0), true)
     }
 
     /// Starts a full compaction and abandons it after `bytes` are copied, leaving the files
@@ -375,7 +382,7 @@ impl Db {
     #[doc(hidden)]
     pub fn compact_interrupted(&self, bytes: u64) -> Result<CompactionReport> {
         let inner = self.inner();
-        inner.compact_with_budget(inner.all_sealed(), None, Some(bytes))
+        inner.compact_with_budget(inner.all_sealed(), None, Some(bytes), true)
     }
 
     /// The directory this store lives in.

@@ -79,9 +79,9 @@ pub(crate) struct Inner {
     /// Superseded records an open snapshot may still read: key hash -> (address,
     /// sequence number of the write that superseded it). Empty when no snapshot is open.
     pub history: Mutex<HashMap<u64, Vec<(u64, u64)>>>,
-    /// Compacted segments waiting for the snapshots that may read them: (segment,
-    /// sequence number at retirement).
-    pub retired: Mutex<Vec<(Arc<Segment>, u64)>>,
+    /// Compacted segments waiting for the snapshots that may read them and for the log
+    /// to be synced.
+    pub retired: Mutex<Vec<crate::compaction::Retired>>,
     /// Makes a compaction's role changes (outputs become data, sources retire) atomic
     /// for iterators choosing which segments to read.
     pub roles_lock: Mutex<()>,

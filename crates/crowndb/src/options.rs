@@ -50,8 +50,10 @@ pub struct Options {
     pub durability: Durability,
     /// Maximum size of a segment's data region, in bytes; the active segment reserves this
     /// much disk space up front so a full disk is reported when a segment starts, never in
-    /// the middle of a write. Bigger segments mean fewer files and rarer compactions of
-    /// larger units. Range 64 KiB ..= 16 GiB. Default: 128 MiB.
+    /// the middle of a write. Segments are also the unit of compaction: smaller ones keep
+    /// space amplification low on small stores (a segment being filled, or waiting to be
+    /// compacted, is all overhead); bigger ones mean fewer files. Range 64 KiB ..= 16 GiB.
+    /// Default: 32 MiB.
     pub segment_size: u64,
     /// Largest key accepted, in bytes (at most 65535). Default: 65535.
     pub max_key_size: usize,
@@ -83,7 +85,7 @@ impl Default for Options {
         Options {
             create_if_missing: true,
             durability: Durability::Periodic(Duration::from_secs(1)),
-            segment_size: 128 << 20,
+            segment_size: 32 << 20,
             max_key_size: u16::MAX as usize,
             max_value_size: 64 << 20,
             clock: Arc::new(SystemClock),

@@ -19,7 +19,7 @@ use memmap2::{MmapOptions, MmapRaw};
 use crate::error::{Error, Result};
 use crate::footer::{self, FooterEntry, Trailer};
 use crate::hash::key_hash;
-use crate::record::{self, RecordError, RecordKind, RecordRef, HEADER_LEN};
+use crate::record::{self, RecordError, RecordHeader, RecordKind, RecordRef, HEADER_LEN};
 
 /// Bytes of the segment header.
 pub const SEGMENT_HEADER_LEN: u64 = 32;
@@ -109,7 +109,9 @@ pub struct Segment {
     /// Position in the store's segment table; part of every index address.
     pub slot: u32,
     pub path: PathBuf,
-    file: File,
+    /// Open while the segment can still be written; sealed segments need no descriptor
+    /// (the mapping stays valid), so a store of many segments does not run out of them.
+    file: parking_lot::Mutex<Option<File>>,
     map: MmapRaw,
     map_len: u64,
     /// End of the published records: readers may read below it.
@@ -165,7 +167,7 @@ impl Segment {
             generation,
             slot,
             path,
-            file,
+            file: parking_lot::Mutex::new(Some(file)),
             map,
             map_len,
             len: AtomicU64::new(len),
@@ -193,7 +195,7 @@ impl Segment {
             generation,
             slot,
             path,
-            file,
+            file: parking_lot::Mutex::new(Some(file)),
             map,
             map_len: file_len,
             len: AtomicU64::new(file_len),
@@ -305,6 +307,45 @@ impl Segment {
         Ok(Some((trailer, entries)))
     }
 
+    /// The fixed header of the record at `offset`, bounds-checked but not checksummed
+    /// (for compaction, which copies records byte for byte, checksum included).
+    pub fn header_at(&self, offset: u64) -> Result<RecordHeader> {
+        let data = self.published();
+        let bytes = data
+            .get(offset as usize..offset as usize + HEADER_LEN)
+            .ok_or_else(|| Error::corruption(&self.path, offset, "record header past the end of the data"))?;
+        let header = RecordHeader::decode(bytes.try_into().expect("HEADER_LEN bytes"))
+            .ok_or_else(|| Error::corruption(&self.path, offset, "unknown record kind"))?;
+        if offset + header.record_len() > data.len() as u64 {
+            return Err(Error::corruption(&self.path, offset, "record extends past the end of the data"));
+        }
+        Ok(header)
+    }
+
+    /// The entries of this sealed segment's footer, read from the file and verified.
+    pub fn read_footer_entries(&self) -> Result<Vec<FooterEntry>> {
+        let io = |e| Error::io(&self.path, e);
+        let file = File::open(&self.path).map_err(io)?;
+        let file_len = file.metadata().map_err(io)?.len();
+        let bad = |why: &str| Error::corruption(&self.path, file_len, format!("footer damaged: {why}"));
+        if file_len < SEGMENT_HEADER_LEN + footer::TRAILER_LEN as u64 {
+            return Err(bad("file too short"));
+        }
+        let mut tail = [0u8; footer::TRAILER_LEN];
+        file.read_exact_at(&mut tail, file_len - footer::TRAILER_LEN as u64).map_err(io)?;
+        let trailer = Trailer::decode(&tail).ok_or_else(|| bad("no trailer"))?;
+        let len = trailer.entry_count.checked_mul(footer::ENTRY_LEN as u64).ok_or_else(|| bad("entry count overflows"))?;
+        if trailer.entries_offset.checked_add(len).and_then(|e| e.checked_add(footer::TRAILER_LEN as u64)) != Some(file_len) {
+            return Err(bad("entry count and offset do not match the file size"));
+        }
+        let mut bytes = vec![0u8; len as usize];
+        file.read_exact_at(&mut bytes, trailer.entries_offset).map_err(io)?;
+        if crc32c::crc32c_append(crc32c::crc32c(&bytes), &trailer.checksummed_prefix()) != trailer.crc {
+            return Err(bad("checksum mismatch"));
+        }
+        bytes.chunks_exact(footer::ENTRY_LEN).map(|c| FooterEntry::decode(c).ok_or_else(|| bad("unknown record kind"))).collect()
+    }
+
     /// Seals the segment: writes a footer listing the records in `[header, data_end)` right
     /// after them, cuts the file there and syncs it. Entries are sorted by key hash, so the
     /// index can be rebuilt by walking its tables in order (see recovery).
@@ -341,7 +382,7 @@ impl Segment {
         file.set_len(pos).map_err(|e| Error::io(&self.path, e))?;
         file.sync_all().map_err(|e| Error::io(&self.path, e))?;
         self.synced_len.fetch_max(data_end, Ordering::AcqRel);
-        self.sealed.store(true, Ordering::Release);
+        self.mark_sealed();
         Ok(())
     }
 
@@ -383,7 +424,9 @@ impl Segment {
         if self.synced_len.load(Ordering::Acquire) >= target {
             return Ok(());
         }
-        self.file.sync_data().map_err(|e| Error::io(&self.path, e))?;
+        if let Some(file) = self.file.lock().as_ref() {
+            file.sync_data().map_err(|e| Error::io(&self.path, e))?;
+        }
         self.synced_len.fetch_max(target, Ordering::AcqRel);
         Ok(())
     }
@@ -397,8 +440,10 @@ impl Segment {
         self.sealed.load(Ordering::Acquire)
     }
 
+    /// Records that the segment has a valid, synced footer: it is read-only from now on.
     pub fn mark_sealed(&self) {
         self.sealed.store(true, Ordering::Release);
+        self.file.lock().take();
     }
 
     pub fn add_live(&self, bytes: u64) {

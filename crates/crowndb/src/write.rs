@@ -71,6 +71,8 @@ impl Inner {
         w.next_generation += 1;
         self.table.store(Arc::new(table.with(segment.clone())));
         let old = std::mem::replace(&mut w.active, segment);
+        // Sealed segments are synced; only the others still need a sync to cover them.
+        w.unsynced.retain(|s| !s.is_sealed());
         w.unsynced.push(old.clone());
         self.seal_later(old);
         Ok(())
