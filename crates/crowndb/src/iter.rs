@@ -18,34 +18,30 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use crate::db::Entry;
 use crate::error::Result;
-use crate::record::{self, RecordKind};
+use crate::record::{self, RecordKind, RecordRef};
 use crate::segment::{Role, Segment, SEGMENT_HEADER_LEN};
 use crate::snapshot::Snapshot;
 
-/// An iterator over `(key, value)` pairs at a snapshot; see [`Db::iter`](crate::Db::iter).
-pub struct Iter {
+/// The walk shared by [`Iter`] and [`EntryIter`].
+struct Walk {
     snapshot: Snapshot,
     /// Segments to walk, and whether each was retired when the walk started.
     segments: Vec<(Arc<Segment>, bool)>,
     segment: usize,
     offset: u64,
-    ready: VecDeque<(Vec<u8>, Vec<u8>)>,
+    ready: VecDeque<(Vec<u8>, Entry)>,
 }
 
-impl Iter {
-    pub(crate) fn new(snapshot: Snapshot) -> Iter {
+impl Walk {
+    fn new(snapshot: Snapshot) -> Walk {
         let segments = {
             let _roles = snapshot.inner.roles_lock.lock();
             let all = snapshot.inner.table.load().by_generation();
             all.into_iter().filter(|s| s.role() != Role::CompactionOutput).map(|s| (s.clone(), s.role() == Role::Retired)).collect()
         };
-        Iter { snapshot, segments, segment: 0, offset: SEGMENT_HEADER_LEN, ready: VecDeque::new() }
-    }
-
-    /// The snapshot being iterated.
-    pub fn snapshot(&self) -> &Snapshot {
-        &self.snapshot
+        Walk { snapshot, segments, segment: 0, offset: SEGMENT_HEADER_LEN, ready: VecDeque::new() }
     }
 
     /// Reads the next record (or batch of records) and queues the visible ones.
@@ -67,21 +63,21 @@ impl Iter {
                 let mut inner = rec.value;
                 while !inner.is_empty() {
                     let r = record::decode(inner).map_err(|e| crate::Error::corruption(&segment.path, inner_at, e.to_string()))?;
-                    self.offer(codec.encode(segment.slot, inner_at), retired, r.key, r.value, r.header.seq, r.header.kind)?;
+                    self.offer(codec.encode(segment.slot, inner_at), retired, &r)?;
                     let len = r.header.record_len();
                     inner = &inner[len as usize..];
                     inner_at += len;
                 }
             } else {
-                self.offer(codec.encode(segment.slot, at), retired, rec.key, rec.value, rec.header.seq, rec.header.kind)?;
+                self.offer(codec.encode(segment.slot, at), retired, &rec)?;
             }
             return Ok(true);
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn offer(&mut self, address: u64, retired: bool, key: &[u8], value: &[u8], seq: u64, kind: RecordKind) -> Result<()> {
-        if kind != RecordKind::Put || seq > self.snapshot.sequence() {
+    fn offer(&mut self, address: u64, retired: bool, rec: &RecordRef<'_>) -> Result<()> {
+        let (key, seq) = (rec.key, rec.header.seq);
+        if rec.header.kind != RecordKind::Put || seq > self.snapshot.sequence() {
             return Ok(());
         }
         let Some(visible) = self.snapshot.visible_version(key)? else { return Ok(()) };
@@ -92,7 +88,14 @@ impl Iter {
                 visible.address == address || !self.walks_segment_of(visible.address)
             };
         if take {
-            self.ready.push_back((key.to_vec(), value.to_vec()));
+            let expires = rec.header.expires_at_ms;
+            let entry = Entry {
+                value: rec.value.to_vec(),
+                version: seq,
+                flags: rec.header.flags,
+                expires_at_ms: (expires != 0).then_some(expires),
+            };
+            self.ready.push_back((key.to_vec(), entry));
         }
         Ok(())
     }
@@ -106,10 +109,8 @@ impl Iter {
     }
 }
 
-impl Iterator for Iter {
-    type Item = Result<(Vec<u8>, Vec<u8>)>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+impl Walk {
+    fn next_entry(&mut self) -> Option<Result<(Vec<u8>, Entry)>> {
         while self.ready.is_empty() {
             match self.advance() {
                 Ok(true) => {}
@@ -123,5 +124,47 @@ impl Iterator for Iter {
             }
         }
         self.ready.pop_front().map(Ok)
+    }
+}
+
+/// An iterator over `(key, value)` pairs at a snapshot; see [`Db::iter`](crate::Db::iter).
+pub struct Iter {
+    walk: Walk,
+}
+
+impl Iter {
+    pub(crate) fn new(snapshot: Snapshot) -> Iter {
+        Iter { walk: Walk::new(snapshot) }
+    }
+
+    /// The snapshot being iterated.
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.walk.snapshot
+    }
+
+    /// The same walk, yielding each value with its version, flags and deadline.
+    pub fn with_metadata(self) -> EntryIter {
+        EntryIter { walk: self.walk }
+    }
+}
+
+impl Iterator for Iter {
+    type Item = Result<(Vec<u8>, Vec<u8>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.walk.next_entry().map(|r| r.map(|(k, e)| (k, e.value)))
+    }
+}
+
+/// An iterator over `(key, entry)` pairs at a snapshot; see [`Iter::with_metadata`].
+pub struct EntryIter {
+    walk: Walk,
+}
+
+impl Iterator for EntryIter {
+    type Item = Result<(Vec<u8>, Entry)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.walk.next_entry()
     }
 }

@@ -48,7 +48,7 @@ pub use compaction::CompactionReport;
 pub use conditional::{Condition, PutOutcome, Update, UpdateOutcome};
 pub use db::{CrashPoint, Db, Entry, ScanPage};
 pub use error::{Error, ErrorKind, Result};
-pub use iter::Iter;
+pub use iter::{EntryIter, Iter};
 pub use options::{Durability, Options, WriteOptions};
 pub use snapshot::Snapshot;
 pub use stats::{SegmentStats, Stats};

@@ -202,3 +202,17 @@ fn scan_and_iterator_with_concurrent_writes_and_compaction() {
         assert_eq!(seen.get(&key(i)), Some(&value(i, 0)), "iterator's value for key {i}");
     }
 }
+
+#[test]
+fn iteration_with_metadata_returns_flags_versions_and_deadlines() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), options()).unwrap();
+    let far = u64::MAX / 2;
+    let v1 = db.put_opt(b"a", b"1", &crowndb::WriteOptions { flags: 7, expires_at_ms: Some(far), ..Default::default() }).unwrap();
+    let v2 = db.put(b"b", b"2").unwrap();
+    let mut all: Vec<_> = db.iter().with_metadata().map(|r| r.unwrap()).collect();
+    all.sort_by(|x, y| x.0.cmp(&y.0));
+    assert_eq!(all.len(), 2);
+    assert_eq!((all[0].1.flags, all[0].1.version, all[0].1.expires_at_ms), (7, v1, Some(far)));
+    assert_eq!((all[1].1.value.as_slice(), all[1].1.version, all[1].1.expires_at_ms), (&b"2"[..], v2, None));
+}
