@@ -29,7 +29,7 @@ const ADDRESS_MASK: u64 = (1 << ADDRESS_BITS) - 1;
 const MIN_CAPACITY: usize = 16;
 /// Tables of at least this many bytes live in their own anonymous mapping, so their
 /// memory returns to the OS when they are resized (the heap would keep it).
-const MAP_THRESHOLD_BYTES: usize = 64 << 10;
+const MAP_THRESHOLD_BYTES: usize = 16 << 10;
 
 #[inline]
 fn shard_of(hash: u64) -> usize {

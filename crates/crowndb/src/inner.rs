@@ -138,13 +138,28 @@ impl Inner {
     }
 
     /// The current record of `key` for a writer: damaged candidates count as other keys.
+    /// Compares keys without verifying whole-record checksums (the value may be large and
+    /// is not read here); readers verify every record they return.
     pub fn find_for_write(&self, key: &[u8], hash: u64) -> Option<Found> {
-        match self.lookup(key, hash, |address, segment, rec| Found { address, segment: segment.clone(), header: rec.header }) {
-            Ok(found) => found,
-            Err(e) => {
-                tracing::warn!("ignoring an unreadable index candidate while writing: {e}");
-                None
+        loop {
+            let table = self.table.load();
+            let candidates = self.index.candidates(hash);
+            if candidates.is_empty() {
+                return None;
             }
+            if !std::ptr::eq(Arc::as_ptr(&table), Arc::as_ptr(&self.table.load())) {
+                continue;
+            }
+            for address in candidates.iter() {
+                let (slot, offset) = self.codec.decode(address);
+                let Some(segment) = table.get(slot) else { continue };
+                match segment.key_at(offset) {
+                    Ok((header, k)) if k == key => return Some(Found { address, segment: segment.clone(), header }),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!("ignoring an unreadable index candidate while writing: {e}"),
+                }
+            }
+            return None;
         }
     }
 

@@ -322,6 +322,13 @@ impl Segment {
         Ok(header)
     }
 
+    /// The header and key of the record at `offset`, bounds-checked, not checksummed.
+    pub fn key_at(&self, offset: u64) -> Result<(RecordHeader, &[u8])> {
+        let header = self.header_at(offset)?;
+        let start = offset as usize + HEADER_LEN;
+        Ok((header, &self.published()[start..start + header.key_len as usize]))
+    }
+
     /// The entries of this sealed segment's footer, read from the file and verified.
     pub fn read_footer_entries(&self) -> Result<Vec<FooterEntry>> {
         let io = |e| Error::io(&self.path, e);
