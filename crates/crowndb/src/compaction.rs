@@ -285,7 +285,7 @@ impl Inner {
                         let rec = victim.record_at(offset)?;
                         let key = rec.key;
                         let tlen = HEADER_LEN + key.len();
-                        let meta = RecordMeta { kind: RecordKind::Delete, flags: 0, seq, expires_at_ms: 0 };
+                        let meta = RecordMeta { kind: RecordKind::Delete, codec: 0, flags: 0, seq, expires_at_ms: 0 };
                         self.copy_out(output, tlen as u64, seq, |buf| record::encode_into(buf, meta, key, &[]))?;
                         report.bytes_copied += tlen as u64;
                     }

@@ -70,9 +70,10 @@ impl Inner {
                 Update::Put { value, flags, expires_at_ms } => {
                     self.check_value(&value)?;
                     let seq = w.next_seq;
-                    let meta = RecordMeta { kind: RecordKind::Put, flags, seq, expires_at_ms: expires_at_ms.unwrap_or(0) };
-                    let len = encoded_len(key.len(), value.len());
-                    let (segment, offset) = self.append(&mut w, len, |buf| record::encode_into(buf, meta, key, &value))?;
+                    let (stored, codec) = crate::codec::encode(&value, self.options.compression);
+                    let meta = RecordMeta { kind: RecordKind::Put, codec, flags, seq, expires_at_ms: expires_at_ms.unwrap_or(0) };
+                    let len = encoded_len(key.len(), stored.len());
+                    let (segment, offset) = self.append(&mut w, len, |buf| record::encode_into(buf, meta, key, &stored))?;
                     w.next_seq += 1;
                     let address = self.codec.encode(segment.slot, offset);
                     match found {
@@ -91,7 +92,7 @@ impl Inner {
                 Update::Delete => {
                     let Some(old) = found else { return Ok(UpdateOutcome::Kept) };
                     let seq = w.next_seq;
-                    let meta = RecordMeta { kind: RecordKind::Delete, flags: 0, seq, expires_at_ms: 0 };
+                    let meta = RecordMeta { kind: RecordKind::Delete, codec: 0, flags: 0, seq, expires_at_ms: 0 };
                     self.append(&mut w, encoded_len(key.len(), 0), |buf| record::encode_into(buf, meta, key, &[]))?;
                     w.next_seq += 1;
                     self.retire(hash, &old, seq);
@@ -134,16 +135,15 @@ impl Inner {
     fn current_entry(&self, key: &[u8], hash: u64) -> (Option<Found>, Option<Entry>) {
         let read = self.lookup(key, hash, |address, segment, rec| {
             let live = rec.header.kind == RecordKind::Put && !self.is_expired(rec.header.expires_at_ms);
-            let entry = live.then(|| Entry {
-                value: rec.value.to_vec(),
-                version: rec.header.seq,
-                flags: rec.header.flags,
-                expires_at_ms: (rec.header.expires_at_ms != 0).then_some(rec.header.expires_at_ms),
-            });
+            let entry = live.then(|| Entry::from_record(rec, segment, self.codec.decode(address).1));
             (Found { address, segment: segment.clone(), header: rec.header }, entry)
         });
         match read {
-            Ok(Some((found, entry))) => (Some(found), entry),
+            Ok(Some((found, Some(Err(e))))) => {
+                tracing::warn!("treating an undecodable value as absent while writing: {e}");
+                (Some(found), None)
+            }
+            Ok(Some((found, entry))) => (Some(found), entry.map(|e| e.expect("errors handled above"))),
             Ok(None) => (None, None),
             Err(e) => {
                 tracing::warn!("treating an unreadable record as absent while writing: {e}");

@@ -84,6 +84,16 @@ pub struct CrashPoint {
     pub written_len: u64,
 }
 
+impl Entry {
+    /// The entry a put record gives, its value decoded (`offset` locates it in `segment`,
+    /// for the error message if the stored value does not decode).
+    pub(crate) fn from_record(rec: &crate::record::RecordRef<'_>, segment: &crate::segment::Segment, offset: u64) -> Result<Entry> {
+        let value = rec.decoded_value().map_err(|why| crate::Error::corruption(&segment.path, offset, why))?;
+        let expires = rec.header.expires_at_ms;
+        Ok(Entry { value, version: rec.header.seq, flags: rec.header.flags, expires_at_ms: (expires != 0).then_some(expires) })
+    }
+}
+
 impl Db {
     /// Opens the store in `dir`, creating it if allowed by `options.create_if_missing`.
     /// Fails with [`ErrorKind::Locked`](crate::ErrorKind::Locked) if another process has it open.
@@ -121,15 +131,11 @@ impl Db {
     /// ```
     pub fn get_entry(&self, key: &[u8]) -> Result<Option<Entry>> {
         let inner = self.inner();
-        let found = inner.lookup(key, key_hash(key), |_, _, rec| {
-            (rec.header.kind == RecordKind::Put && !inner.is_expired(rec.header.expires_at_ms)).then(|| Entry {
-                value: rec.value.to_vec(),
-                version: rec.header.seq,
-                flags: rec.header.flags,
-                expires_at_ms: (rec.header.expires_at_ms != 0).then_some(rec.header.expires_at_ms),
-            })
+        let found = inner.lookup(key, key_hash(key), |address, segment, rec| {
+            (rec.header.kind == RecordKind::Put && !inner.is_expired(rec.header.expires_at_ms))
+                .then(|| Entry::from_record(rec, segment, inner.codec.decode(address).1))
         })?;
-        Ok(found.flatten())
+        found.flatten().transpose()
     }
 
     /// True if `key` has a live value.

@@ -88,14 +88,12 @@ impl Walk {
                 visible.address == address || !self.walks_segment_of(visible.address)
             };
         if take {
-            let expires = rec.header.expires_at_ms;
-            let entry = Entry {
-                value: rec.value.to_vec(),
-                version: seq,
-                flags: rec.header.flags,
-                expires_at_ms: (expires != 0).then_some(expires),
-            };
-            self.ready.push_back((key.to_vec(), entry));
+            let inner = &self.snapshot.inner;
+            let (slot, offset) = inner.codec.decode(address);
+            let table = inner.table.load();
+            let segment =
+                table.get(slot).ok_or_else(|| crate::Error::corruption(&inner.dir, offset, "record of a segment no longer open"))?;
+            self.ready.push_back((key.to_vec(), Entry::from_record(rec, segment, offset)?));
         }
         Ok(())
     }

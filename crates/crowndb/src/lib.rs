@@ -23,6 +23,7 @@
 mod background;
 mod batch;
 mod clock;
+mod codec;
 mod compaction;
 mod conditional;
 mod db;
@@ -49,7 +50,7 @@ pub use conditional::{Condition, PutOutcome, Update, UpdateOutcome};
 pub use db::{CrashPoint, Db, Entry, ScanPage};
 pub use error::{Error, ErrorKind, Result};
 pub use iter::{EntryIter, Iter};
-pub use options::{Durability, Options, WriteOptions};
+pub use options::{Compression, Durability, Options, WriteOptions};
 pub use snapshot::Snapshot;
 pub use stats::{SegmentStats, Stats};
 

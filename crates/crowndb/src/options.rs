@@ -40,6 +40,19 @@ impl Durability {
     }
 }
 
+/// Whether values are stored LZ4-compressed. The codec is recorded per record, so a
+/// store may hold both and this can change between opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// Store values as given.
+    Off,
+    /// Compress every value of 64 bytes or more.
+    Lz4,
+    /// Compress values of 64 bytes or more, keeping the result only if it saves at
+    /// least 10% (so incompressible data costs one attempt, not space).
+    Auto,
+}
+
 /// Settings of a store, given to [`Db::open`](crate::Db::open).
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -66,6 +79,9 @@ pub struct Options {
     /// footers: finds damage before it is read, at the cost of reading all the data.
     /// Default: `false`.
     pub paranoid_open: bool,
+    /// Value compression. Default: `Off` (values are often compressed already, and
+    /// the fastest path copies them as they are).
+    pub compression: Compression,
     /// Run compaction in a background thread. Default: `true`.
     pub background_compaction: bool,
     /// A sealed segment is a compaction candidate once this share of its bytes is dead
@@ -90,6 +106,7 @@ impl Default for Options {
             max_value_size: 64 << 20,
             clock: Arc::new(SystemClock),
             paranoid_open: false,
+            compression: Compression::Off,
             background_compaction: true,
             compaction_min_dead_ratio: 0.25,
             compaction_space_amp_trigger: 1.3,

@@ -80,6 +80,8 @@ impl RecordHeader {
 #[derive(Debug, Clone, Copy)]
 pub struct RecordMeta {
     pub kind: RecordKind,
+    /// How the value bytes are stored (see `codec`).
+    pub codec: u8,
     pub flags: u32,
     pub seq: u64,
     pub expires_at_ms: u64,
@@ -94,7 +96,7 @@ pub fn encoded_len(key_len: usize, value_len: usize) -> usize {
 pub fn encode_into(out: &mut [u8], meta: RecordMeta, key: &[u8], value: &[u8]) {
     debug_assert_eq!(out.len(), encoded_len(key.len(), value.len()));
     out[4] = meta.kind as u8;
-    out[5] = 0;
+    out[5] = meta.codec;
     out[6..8].copy_from_slice(&(key.len() as u16).to_le_bytes());
     out[8..12].copy_from_slice(&(value.len() as u32).to_le_bytes());
     out[12..16].copy_from_slice(&meta.flags.to_le_bytes());
@@ -134,12 +136,19 @@ impl std::fmt::Display for RecordError {
     }
 }
 
-/// A record decoded from bytes, borrowing its key and value.
+/// A record decoded from bytes, borrowing its key and (stored) value.
 #[derive(Debug, Clone, Copy)]
 pub struct RecordRef<'a> {
     pub header: RecordHeader,
     pub key: &'a [u8],
     pub value: &'a [u8],
+}
+
+impl RecordRef<'_> {
+    /// The value, decoded from its stored form.
+    pub fn decoded_value(&self) -> Result<Vec<u8>, String> {
+        crate::codec::decode(self.header.codec, self.value)
+    }
 }
 
 /// Decodes and verifies the record at the start of `bytes`.
@@ -164,7 +173,7 @@ mod tests {
     use super::*;
 
     fn meta(kind: RecordKind) -> RecordMeta {
-        RecordMeta { kind, flags: 7, seq: 42, expires_at_ms: 99 }
+        RecordMeta { kind, codec: 0, flags: 7, seq: 42, expires_at_ms: 99 }
     }
 
     #[test]

@@ -15,6 +15,7 @@ use crate::error::Result;
 use crate::hash::key_hash;
 use crate::inner::{Inner, NO_SNAPSHOT};
 use crate::record::{RecordKind, RecordRef};
+use crate::segment::Segment;
 
 /// A consistent, read-only view of a store at the moment it was taken. Cheap to take,
 /// holds no copy of the data; release it (drop it) when done, since compaction cannot
@@ -75,13 +76,19 @@ impl Snapshot {
     /// The value of `key`, with its metadata, when the snapshot was taken.
     pub fn get_entry(&self, key: &[u8]) -> Result<Option<Entry>> {
         let taken_at = self.taken_at_ms;
-        self.visible(key, |_, _, rec| entry_of(rec, taken_at))
+        let inner = &self.inner;
+        self.visible(key, |address, segment, _, rec| {
+            let expires = rec.header.expires_at_ms;
+            let live = rec.header.kind == RecordKind::Put && (expires == 0 || expires > taken_at);
+            live.then(|| Entry::from_record(rec, segment, inner.codec.decode(address).1))
+        })?
+        .transpose()
     }
 
     /// Where the version of `key` this snapshot sees is, if it sees one.
     pub(crate) fn visible_version(&self, key: &[u8]) -> Result<Option<Visible>> {
         let taken_at = self.taken_at_ms;
-        self.visible(key, |address, from_history, rec| {
+        self.visible(key, |address, _, from_history, rec| {
             let expires = rec.header.expires_at_ms;
             (rec.header.kind == RecordKind::Put && (expires == 0 || expires > taken_at)).then_some(Visible {
                 seq: rec.header.seq,
@@ -94,10 +101,11 @@ impl Snapshot {
     /// Finds the record of `key` visible at this snapshot and maps it with `f`.
     /// `f` gets the record's address, whether it came from the remembered history (rather
     /// than the index), and the record.
-    fn visible<T>(&self, key: &[u8], f: impl Fn(u64, bool, &RecordRef<'_>) -> Option<T>) -> Result<Option<T>> {
+    fn visible<T>(&self, key: &[u8], f: impl Fn(u64, &Segment, bool, &RecordRef<'_>) -> Option<T>) -> Result<Option<T>> {
         let inner = &self.inner;
         let hash = key_hash(key);
-        let current = inner.lookup(key, hash, |address, _, rec| (rec.header.seq <= self.seq).then(|| f(address, false, rec)))?;
+        let current =
+            inner.lookup(key, hash, |address, segment, rec| (rec.header.seq <= self.seq).then(|| f(address, segment, false, rec)))?;
         if let Some(Some(found)) = current {
             return Ok(found);
         }
@@ -114,7 +122,7 @@ impl Snapshot {
             let Some(segment) = table.get(slot) else { continue };
             let rec = segment.record_at(offset)?;
             if rec.key == key && rec.header.seq <= self.seq && best.as_ref().is_none_or(|(s, _)| *s < rec.header.seq) {
-                best = Some((rec.header.seq, f(address, true, &rec)));
+                best = Some((rec.header.seq, f(address, segment, true, &rec)));
             }
         }
         Ok(best.and_then(|(_, v)| v))
@@ -128,17 +136,6 @@ pub(crate) struct Visible {
     pub address: u64,
     /// Found among superseded versions (not current in the index any more).
     pub from_history: bool,
-}
-
-/// The entry a record gives at time `now_ms`, if it is a live put then.
-fn entry_of(rec: &RecordRef<'_>, now_ms: u64) -> Option<Entry> {
-    let expires = rec.header.expires_at_ms;
-    (rec.header.kind == RecordKind::Put && (expires == 0 || expires > now_ms)).then(|| Entry {
-        value: rec.value.to_vec(),
-        version: rec.header.seq,
-        flags: rec.header.flags,
-        expires_at_ms: (expires != 0).then_some(expires),
-    })
 }
 
 impl Drop for Snapshot {

@@ -97,13 +97,14 @@ impl Inner {
         self.check_key(key)?;
         self.check_value(value)?;
         let hash = key_hash(key);
-        let len = encoded_len(key.len(), value.len());
+        let (stored, codec) = crate::codec::encode(value, self.options.compression);
+        let len = encoded_len(key.len(), stored.len());
         let (seq, end) = {
             let mut w = self.writer.lock();
             w.check_writable()?;
             let seq = w.next_seq;
-            let meta = RecordMeta { kind: RecordKind::Put, flags: opts.flags, seq, expires_at_ms: opts.expires_at_ms.unwrap_or(0) };
-            let (segment, offset) = self.append(&mut w, len, |buf| record::encode_into(buf, meta, key, value))?;
+            let meta = RecordMeta { kind: RecordKind::Put, codec, flags: opts.flags, seq, expires_at_ms: opts.expires_at_ms.unwrap_or(0) };
+            let (segment, offset) = self.append(&mut w, len, |buf| record::encode_into(buf, meta, key, &stored))?;
             w.next_seq += 1;
             self.index_put(hash, key, self.codec.encode(segment.slot, offset), &segment, len, seq);
             (seq, w.log_end)
@@ -123,7 +124,7 @@ impl Inner {
             w.check_writable()?;
             let Some(old) = self.find_for_write(key, hash) else { return Ok(false) };
             let seq = w.next_seq;
-            let meta = RecordMeta { kind: RecordKind::Delete, flags: 0, seq, expires_at_ms: 0 };
+            let meta = RecordMeta { kind: RecordKind::Delete, codec: 0, flags: 0, seq, expires_at_ms: 0 };
             self.append(&mut w, encoded_len(key.len(), 0), |buf| record::encode_into(buf, meta, key, &[]))?;
             w.next_seq += 1;
             self.retire(hash, &old, seq);
@@ -147,7 +148,20 @@ impl Inner {
                 self.check_value(value)?;
             }
         }
-        let total = HEADER_LEN + batch.bytes;
+        // Each operation's stored value and codec, and its record length.
+        let prepared: Vec<(std::borrow::Cow<'_, [u8]>, u8, usize)> = batch
+            .ops
+            .iter()
+            .map(|op| match op {
+                BatchOp::Put { key, value, .. } => {
+                    let (stored, codec) = crate::codec::encode(value, self.options.compression);
+                    let len = encoded_len(key.len(), stored.len());
+                    (stored, codec, len)
+                }
+                BatchOp::Delete { key } => (std::borrow::Cow::Borrowed(&[][..]), crate::codec::RAW, encoded_len(key.len(), 0)),
+            })
+            .collect();
+        let total = HEADER_LEN + prepared.iter().map(|p| p.2).sum::<usize>();
         if batch.ops.len() > u32::MAX as usize || total as u64 > self.max_record_len() {
             return Err(Error::TooLarge { what: "batch", size: total as u64, limit: self.max_record_len() });
         }
@@ -155,16 +169,14 @@ impl Inner {
             let mut w = self.writer.lock();
             w.check_writable()?;
             let first_seq = w.next_seq;
-            let (segment, offset) = self.append(&mut w, total, |buf| encode_batch(buf, batch, first_seq))?;
+            let (segment, offset) = self.append(&mut w, total, |buf| encode_batch(buf, batch, &prepared, first_seq))?;
             w.next_seq += batch.ops.len() as u64;
             let mut at = offset + HEADER_LEN as u64;
-            for (i, op) in batch.ops.iter().enumerate() {
+            for (i, (op, (_, _, len))) in batch.ops.iter().zip(&prepared).enumerate() {
                 let hash = key_hash(op.key());
                 let seq = first_seq + i as u64;
                 match op {
-                    BatchOp::Put { key, .. } => {
-                        self.index_put(hash, key, self.codec.encode(segment.slot, at), &segment, op.encoded_len(), seq)
-                    }
+                    BatchOp::Put { key, .. } => self.index_put(hash, key, self.codec.encode(segment.slot, at), &segment, *len, seq),
                     BatchOp::Delete { key } => {
                         if let Some(old) = self.find_for_write(key, hash) {
                             self.retire(hash, &old, seq);
@@ -172,7 +184,7 @@ impl Inner {
                         }
                     }
                 }
-                at += op.encoded_len() as u64;
+                at += *len as u64;
             }
             w.log_end
         };
@@ -230,21 +242,21 @@ impl Inner {
 }
 
 /// Lays out a batch envelope: header, then each operation as a complete record.
-fn encode_batch(buf: &mut [u8], batch: &WriteBatch, first_seq: u64) {
+fn encode_batch(buf: &mut [u8], batch: &WriteBatch, prepared: &[(std::borrow::Cow<'_, [u8]>, u8, usize)], first_seq: u64) {
     let mut at = HEADER_LEN;
-    for (i, op) in batch.ops.iter().enumerate() {
-        let len = op.encoded_len();
+    for (i, (op, (stored, codec, len))) in batch.ops.iter().zip(prepared).enumerate() {
+        let len = *len;
         let seq = first_seq + i as u64;
         let out = &mut buf[at..at + len];
         match op {
-            BatchOp::Put { key, value, flags, expires_at_ms } => record::encode_into(
+            BatchOp::Put { key, flags, expires_at_ms, .. } => record::encode_into(
                 out,
-                RecordMeta { kind: RecordKind::Put, flags: *flags, seq, expires_at_ms: *expires_at_ms },
+                RecordMeta { kind: RecordKind::Put, codec: *codec, flags: *flags, seq, expires_at_ms: *expires_at_ms },
                 key,
-                value,
+                stored,
             ),
             BatchOp::Delete { key } => {
-                record::encode_into(out, RecordMeta { kind: RecordKind::Delete, flags: 0, seq, expires_at_ms: 0 }, key, &[])
+                record::encode_into(out, RecordMeta { kind: RecordKind::Delete, codec: 0, flags: 0, seq, expires_at_ms: 0 }, key, &[])
             }
         }
         at += len;
