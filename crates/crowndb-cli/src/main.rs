@@ -8,8 +8,13 @@ use clap::{Args, Parser, Subcommand};
 use crowndb_server::config::{idle_timeout, parse_addr_setting, parse_durability};
 use crowndb_server::{Config, ServerError};
 
+mod cmd;
+mod dump_format;
+mod segment_scan;
+
 #[derive(Debug, Parser)]
 #[command(name = "crowndb", version, about = "CrownDB: a persistent key-value store for SSDs, with a memcached-compatible server")]
+#[command(after_help = cmd::EXIT_CODES_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -19,6 +24,28 @@ struct Cli {
 enum Command {
     /// Run the server (memcached protocol) on a data directory, until SIGTERM or SIGINT.
     Serve(ServeArgs),
+    /// Print the value of a key.
+    Get(cmd::get::GetArgs),
+    /// Store a value (from an argument, a file or stdin).
+    Put(cmd::put::PutArgs),
+    /// Delete keys.
+    Del(cmd::del::DelArgs),
+    /// List keys, optionally matching a glob.
+    Scan(cmd::scan::ScanArgs),
+    /// Write every key, with flags and expiry, to a checksummed dump file.
+    Dump(cmd::dump::DumpArgs),
+    /// Load a dump file into a store.
+    Load(cmd::load::LoadArgs),
+    /// Print the store's figures (keys, bytes, segments, amplification).
+    Stats(cmd::stats::StatsArgs),
+    /// Verify every checksum of every segment and footer.
+    Check(cmd::check::CheckArgs),
+    /// Salvage a damaged store; bytes that do not verify go to quarantine/.
+    Repair(cmd::repair::RepairArgs),
+    /// Compact every sealed segment now.
+    Compact(cmd::compact::CompactArgs),
+    /// Run db_bench-style workloads and report throughput, latency and amplification.
+    Bench(cmd::bench::BenchArgs),
 }
 
 /// Flags override the config file, which overrides the defaults.
@@ -137,6 +164,17 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Get(args) => return cmd::exit(cmd::get::run(args)),
+        Command::Put(args) => return cmd::exit(cmd::put::run(args)),
+        Command::Del(args) => return cmd::exit(cmd::del::run(args)),
+        Command::Scan(args) => return cmd::exit(cmd::scan::run(args)),
+        Command::Dump(args) => return cmd::exit(cmd::dump::run(args)),
+        Command::Load(args) => return cmd::exit(cmd::load::run(args)),
+        Command::Stats(args) => return cmd::exit(cmd::stats::run(args)),
+        Command::Check(args) => return cmd::exit(cmd::check::run(args)),
+        Command::Repair(args) => return cmd::exit(cmd::repair::run(args)),
+        Command::Compact(args) => return cmd::exit(cmd::compact::run(args)),
+        Command::Bench(args) => return cmd::exit(cmd::bench::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -168,7 +206,7 @@ mod tests {
         std::fs::write(&file, "durability = \"always\"\nmax_connections = 7\nmemcached_addr = \"127.0.0.1:1\"\n").unwrap();
         let cli =
             Cli::parse_from(["crowndb", "serve", "--config", file.to_str().unwrap(), "--max-connections", "9", "--memcached-addr", "off"]);
-        let Command::Serve(args) = cli.command;
+        let Command::Serve(args) = cli.command else { panic!("parsed as serve") };
         let config = args.config().unwrap();
         assert_eq!(config.durability, crowndb::Durability::Always);
         assert_eq!(config.max_connections, 9);

@@ -1,0 +1,379 @@
+//! Reading segment files directly, without opening the store: every record's checksum,
+//! the segment header, the footer, and whether the footer lists exactly the records that
+//! are there. Shared by `crowndb check` (which reports) and `crowndb repair` (which
+//! rewrites a damaged segment from the records that verify).
+//!
+//! REQUIRES: the caller holds the directory lock, so no process appends to, seals,
+//! truncates or deletes a segment while it is mapped here.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use crowndb::format::{self, FooterEntry, RecordKind, Trailer, ENTRY_LEN, HEADER_LEN, SEGMENT_HEADER_LEN, TRAILER_LEN};
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// Data that fails its checksum or a structure that is impossible: exit code 4.
+    Damage,
+    /// What a crash leaves and the next open fixes by itself (a torn tail of the newest
+    /// segment, a segment not yet sealed). Reported, exit code 0.
+    Warning,
+}
+
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub severity: Severity,
+    pub offset: u64,
+    pub reason: String,
+}
+
+/// The footer at the end of a segment file.
+#[derive(Debug, Clone)]
+pub enum FooterState {
+    Valid {
+        entries: Vec<FooterEntry>,
+    },
+    /// No footer magic at the end (never sealed).
+    Absent,
+    /// A footer is there and does not verify; the records end at `data_end`.
+    Damaged,
+}
+
+/// A byte range `[start, end)` that is not a record (or not one that verifies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadRange {
+    pub start: u64,
+    pub end: u64,
+}
+
+/// Everything learned from one segment file.
+#[derive(Debug)]
+pub struct SegmentScan {
+    pub path: PathBuf,
+    pub generation: u64,
+    pub file_len: u64,
+    pub findings: Vec<Finding>,
+    /// The 32-byte header is as docs/format.md says.
+    pub header_ok: bool,
+    /// The header names a format version this build does not know: leave the file alone.
+    pub unknown_version: bool,
+    pub footer: FooterState,
+    /// End of the region holding records (the footer's start, or the file's end).
+    pub data_end: u64,
+    /// Top-level records (puts, deletes, whole batch envelopes) that verify: (offset, length).
+    pub good: Vec<(u64, u64)>,
+    pub bad: Vec<BadRange>,
+    /// Put/delete records that verify, inner records of batches included, as a footer
+    /// would list them (offsets in this file), sorted by (hash, offset).
+    pub entries: Vec<FooterEntry>,
+    pub min_seq: u64,
+    pub max_seq: u64,
+}
+
+impl SegmentScan {
+    /// Whether `repair` should rewrite this file: anything but a clean sealed segment or a
+    /// clean, unsealed newest segment.
+    pub fn needs_repair(&self, newest: bool) -> bool {
+        if self.unknown_version {
+            return false;
+        }
+        !self.findings.is_empty() || (!newest && !matches!(self.footer, FooterState::Valid { .. }))
+    }
+
+    fn note(&mut self, severity: Severity, offset: u64, reason: impl Into<String>) {
+        self.findings.push(Finding { severity, offset, reason: reason.into() });
+    }
+}
+
+/// Segment files of `dir`, oldest first: (generation, path).
+pub fn list_segments(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if let Some(g) = entry.file_name().to_str().and_then(format::parse_segment_file_name) {
+            out.push((g, entry.path()));
+        }
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+/// A read-only mapping of a file (empty files are not mapped).
+pub struct Mapped {
+    map: Option<memmap2::Mmap>,
+}
+
+impl Mapped {
+    pub fn open(path: &Path) -> std::io::Result<Mapped> {
+        let file = File::open(path)?;
+        if file.metadata()?.len() == 0 {
+            return Ok(Mapped { map: None });
+        }
+        // SAFETY: the directory lock is held (module invariant): no process changes the file.
+        let map = unsafe { memmap2::Mmap::map(&file)? };
+        Ok(Mapped { map: Some(map) })
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        self.map.as_deref().unwrap_or(&[])
+    }
+}
+
+/// The segment header bytes for `generation`, as the engine writes them.
+pub fn encode_header(generation: u64) -> [u8; SEGMENT_HEADER_LEN as usize] {
+    let mut h = [0u8; SEGMENT_HEADER_LEN as usize];
+    h[0..8].copy_from_slice(format::SEGMENT_MAGIC);
+    h[8..12].copy_from_slice(&format::FORMAT_VERSION.to_le_bytes());
+    h[16..24].copy_from_slice(&generation.to_le_bytes());
+    let crc = crc32c::crc32c(&h[0..28]);
+    h[28..32].copy_from_slice(&crc.to_le_bytes());
+    h
+}
+
+/// Scans one segment file. `newest`: it is the segment with the highest generation (the
+/// active one, whose unsealed tail may be torn by a crash without damage).
+/// `progress` is called with bytes scanned so far.
+pub fn scan_segment(path: &Path, generation: u64, data: &[u8], newest: bool, mut progress: impl FnMut(u64)) -> SegmentScan {
+    let file_len = data.len() as u64;
+    let mut scan = SegmentScan {
+        path: path.to_path_buf(),
+        generation,
+        file_len,
+        findings: Vec::new(),
+        header_ok: true,
+        unknown_version: false,
+        footer: FooterState::Absent,
+        data_end: file_len,
+        good: Vec::new(),
+        bad: Vec::new(),
+        entries: Vec::new(),
+        min_seq: u64::MAX,
+        max_seq: 0,
+    };
+    if file_len < SEGMENT_HEADER_LEN {
+        scan.header_ok = false;
+        scan.note(Severity::Damage, 0, format!("file is {file_len} bytes, shorter than a segment header"));
+        if file_len > 0 {
+            scan.bad.push(BadRange { start: 0, end: file_len });
+        }
+        return scan;
+    }
+    check_header(&mut scan, &data[..SEGMENT_HEADER_LEN as usize]);
+    if scan.unknown_version {
+        return scan;
+    }
+    read_footer(&mut scan, data);
+    walk_records(&mut scan, data, newest, &mut progress);
+    if let FooterState::Valid { entries, .. } = &scan.footer {
+        let listed = entries.clone();
+        compare_footer(&mut scan, &listed);
+    } else if !newest && matches!(scan.footer, FooterState::Absent) {
+        scan.note(Severity::Warning, scan.data_end, "segment is not sealed (no footer; a crash while sealing): the next open writes one");
+    }
+    scan
+}
+
+fn check_header(scan: &mut SegmentScan, h: &[u8]) {
+    if &h[0..8] != format::SEGMENT_MAGIC {
+        scan.header_ok = false;
+        scan.note(Severity::Damage, 0, "segment header damaged: magic is not CROWNSEG");
+        return;
+    }
+    let version = u32::from_le_bytes(h[8..12].try_into().unwrap());
+    let crc = u32::from_le_bytes(h[28..32].try_into().unwrap());
+    let crc_ok = crc32c::crc32c(&h[0..28]) == crc;
+    if version != format::FORMAT_VERSION {
+        if crc_ok {
+            scan.unknown_version = true;
+            scan.note(Severity::Damage, 8, format!("segment format version {version} is unknown to this build; not read"));
+            return;
+        }
+        scan.header_ok = false;
+        scan.note(Severity::Damage, 8, format!("segment header damaged: version {version}, checksum mismatch"));
+        return;
+    }
+    let generation = u64::from_le_bytes(h[16..24].try_into().unwrap());
+    if !crc_ok {
+        scan.header_ok = false;
+        scan.note(Severity::Damage, 28, "segment header damaged: checksum mismatch");
+    } else if generation != scan.generation {
+        scan.header_ok = false;
+        scan.note(Severity::Damage, 16, format!("segment header names generation {generation}, the file name {}", scan.generation));
+    }
+}
+
+fn read_footer(scan: &mut SegmentScan, data: &[u8]) {
+    let file_len = data.len() as u64;
+    if file_len < SEGMENT_HEADER_LEN + TRAILER_LEN as u64 {
+        return;
+    }
+    let trailer_at = file_len - TRAILER_LEN as u64;
+    let Some(trailer) = Trailer::decode(&data[trailer_at as usize..]) else { return };
+    let damaged = |scan: &mut SegmentScan, at: u64, why: String| {
+        scan.note(Severity::Damage, at, format!("footer damaged: {why}"));
+        scan.footer = FooterState::Damaged;
+        // The records end where the footer says, if that is believable; else the walk
+        // below stops at the first record that does not verify.
+        scan.data_end =
+            if (SEGMENT_HEADER_LEN..=trailer_at).contains(&trailer.entries_offset) { trailer.entries_offset } else { trailer_at };
+    };
+    let entries_len = trailer.entry_count.checked_mul(ENTRY_LEN as u64);
+    if trailer.entries_offset < SEGMENT_HEADER_LEN || entries_len.and_then(|n| trailer.entries_offset.checked_add(n)) != Some(trailer_at) {
+        return damaged(scan, trailer_at, "entry count and offset do not match the file size".into());
+    }
+    let bytes = &data[trailer.entries_offset as usize..trailer_at as usize];
+    let crc = crc32c::crc32c_append(crc32c::crc32c(bytes), &trailer.checksummed_prefix());
+    if crc != trailer.crc {
+        return damaged(scan, trailer.entries_offset, format!("checksum mismatch (stored {:#010x}, computed {crc:#010x})", trailer.crc));
+    }
+    let mut entries = Vec::with_capacity(trailer.entry_count as usize);
+    for (i, chunk) in bytes.chunks_exact(ENTRY_LEN).enumerate() {
+        match FooterEntry::decode(chunk) {
+            Some(e) => entries.push(e),
+            None => {
+                let at = trailer.entries_offset + (i * ENTRY_LEN) as u64;
+                return damaged(scan, at, format!("entry {i} has an invalid record kind"));
+            }
+        }
+    }
+    if entries.windows(2).any(|w| w[0].hash > w[1].hash) {
+        return damaged(scan, trailer.entries_offset, "entries are not sorted by key hash".into());
+    }
+    scan.data_end = trailer.entries_offset;
+    scan.footer = FooterState::Valid { entries };
+}
+
+/// The records of a batch envelope's payload, each verified: (offset in payload, record).
+fn split_batch(payload: &[u8]) -> Option<Vec<(usize, FooterEntry, u64)>> {
+    let mut out = Vec::new();
+    let mut off = 0;
+    while off < payload.len() {
+        let rec = format::decode_record(&payload[off..]).ok()?;
+        if rec.header.kind == RecordKind::Batch {
+            return None;
+        }
+        let len = rec.header.record_len();
+        let entry = FooterEntry { hash: xxhash_rust::xxh3::xxh3_64(rec.key), offset: off as u64, kind: rec.header.kind, len: len as u32 };
+        out.push((off, entry, rec.header.seq));
+        off += len as usize;
+    }
+    Some(out)
+}
+
+/// The put/delete entries of a verified top-level record at `off`, or why it is not one.
+fn record_entries(data: &[u8], off: u64) -> Result<(u64, Vec<(FooterEntry, u64)>), String> {
+    let rec = format::decode_record(data).map_err(|e| e.to_string())?;
+    let len = rec.header.record_len();
+    if rec.header.kind == RecordKind::Batch {
+        let start = off + HEADER_LEN as u64 + rec.key.len() as u64;
+        let inner = split_batch(rec.value).ok_or("batch envelope holds an invalid record")?;
+        let list = inner.into_iter().map(|(o, mut e, seq)| {
+            e.offset = start + o as u64;
+            (e, seq)
+        });
+        return Ok((len, list.collect()));
+    }
+    let entry = FooterEntry { hash: xxhash_rust::xxh3::xxh3_64(rec.key), offset: off, kind: rec.header.kind, len: len as u32 };
+    Ok((len, vec![(entry, rec.header.seq)]))
+}
+
+fn walk_records(scan: &mut SegmentScan, data: &[u8], newest: bool, progress: &mut impl FnMut(u64)) {
+    let end = scan.data_end as usize;
+    let listed: Option<std::collections::HashSet<u64>> = match &scan.footer {
+        FooterState::Valid { entries, .. } => Some(entries.iter().map(|e| e.offset).collect()),
+        _ => None,
+    };
+    // After a bad record, the next offset where a record that verifies starts. With a
+    // valid footer, only where the footer says a record (or the envelope of one) is, so a
+    // record-shaped value is never mistaken for a record.
+    let resync = |from: usize| -> Option<usize> {
+        (from..end.saturating_sub(HEADER_LEN - 1)).find(|&p| {
+            if !(1..=3).contains(&data[p + 4]) {
+                return false;
+            }
+            match record_entries(&data[p..end], p as u64) {
+                Ok((_, list)) => match &listed {
+                    Some(set) => list.first().is_some_and(|(e, _)| set.contains(&e.offset)),
+                    None => true,
+                },
+                Err(_) => false,
+            }
+        })
+    };
+    let mut off = SEGMENT_HEADER_LEN as usize;
+    let mut last_progress = 0;
+    while off < end {
+        if off - last_progress >= 1 << 20 {
+            progress(off as u64);
+            last_progress = off;
+        }
+        match record_entries(&data[off..end], off as u64) {
+            Ok((len, list)) => {
+                for (e, seq) in list {
+                    scan.min_seq = scan.min_seq.min(seq);
+                    scan.max_seq = scan.max_seq.max(seq);
+                    scan.entries.push(e);
+                }
+                scan.good.push((off as u64, len));
+                off += len as usize;
+            }
+            Err(why) => {
+                let next = resync(off + 1);
+                let stop = next.unwrap_or(end);
+                let Some(last) = data[off..stop].iter().rposition(|&b| b != 0).map(|i| off + i + 1) else {
+                    // Only zeroes up to the next record or the end.
+                    if next.is_none() && listed.is_none() {
+                        break; // the preallocated, never written end of the segment
+                    }
+                    scan.bad.push(BadRange { start: off as u64, end: stop as u64 });
+                    scan.note(Severity::Damage, off as u64, format!("{} zero bytes where records should be", stop - off));
+                    off = stop;
+                    continue;
+                };
+                let range_end = if next.is_some() || listed.is_some() { stop } else { last };
+                scan.bad.push(BadRange { start: off as u64, end: range_end as u64 });
+                let torn = next.is_none() && newest && matches!(scan.footer, FooterState::Absent);
+                if torn {
+                    scan.note(
+                        Severity::Warning,
+                        off as u64,
+                        format!(
+                            "torn tail: {} bytes after the last valid record ({why}); a crash cut a write short; the next open moves them to quarantine/",
+                            range_end - off
+                        ),
+                    );
+                } else {
+                    let what = if next.is_some() { "up to the next valid record" } else { "up to the end of the data" };
+                    scan.note(Severity::Damage, off as u64, format!("bad record: {why}; {} bytes {what}", range_end - off));
+                }
+                match next {
+                    Some(n) => off = n,
+                    None => break,
+                }
+            }
+        }
+    }
+    scan.entries.sort_unstable_by_key(|e| (e.hash, e.offset));
+    progress(scan.file_len);
+}
+
+fn compare_footer(scan: &mut SegmentScan, listed: &[FooterEntry]) {
+    let mut by_offset: std::collections::HashMap<u64, FooterEntry> = scan.entries.iter().map(|e| (e.offset, *e)).collect();
+    let mut problems = Vec::new();
+    for e in listed {
+        match by_offset.remove(&e.offset) {
+            Some(found) if found == *e => {}
+            Some(found) => problems.push((e.offset, format!("footer entry disagrees with the record ({e:?} vs {found:?})"))),
+            None if scan.bad.iter().any(|b| (b.start..b.end).contains(&e.offset)) => {} // reported as a bad record
+            None => problems.push((e.offset, "footer lists a record that is not there".to_string())),
+        }
+    }
+    for e in by_offset.values() {
+        problems.push((e.offset, "record is missing from the footer".to_string()));
+    }
+    problems.sort();
+    for (offset, why) in problems {
+        scan.note(Severity::Damage, offset, why);
+    }
+}

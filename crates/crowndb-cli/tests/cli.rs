@@ -1,0 +1,305 @@
+//! The `crowndb` subcommands on real stores in temporary directories, run as a user runs
+//! them: the built binary, its stdout, stderr and exit code.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use crowndb::{Db, Options, WriteOptions};
+
+fn crowndb(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_crowndb")).args(args).output().expect("run crowndb")
+}
+
+fn crowndb_stdin(args: &[&str], input: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crowndb"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run crowndb");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn dir_arg(dir: &Path) -> String {
+    dir.to_str().unwrap().to_string()
+}
+
+/// Everything a store holds, versions left out (they belong to one store).
+fn contents(dir: &Path) -> BTreeMap<Vec<u8>, (Vec<u8>, u32, Option<u64>)> {
+    let db = Db::open(dir, Options { create_if_missing: false, ..Options::default() }).unwrap();
+    let all = db.iter().with_metadata().map(|kv| kv.unwrap()).map(|(k, e)| (k, (e.value, e.flags, e.expires_at_ms))).collect();
+    db.close().unwrap();
+    all
+}
+
+fn small_segments() -> Options {
+    Options { segment_size: 64 << 10, background_compaction: false, ..Options::default() }
+}
+
+#[test]
+fn put_get_del_scan_round_trip() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = dir_arg(&tmp.path().join("store"));
+    assert!(crowndb(&["put", "--data-dir", &d, "greeting", "hello"]).status.success());
+    let file = tmp.path().join("value.bin");
+    std::fs::write(&file, [0u8, 1, 2, 255, b'\n']).unwrap();
+    assert!(crowndb(&["put", "--data-dir", &d, "binary", "--file", file.to_str().unwrap()]).status.success());
+    let out = crowndb_stdin(&["put", "--data-dir", &d, "piped", "--flags", "42", "--ttl", "3600"], b"from stdin");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let out = crowndb(&["get", "--data-dir", &d, "greeting"]);
+    assert_eq!((out.status.code(), out.stdout.as_slice()), (Some(0), &b"hello"[..]));
+    assert_eq!(crowndb(&["get", "--data-dir", &d, "binary"]).stdout, [0u8, 1, 2, 255, b'\n']);
+    assert_eq!(crowndb(&["get", "--data-dir", &d, "piped"]).stdout, b"from stdin");
+    let meta = text(&crowndb(&["get", "--data-dir", &d, "piped", "--meta"]).stdout);
+    assert!(meta.contains("flags=42") && meta.contains("len=10") && !meta.contains("expires_at_ms=none"), "{meta}");
+
+    let out = crowndb(&["get", "--data-dir", &d, "absent"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("not found"));
+
+    let mut keys: Vec<String> = text(&crowndb(&["scan", "--data-dir", &d]).stdout).lines().map(String::from).collect();
+    keys.sort();
+    assert_eq!(keys, ["binary", "greeting", "piped"]);
+    assert_eq!(text(&crowndb(&["scan", "--data-dir", &d, "p*"]).stdout), "piped\n");
+    assert_eq!(text(&crowndb(&["scan", "--data-dir", &d, "--limit", "2"]).stdout).lines().count(), 2);
+
+    let out = crowndb(&["del", "--data-dir", &d, "greeting", "absent"]);
+    assert_eq!((out.status.code(), text(&out.stdout)), (Some(0), "1\n".to_string()));
+    assert_eq!(crowndb(&["del", "--data-dir", &d, "greeting"]).status.code(), Some(1));
+    assert_eq!(crowndb(&["get", "--data-dir", &d, "greeting"]).status.code(), Some(1));
+
+    let stats = text(&crowndb(&["stats", "--data-dir", &d, "--json"]).stdout);
+    let json: serde_json::Value = serde_json::from_str(&stats).unwrap();
+    assert_eq!(json["keys"], 2);
+    assert!(text(&crowndb(&["stats", "--data-dir", &d]).stdout).contains("space amplification"));
+    let out = crowndb(&["compact", "--data-dir", &d]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(crowndb(&["get", "--data-dir", &d, "binary"]).stdout, [0u8, 1, 2, 255, b'\n']);
+}
+
+#[test]
+fn reading_commands_do_not_create_a_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = dir_arg(&tmp.path().join("missing"));
+    for cmd in ["get", "scan", "stats", "check", "dump", "compact"] {
+        let mut args = vec![cmd, "--data-dir", &d];
+        if cmd == "get" {
+            args.push("k");
+        }
+        let out = crowndb(&args);
+        assert_eq!(out.status.code(), Some(5), "{cmd}: {}", text(&out.stderr));
+        assert!(text(&out.stderr).contains("does not exist"), "{cmd}");
+    }
+    assert!(!tmp.path().join("missing").exists());
+}
+
+#[test]
+fn dump_then_load_gives_identical_contents() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, dst) = (tmp.path().join("src"), tmp.path().join("dst"));
+    let db = Db::open(&src, small_segments()).unwrap();
+    let far = 4_000_000_000_000;
+    for i in 0..3000u32 {
+        let key = format!("key:{i}").into_bytes();
+        let value = i.to_le_bytes().repeat(1 + (i % 50) as usize);
+        let opts = WriteOptions { flags: i, expires_at_ms: (i % 3 == 0).then_some(far + i as u64), ..Default::default() };
+        db.put_opt(&key, &value, &opts).unwrap();
+    }
+    db.put(&[0, 255, b'\n', b'\\'], b"").unwrap();
+    for i in 0..500u32 {
+        db.delete(format!("key:{}", i * 2).as_bytes()).unwrap();
+    }
+    db.close().unwrap();
+
+    let dump = tmp.path().join("all.crowndump");
+    let out = crowndb(&["dump", "--data-dir", &dir_arg(&src), dump.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = crowndb(&["load", "--data-dir", &dir_arg(&dst), dump.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let before = contents(&src);
+    assert_eq!(before.len(), 2501);
+    assert_eq!(contents(&dst), before);
+
+    // Through a pipe as well.
+    let piped = Command::new(env!("CARGO_BIN_EXE_crowndb")).args(["dump", "--data-dir", &dir_arg(&src)]).output().unwrap();
+    let third = tmp.path().join("third");
+    let out = crowndb_stdin(&["load", "--data-dir", &dir_arg(&third)], &piped.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(contents(&third), before);
+
+    // A truncated or damaged dump is refused with the offset, exit code 4.
+    let bytes = std::fs::read(&dump).unwrap();
+    let cut = tmp.path().join("cut.crowndump");
+    std::fs::write(&cut, &bytes[..bytes.len() - 10]).unwrap();
+    let out = crowndb(&["load", "--verify", cut.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(text(&out.stderr).contains("offset"), "{}", text(&out.stderr));
+    let mut flipped = bytes.clone();
+    flipped[1000] ^= 1;
+    std::fs::write(&cut, &flipped).unwrap();
+    let out = crowndb(&["load", "--data-dir", &dir_arg(&tmp.path().join("fourth")), cut.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(text(&out.stderr).contains("damaged dump at offset"), "{}", text(&out.stderr));
+}
+
+/// Offset of the record that holds byte `at` of a segment file.
+fn record_start(segment: &[u8], at: usize) -> usize {
+    let mut off = crowndb::format::SEGMENT_HEADER_LEN as usize;
+    loop {
+        let rec = crowndb::format::decode_record(&segment[off..]).expect("a valid record");
+        let len = rec.header.record_len() as usize;
+        if off + len > at {
+            return off;
+        }
+        off += len;
+    }
+}
+
+#[test]
+fn check_finds_a_flipped_byte_and_repair_salvages_the_rest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
+    let d = dir_arg(&dir);
+    let db = Db::open(&dir, small_segments()).unwrap();
+    for i in 0..3000u32 {
+        db.put(format!("key:{i:05}").as_bytes(), &[b'v'; 100]).unwrap();
+    }
+    db.close().unwrap();
+    let before = contents(&dir);
+    let out = crowndb(&["check", "--data-dir", &d]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("ok:"));
+
+    // Flip one byte in the middle of a sealed segment.
+    let name = crowndb::format::segment_file_name(2);
+    let path = dir.join(&name);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = 20_000;
+    let start = record_start(&bytes, at);
+    let rec_len = crowndb::format::decode_record(&bytes[start..]).unwrap().header.record_len() as usize;
+    let original = bytes[start..start + rec_len].to_vec();
+    bytes[at] ^= 0x10;
+    std::fs::write(&path, &bytes).unwrap();
+
+    let out = crowndb(&["check", "--data-dir", &d]);
+    let report = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(4), "{report}");
+    assert!(report.contains(&format!("DAMAGE {} offset {start}:", path.display())), "{report}");
+    assert!(report.contains("checksum mismatch"), "{report}");
+
+    let out = crowndb(&["repair", "--data-dir", &d]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    let quarantined = std::fs::read(dir.join("quarantine").join(format!("{name}.{start}.bad"))).unwrap();
+    let mut damaged = original.clone();
+    damaged[at - start] ^= 0x10;
+    assert_eq!(quarantined, damaged, "the bad record's bytes are kept");
+
+    let after = contents(&dir);
+    assert_eq!(after.len(), before.len() - 1, "only the damaged record is missing");
+    assert!(after.iter().all(|(k, v)| before.get(k) == Some(v)));
+    assert_eq!(crowndb(&["check", "--data-dir", &d]).status.code(), Some(0));
+}
+
+#[test]
+fn repair_rebuilds_a_damaged_footer_and_cuts_a_torn_tail() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
+    let d = dir_arg(&dir);
+    let db = Db::open(&dir, small_segments()).unwrap();
+    for i in 0..2000u32 {
+        db.put(format!("key:{i:05}").as_bytes(), &[b'v'; 100]).unwrap();
+    }
+    db.close().unwrap();
+    let before = contents(&dir);
+    let path = dir.join(crowndb::format::segment_file_name(1));
+    let mut bytes = std::fs::read(&path).unwrap();
+    let n = bytes.len();
+    bytes[n - 60] ^= 0xff; // inside the footer's entries
+    std::fs::write(&path, &bytes).unwrap();
+    let newest = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
+        .max()
+        .unwrap();
+    std::fs::OpenOptions::new().append(true).open(&newest).unwrap().write_all(b"\x01torn write").unwrap();
+
+    let out = crowndb(&["check", "--data-dir", &d]);
+    let report = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(4), "{report}");
+    assert!(report.contains("footer damaged"), "{report}");
+    let out = crowndb(&["repair", "--data-dir", &d]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(contents(&dir), before);
+    assert!(std::fs::read_dir(dir.join("quarantine")).unwrap().count() >= 2);
+    assert_eq!(crowndb(&["check", "--data-dir", &d]).status.code(), Some(0));
+}
+
+#[test]
+fn a_locked_directory_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = dir_arg(tmp.path());
+    let db = Db::open(tmp.path(), Options::default()).unwrap();
+    db.put(b"k", b"v").unwrap();
+    for args in [
+        vec!["get", "--data-dir", &d, "k"],
+        vec!["put", "--data-dir", &d, "k", "v"],
+        vec!["check", "--data-dir", &d],
+        vec!["repair", "--data-dir", &d],
+    ] {
+        let out = crowndb(&args);
+        assert_eq!(out.status.code(), Some(3), "{args:?}");
+        assert!(text(&out.stderr).contains("locked by another process"), "{args:?}: {}", text(&out.stderr));
+    }
+    db.close().unwrap();
+}
+
+#[test]
+fn bench_json_has_the_documented_fields() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = dir_arg(&tmp.path().join("bench"));
+    let out = crowndb(&["bench", "--data-dir", &d, "--num", "2000", "--threads", "2", "--json", "--workloads", &cmd_workloads()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<serde_json::Value> = text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 9);
+    for line in &lines {
+        for field in ["ops_per_sec", "mb_per_sec", "p50_us", "p99_us", "p999_us", "ram_per_key_bytes", "space_amp", "write_amp"] {
+            assert!(line[field].as_f64().is_some_and(|v| v >= 0.0), "{field} in {line}");
+        }
+        assert!(line["ops_per_sec"].as_f64().unwrap() > 0.0);
+    }
+    let names: Vec<&str> = lines.iter().map(|l| l["workload"].as_str().unwrap()).collect();
+    assert_eq!(names.join(","), cmd_workloads());
+    // A directory that is not a bench's own is refused, not wiped.
+    let other = tmp.path().join("precious");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("data"), b"x").unwrap();
+    let out = crowndb(&["bench", "--data-dir", &dir_arg(&other), "--num", "10", "--workloads", "fillseq"]);
+    assert_eq!(out.status.code(), Some(5));
+    assert!(other.join("data").exists());
+}
+
+fn cmd_workloads() -> String {
+    "fillseq,fillrandom,overwrite,readrandom,readmissing,readhot,readwhilewriting,deleterandom,mixed".to_string()
+}
+
+#[test]
+fn every_subcommand_has_help_with_an_example() {
+    for cmd in ["get", "put", "del", "scan", "dump", "load", "stats", "check", "repair", "compact", "bench"] {
+        let out = crowndb(&[cmd, "--help"]);
+        assert!(out.status.success(), "{cmd}");
+        let help = text(&out.stdout);
+        assert!(help.contains("Example") && help.contains(&format!("crowndb {cmd}")), "{cmd}: {help}");
+    }
+    assert!(text(&crowndb(&["--help"]).stdout).contains("Exit codes"));
+}
