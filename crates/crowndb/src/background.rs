@@ -53,7 +53,7 @@ impl Background {
                     .expect("spawning the flusher thread"),
             );
         }
-        if inner.options.background_compaction {
+        if inner.options.background_compaction || inner.options.max_disk_bytes.is_some() {
             let (stop_tx, stop_rx) = mpsc::channel::<()>();
             stop_compactor = Some(stop_tx);
             let inner = inner.clone();
@@ -105,6 +105,18 @@ impl Inner {
     /// Background compaction: the most worthwhile segments, rate-limited, round after
     /// round while there is work (each round re-reads the figures).
     fn compact_in_background(&self) {
+        match self.evict_over_budget() {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!("evicted {n} segment(s) to stay within the disk budget");
+                // Evicted keys are gone whatever happens next: no need to wait for a sync.
+                self.delete_compacted(true);
+            }
+            Err(e) => tracing::error!("eviction failed: {e}"),
+        }
+        if !self.options.background_compaction {
+            return;
+        }
         for _ in 0..64 {
             if self.stopping.load(std::sync::atomic::Ordering::Acquire) {
                 return;

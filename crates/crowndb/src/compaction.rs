@@ -8,7 +8,7 @@
 //!   the exact old address), under the writer lock and with no I/O: a concurrent overwrite
 //!   always wins, and readers never wait for compaction's I/O.
 //! - A tombstone (or an expired put, rewritten as a tombstone) is dropped only if every
-//!   other segment on disk holds only newer records (`min_seq`), so no older version of
+//!   other segment on disk holds only newer puts (`min_put_seq`), so no older version of
 //!   its key can come back at the next open. Otherwise it is copied forward.
 //! - An old segment is deleted only after its copies are synced, after every write that
 //!   superseded one of its records is synced (else a power failure could lose both the new
@@ -157,7 +157,7 @@ impl Inner {
             .by_generation()
             .iter()
             .filter(|s| !victim_gens.contains(&s.generation))
-            .map(|s| s.min_seq())
+            .map(|s| s.min_put_seq())
             .min()
             .unwrap_or(u64::MAX);
         let mut output = Output { segment: None, finished: Vec::new() };
@@ -271,13 +271,13 @@ impl Inner {
             match step {
                 Plan::Move { hash, old, offset, len, seq } => {
                     let bytes = victim.raw_bytes(offset, len);
-                    let (out, at) = self.copy_out(output, len, seq, |buf| buf.copy_from_slice(bytes))?;
+                    let (out, at) = self.copy_out(output, len, seq, RecordKind::Put, |buf| buf.copy_from_slice(bytes))?;
                     moves.push((hash, old, self.codec.encode(out.slot, at), len, out));
                     report.bytes_copied += len;
                 }
                 Plan::KeepTombstone { offset, len, seq } => {
                     let bytes = victim.raw_bytes(offset, len);
-                    self.copy_out(output, len, seq, |buf| buf.copy_from_slice(bytes))?;
+                    self.copy_out(output, len, seq, RecordKind::Delete, |buf| buf.copy_from_slice(bytes))?;
                     report.bytes_copied += len;
                 }
                 Plan::Expire { hash, old, offset, len, seq, keep_tombstone } => {
@@ -286,7 +286,7 @@ impl Inner {
                         let key = rec.key;
                         let tlen = HEADER_LEN + key.len();
                         let meta = RecordMeta { kind: RecordKind::Delete, codec: 0, flags: 0, seq, expires_at_ms: 0 };
-                        self.copy_out(output, tlen as u64, seq, |buf| record::encode_into(buf, meta, key, &[]))?;
+                        self.copy_out(output, tlen as u64, seq, RecordKind::Delete, |buf| record::encode_into(buf, meta, key, &[]))?;
                         report.bytes_copied += tlen as u64;
                     }
                     expiries.push((hash, old, len));
@@ -316,7 +316,14 @@ impl Inner {
 
     /// Appends `len` bytes filled by `fill` to the output segment, starting a new one when
     /// it is full. Returns the segment and offset.
-    fn copy_out(&self, output: &mut Output, len: u64, seq: u64, fill: impl FnOnce(&mut [u8])) -> Result<(Arc<Segment>, u64)> {
+    fn copy_out(
+        &self,
+        output: &mut Output,
+        len: u64,
+        seq: u64,
+        kind: RecordKind,
+        fill: impl FnOnce(&mut [u8]),
+    ) -> Result<(Arc<Segment>, u64)> {
         if let Some(out) = &output.segment {
             if out.data_len() + len > out.capacity() {
                 let full = output.segment.take().expect("checked");
@@ -332,7 +339,9 @@ impl Inner {
         // SAFETY: compaction is the only writer of its output segment (compaction_lock),
         // and writes past the published length.
         fill(unsafe { out.reserve(at, len as usize) });
-        out.note_seq(seq);
+        if kind == RecordKind::Put {
+            out.note_put_seq(seq);
+        }
         out.publish(at + len);
         self.disk_bytes_written.fetch_add(len, Ordering::Relaxed);
         self.bytes_compacted.fetch_add(len, Ordering::Relaxed);

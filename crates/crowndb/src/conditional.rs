@@ -74,6 +74,7 @@ impl Inner {
                     let meta = RecordMeta { kind: RecordKind::Put, codec, flags, seq, expires_at_ms: expires_at_ms.unwrap_or(0) };
                     let len = encoded_len(key.len(), stored.len());
                     let (segment, offset) = self.append(&mut w, len, |buf| record::encode_into(buf, meta, key, &stored))?;
+                    segment.note_put_seq(seq);
                     w.next_seq += 1;
                     let address = self.codec.encode(segment.slot, offset);
                     match found {

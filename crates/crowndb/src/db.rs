@@ -286,6 +286,7 @@ impl Db {
             syncs: inner.syncs.load(std::sync::atomic::Ordering::Relaxed),
             bytes_compacted: inner.bytes_compacted.load(std::sync::atomic::Ordering::Relaxed),
             segments_deleted: inner.segments_deleted.load(std::sync::atomic::Ordering::Relaxed),
+            evictions: inner.evictions.load(std::sync::atomic::Ordering::Relaxed),
             last_sequence: inner.writer.lock().next_seq - 1,
         }
     }

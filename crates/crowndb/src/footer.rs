@@ -4,7 +4,7 @@
 //! ```text
 //! entries   N × 20 bytes: key hash u64 | offset u48 + 0u8 + kind u8 (as one u64) | record length u32
 //! trailer   48 bytes: "CROWNFTR" | entries offset u64 | entry count u64 | max sequence u64
-//!                     | min sequence u64 | crc32c u32 (over the entries and the first 40
+//!                     | min put sequence u64 | crc32c u32 (over the entries and the first 40
 //!                     trailer bytes) | 0u32
 //! ```
 
@@ -50,8 +50,8 @@ pub struct Trailer {
     pub entries_offset: u64,
     pub entry_count: u64,
     pub max_seq: u64,
-    /// Lowest sequence number in the segment (`u64::MAX` if it holds no record).
-    pub min_seq: u64,
+    /// Lowest sequence number of a put in the segment (`u64::MAX` if it holds none).
+    pub min_put_seq: u64,
     pub crc: u32,
 }
 
@@ -63,7 +63,7 @@ impl Trailer {
         out[8..16].copy_from_slice(&self.entries_offset.to_le_bytes());
         out[16..24].copy_from_slice(&self.entry_count.to_le_bytes());
         out[24..32].copy_from_slice(&self.max_seq.to_le_bytes());
-        out[32..40].copy_from_slice(&self.min_seq.to_le_bytes());
+        out[32..40].copy_from_slice(&self.min_put_seq.to_le_bytes());
         out
     }
 
@@ -84,7 +84,7 @@ impl Trailer {
             entries_offset: u64::from_le_bytes(bytes[8..16].try_into().ok()?),
             entry_count: u64::from_le_bytes(bytes[16..24].try_into().ok()?),
             max_seq: u64::from_le_bytes(bytes[24..32].try_into().ok()?),
-            min_seq: u64::from_le_bytes(bytes[32..40].try_into().ok()?),
+            min_put_seq: u64::from_le_bytes(bytes[32..40].try_into().ok()?),
             crc: u32::from_le_bytes(bytes[40..44].try_into().ok()?),
         })
     }
@@ -102,7 +102,7 @@ mod tests {
 
     #[test]
     fn trailer_round_trip_and_bad_magic() {
-        let t = Trailer { entries_offset: 4096, entry_count: 10, max_seq: 77, min_seq: 5, crc: 0xdead_beef };
+        let t = Trailer { entries_offset: 4096, entry_count: 10, max_seq: 77, min_put_seq: 5, crc: 0xdead_beef };
         let bytes = t.encode();
         assert_eq!(Trailer::decode(&bytes), Some(t));
         let mut bad = bytes;

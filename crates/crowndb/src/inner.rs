@@ -91,6 +91,8 @@ pub(crate) struct Inner {
     pub bytes_compacted: AtomicU64,
     /// Segment files deleted after compaction.
     pub segments_deleted: AtomicU64,
+    /// Keys dropped by cache-mode eviction.
+    pub evictions: AtomicU64,
     /// Set when the store is closing: long work (compaction) stops early.
     pub stopping: std::sync::atomic::AtomicBool,
 }

@@ -39,7 +39,7 @@ impl Walk {
         let segments = {
             let _roles = snapshot.inner.roles_lock.lock();
             let all = snapshot.inner.table.load().by_generation();
-            all.into_iter().filter(|s| s.role() != Role::CompactionOutput).map(|s| (s.clone(), s.role() == Role::Retired)).collect()
+            all.into_iter().filter(|s| s.role() != Role::CompactionOutput).map(|s| (s.clone(), s.role().is_leaving())).collect()
         };
         Walk { snapshot, segments, segment: 0, offset: SEGMENT_HEADER_LEN, ready: VecDeque::new() }
     }

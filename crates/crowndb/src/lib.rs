@@ -28,6 +28,7 @@ mod compaction;
 mod conditional;
 mod db;
 mod error;
+mod eviction;
 mod footer;
 mod hash;
 mod index;

@@ -82,6 +82,12 @@ pub struct Options {
     /// Value compression. Default: `Off` (values are often compressed already, and
     /// the fastest path copies them as they are).
     pub compression: Compression,
+    /// Cache mode: a budget for the bytes of the store's segments. When they outgrow it,
+    /// the oldest sealed segments are dropped whole and their keys evicted (counted in
+    /// `Stats::evictions`), so the store behaves as a cache bigger than RAM. The check
+    /// runs in the background thread every 100 ms, so writes can overshoot by what they
+    /// write meanwhile. Default: `None`: a store never loses data unless asked to.
+    pub max_disk_bytes: Option<u64>,
     /// Run compaction in a background thread. Default: `true`.
     pub background_compaction: bool,
     /// A sealed segment is a compaction candidate once this share of its bytes is dead
@@ -107,6 +113,7 @@ impl Default for Options {
             clock: Arc::new(SystemClock),
             paranoid_open: false,
             compression: Compression::Off,
+            max_disk_bytes: None,
             background_compaction: true,
             compaction_min_dead_ratio: 0.25,
             compaction_space_amp_trigger: 1.3,

@@ -133,6 +133,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, DirLock)> {
         roles_lock: Mutex::new(()),
         bytes_compacted: AtomicU64::new(0),
         segments_deleted: AtomicU64::new(0),
+        evictions: AtomicU64::new(0),
         stopping: Default::default(),
     };
     Ok((inner, lock))
@@ -158,7 +159,7 @@ fn load_segment(dir: &Path, generation: u64, slot: u32, is_last: bool, paranoid:
     match segment.footer() {
         Ok(Some((trailer, _))) if paranoid => return verify_sealed(segment, trailer.entries_offset, trailer.max_seq),
         Ok(Some((trailer, _))) => {
-            segment.note_seq(trailer.min_seq);
+            segment.note_put_seq(trailer.min_put_seq);
             let entries = Entries::Footer { offset: trailer.entries_offset, count: trailer.entry_count };
             return Ok(Loaded {
                 segment: Arc::new(segment),
@@ -175,7 +176,7 @@ fn load_segment(dir: &Path, generation: u64, slot: u32, is_last: bool, paranoid:
     let end = segment.scan(SEGMENT_HEADER_LEN, file_len, |offset, rec| {
         entries.push(FooterEntry { hash: key_hash(rec.key), offset, kind: rec.header.kind, len: rec.header.record_len() as u32 });
     });
-    segment.note_seq(end.min_seq);
+    segment.note_put_seq(end.min_put_seq);
     if end.end < file_len {
         quarantine_tail(dir, &segment, end.end, file_len)?;
     }
@@ -200,7 +201,7 @@ fn verify_sealed(segment: Segment, data_end: u64, max_seq: u64) -> Result<Loaded
         return Err(Error::corruption(&segment.path, end.end, format!("record does not verify: {why}")));
     }
     entries.sort_unstable_by_key(|e| (e.hash, e.offset));
-    segment.note_seq(end.min_seq);
+    segment.note_put_seq(end.min_put_seq);
     Ok(Loaded { segment: Arc::new(segment), entries: Entries::Scanned(entries), data_end, max_seq, sealed: true })
 }
 

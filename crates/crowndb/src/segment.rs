@@ -98,8 +98,8 @@ pub struct ScanEnd {
     pub stop: Option<RecordError>,
     /// Highest sequence number seen.
     pub max_seq: u64,
-    /// Lowest sequence number seen (`u64::MAX` if none).
-    pub min_seq: u64,
+    /// Lowest sequence number of a put seen (`u64::MAX` if none).
+    pub min_put_seq: u64,
 }
 
 /// One open segment file.
@@ -120,9 +120,9 @@ pub struct Segment {
     synced_len: AtomicU64,
     /// Bytes of records that are the current version of their key.
     live_bytes: AtomicU64,
-    /// Lowest sequence number of any record in the segment (`u64::MAX` if none): a
-    /// tombstone older than every other segment's records can be dropped.
-    min_seq: AtomicU64,
+    /// Lowest sequence number of any put in the segment (`u64::MAX` if none): a
+    /// tombstone older than every other segment's puts hides nothing and can be dropped.
+    min_put_seq: AtomicU64,
     /// What the segment is for (see [`Role`]), as a `u8`.
     role: AtomicU8,
     sealed: AtomicBool,
@@ -138,6 +138,16 @@ pub enum Role {
     /// Compacted: every record it held is dead or copied elsewhere. Kept only while a
     /// snapshot may still read an old version from it, then deleted.
     Retired = 2,
+    /// Dropped by cache-mode eviction: like `Retired`, but its records were dropped on
+    /// purpose rather than copied, so nothing needs to stay hidden behind them.
+    Evicted = 3,
+}
+
+impl Role {
+    /// Retired or evicted: on its way out, kept only for snapshots.
+    pub fn is_leaving(self) -> bool {
+        matches!(self, Role::Retired | Role::Evicted)
+    }
 }
 
 impl Segment {
@@ -173,7 +183,7 @@ impl Segment {
             len: AtomicU64::new(len),
             synced_len: AtomicU64::new(0),
             live_bytes: AtomicU64::new(0),
-            min_seq: AtomicU64::new(u64::MAX),
+            min_put_seq: AtomicU64::new(u64::MAX),
             role: AtomicU8::new(Role::Data as u8),
             sealed: AtomicBool::new(false),
         })
@@ -201,7 +211,7 @@ impl Segment {
             len: AtomicU64::new(file_len),
             synced_len: AtomicU64::new(file_len),
             live_bytes: AtomicU64::new(0),
-            min_seq: AtomicU64::new(u64::MAX),
+            min_put_seq: AtomicU64::new(u64::MAX),
             role: AtomicU8::new(Role::Data as u8),
             sealed: AtomicBool::new(false),
         })
@@ -219,7 +229,7 @@ impl Segment {
         let seg = Self::map_writable(path, file, generation, slot, data_end, size)?;
         seg.synced_len.store(data_end, Ordering::Release);
         seg.live_bytes.store(self.live_bytes(), Ordering::Relaxed);
-        seg.note_seq(self.min_seq());
+        seg.note_put_seq(self.min_put_seq());
         Ok(seg)
     }
 
@@ -248,11 +258,11 @@ impl Segment {
         let to = (to as usize).min(data.len());
         let mut off = from as usize;
         let mut max_seq = 0;
-        let mut min_seq = u64::MAX;
+        let mut min_put_seq = u64::MAX;
         while off < to {
             let rec = match record::decode(&data[off..to]) {
                 Ok(rec) => rec,
-                Err(e) => return ScanEnd { end: off as u64, stop: Some(e), max_seq, min_seq },
+                Err(e) => return ScanEnd { end: off as u64, stop: Some(e), max_seq, min_put_seq },
             };
             let rec_len = rec.header.record_len() as usize;
             if rec.header.kind == RecordKind::Batch {
@@ -261,23 +271,27 @@ impl Segment {
                     Some(inner) => {
                         for (inner_off, r) in inner {
                             max_seq = max_seq.max(r.header.seq);
-                            min_seq = min_seq.min(r.header.seq);
+                            if r.header.kind == RecordKind::Put {
+                                min_put_seq = min_put_seq.min(r.header.seq);
+                            }
                             visit((inner_start + inner_off) as u64, &r);
                         }
                     }
                     None => {
                         let stop = Some(RecordError::BadKind(RecordKind::Batch as u8));
-                        return ScanEnd { end: off as u64, stop, max_seq, min_seq };
+                        return ScanEnd { end: off as u64, stop, max_seq, min_put_seq };
                     }
                 }
             } else {
                 max_seq = max_seq.max(rec.header.seq);
-                min_seq = min_seq.min(rec.header.seq);
+                if rec.header.kind == RecordKind::Put {
+                    min_put_seq = min_put_seq.min(rec.header.seq);
+                }
                 visit(off as u64, &rec);
             }
             off += rec_len;
         }
-        ScanEnd { end: off as u64, stop: None, max_seq, min_seq }
+        ScanEnd { end: off as u64, stop: None, max_seq, min_put_seq }
     }
 
     /// Reads and verifies this segment's footer. `Ok(None)`: there is no footer (the segment
@@ -380,8 +394,13 @@ impl Segment {
                 buf.clear();
             }
         }
-        let mut trailer =
-            Trailer { entries_offset: data_end, entry_count: entries.len() as u64, max_seq: end.max_seq, min_seq: end.min_seq, crc: 0 };
+        let mut trailer = Trailer {
+            entries_offset: data_end,
+            entry_count: entries.len() as u64,
+            max_seq: end.max_seq,
+            min_put_seq: end.min_put_seq,
+            crc: 0,
+        };
         trailer.crc = crc32c::crc32c_append(crc, &trailer.checksummed_prefix());
         buf.extend_from_slice(&trailer.encode());
         file.write_all_at(&buf, pos).map_err(|e| Error::io(&self.path, e))?;
@@ -461,19 +480,20 @@ impl Segment {
         self.live_bytes.fetch_sub(bytes, Ordering::Relaxed);
     }
 
-    /// Records that a record with this sequence number is in the segment.
-    pub fn note_seq(&self, seq: u64) {
-        self.min_seq.fetch_min(seq, Ordering::Relaxed);
+    /// Records that a put with this sequence number is in the segment.
+    pub fn note_put_seq(&self, seq: u64) {
+        self.min_put_seq.fetch_min(seq, Ordering::Relaxed);
     }
 
-    pub fn min_seq(&self) -> u64 {
-        self.min_seq.load(Ordering::Relaxed)
+    pub fn min_put_seq(&self) -> u64 {
+        self.min_put_seq.load(Ordering::Relaxed)
     }
 
     pub fn role(&self) -> Role {
         match self.role.load(Ordering::Acquire) {
             1 => Role::CompactionOutput,
             2 => Role::Retired,
+            3 => Role::Evicted,
             _ => Role::Data,
         }
     }

@@ -33,6 +33,8 @@ pub struct Stats {
     pub bytes_compacted: u64,
     /// Segment files deleted by compaction.
     pub segments_deleted: u64,
+    /// Keys dropped by cache-mode eviction (`Options::max_disk_bytes`).
+    pub evictions: u64,
     /// Highest sequence number handed out.
     pub last_sequence: u64,
 }

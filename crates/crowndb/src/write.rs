@@ -49,7 +49,6 @@ impl Inner {
         }
         let segment = w.active.clone();
         let offset = segment.data_len();
-        segment.note_seq(w.next_seq);
         // SAFETY: we hold the writer lock and write only past the published length.
         fill(unsafe { segment.reserve(offset, len) });
         segment.publish(offset + len as u64);
@@ -105,6 +104,7 @@ impl Inner {
             let seq = w.next_seq;
             let meta = RecordMeta { kind: RecordKind::Put, codec, flags: opts.flags, seq, expires_at_ms: opts.expires_at_ms.unwrap_or(0) };
             let (segment, offset) = self.append(&mut w, len, |buf| record::encode_into(buf, meta, key, &stored))?;
+            segment.note_put_seq(seq);
             w.next_seq += 1;
             self.index_put(hash, key, self.codec.encode(segment.slot, offset), &segment, len, seq);
             (seq, w.log_end)
@@ -170,6 +170,7 @@ impl Inner {
             w.check_writable()?;
             let first_seq = w.next_seq;
             let (segment, offset) = self.append(&mut w, total, |buf| encode_batch(buf, batch, &prepared, first_seq))?;
+            segment.note_put_seq(first_seq);
             w.next_seq += batch.ops.len() as u64;
             let mut at = offset + HEADER_LEN as u64;
             for (i, (op, (_, _, len))) in batch.ops.iter().zip(&prepared).enumerate() {
