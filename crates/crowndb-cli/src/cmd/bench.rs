@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use clap::{Args, ValueEnum};
-use crowndb::{Db, Durability, Options};
+use crowndb::{Compression, Db, Durability, Options};
 use hdrhistogram::Histogram;
 use indicatif::ProgressBar;
 
@@ -57,6 +57,13 @@ pub struct BenchArgs {
     /// period such as 100ms.
     #[arg(long, default_value = "never")]
     pub durability: String,
+    /// Value compression of the store: off, lz4 or auto (lz4 where it saves 10%).
+    #[arg(long, value_enum, default_value_t = CompressionArg::Off)]
+    pub compression: CompressionArg,
+    /// How compressible values are, as db_bench's --compression_ratio: each 100-byte block
+    /// of value data is this share of random bytes, repeated.
+    #[arg(long, default_value_t = 0.5)]
+    pub compression_ratio: f64,
     /// Share of reads in the mixed workload, in percent.
     #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u8).range(0..=100))]
     pub read_percent: u8,
@@ -66,6 +73,13 @@ pub struct BenchArgs {
     /// Segment size of the store, in bytes.
     #[arg(long, default_value_t = 32 << 20)]
     pub segment_size: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompressionArg {
+    Off,
+    Lz4,
+    Auto,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -116,6 +130,7 @@ impl Report {
             "key_size": args.key_size,
             "value_size": args.value_size,
             "durability": args.durability,
+            "compression": format!("{:?}", args.compression).to_lowercase(),
         })
     }
 }
@@ -173,6 +188,22 @@ impl Setup {
         let start = rng.below((self.pool.len() - len + 1) as u64) as usize;
         &self.pool[start..start + len]
     }
+}
+
+/// `len` bytes that values are cut from: 100-byte blocks of `ratio × 100` random bytes
+/// repeated, so LZ4 compresses them to about `ratio` (db_bench's scheme).
+fn value_pool(len: usize, ratio: f64) -> Vec<u8> {
+    let mut rng = Rng::new(42);
+    let raw_len = ((100.0 * ratio.clamp(0.0, 1.0)).round() as usize).max(1);
+    let mut pool = Vec::with_capacity(len + 100);
+    while pool.len() < len {
+        let raw: Vec<u8> = (0..raw_len).map(|_| rng.next() as u8).collect();
+        for i in 0..100 {
+            pool.push(raw[i % raw_len]);
+        }
+    }
+    pool.truncate(len);
+    pool
 }
 
 fn rss_anon_bytes() -> u64 {
@@ -333,14 +364,14 @@ pub fn run(args: BenchArgs) -> CliResult {
         Some(d) => (d.clone(), false),
         None => (std::env::temp_dir().join(format!("crowndb-bench-{}", std::process::id())), true),
     };
-    let mut pool = vec![0u8; (1 << 20).max(4 * args.value_size + 1)];
-    let mut rng = Rng::new(42);
-    for chunk in pool.chunks_mut(8) {
-        let r = rng.next().to_le_bytes();
-        chunk.copy_from_slice(&r[..chunk.len()]);
-    }
+    let pool = value_pool((1 << 20).max(4 * args.value_size + 1), args.compression_ratio);
     let setup = Arc::new(Setup { key_size: args.key_size, value_size: args.value_size, dist: args.value_size_dist, pool });
-    let options = Options { durability, segment_size: args.segment_size, ..Options::default() };
+    let compression = match args.compression {
+        CompressionArg::Off => Compression::Off,
+        CompressionArg::Lz4 => Compression::Lz4,
+        CompressionArg::Auto => Compression::Auto,
+    };
+    let options = Options { durability, compression, segment_size: args.segment_size, ..Options::default() };
     let result = run_workloads(&args, &dir, &options, &setup);
     if temporary {
         let _ = std::fs::remove_dir_all(&dir);

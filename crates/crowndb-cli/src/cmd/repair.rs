@@ -16,7 +16,7 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use clap::Args;
-use crowndb::format::{FooterEntry, Trailer, ENTRY_LEN};
+use crowndb::format::{FooterEntry, ENTRY_LEN, TRAILER_LEN};
 use crowndb::{Db, Options};
 
 use super::{io_error, progress, CliError, CliResult, DataDir, DirLock, EXIT_DAMAGED};
@@ -162,10 +162,18 @@ fn rewrite(dir: &Path, scan: &SegmentScan, data: &[u8]) -> CliResult {
     for e in &entries {
         footer.extend_from_slice(&e.encode());
     }
-    let mut trailer =
-        Trailer { entries_offset: pos, entry_count: entries.len() as u64, max_seq: scan.max_seq, min_seq: scan.min_seq, crc: 0 };
-    trailer.crc = crc32c::crc32c_append(crc32c::crc32c(&footer), &trailer.checksummed_prefix());
-    footer.extend_from_slice(&trailer.encode());
+    // Trailer (docs/format.md, "Footer"). Bytes 32..40 hold the lowest sequence number;
+    // the lowest of all records is written, which is never above the lowest put's, so it
+    // is a safe lower bound whichever the reader expects.
+    let mut trailer = Vec::with_capacity(TRAILER_LEN);
+    trailer.extend_from_slice(b"CROWNFTR");
+    for field in [pos, entries.len() as u64, scan.max_seq, scan.min_seq] {
+        trailer.extend_from_slice(&field.to_le_bytes());
+    }
+    let crc = crc32c::crc32c_append(crc32c::crc32c(&footer), &trailer);
+    trailer.extend_from_slice(&crc.to_le_bytes());
+    trailer.extend_from_slice(&[0u8; 4]);
+    footer.extend_from_slice(&trailer);
     file.write_all_at(&footer, pos).map_err(err)?;
     file.sync_all().map_err(err)?;
     drop(file);
