@@ -67,7 +67,8 @@ pub struct SegmentScan {
     /// Put/delete records that verify, inner records of batches included, as a footer
     /// would list them (offsets in this file), sorted by (hash, offset).
     pub entries: Vec<FooterEntry>,
-    pub min_seq: u64,
+    /// Lowest sequence number of a put (`u64::MAX` if none), as the footer trailer holds it.
+    pub min_put_seq: u64,
     pub max_seq: u64,
 }
 
@@ -148,7 +149,7 @@ pub fn scan_segment(path: &Path, generation: u64, data: &[u8], newest: bool, mut
         good: Vec::new(),
         bad: Vec::new(),
         entries: Vec::new(),
-        min_seq: u64::MAX,
+        min_put_seq: u64::MAX,
         max_seq: 0,
     };
     if file_len < SEGMENT_HEADER_LEN {
@@ -311,7 +312,9 @@ fn walk_records(scan: &mut SegmentScan, data: &[u8], newest: bool, progress: &mu
         match record_entries(&data[off..end], off as u64) {
             Ok((len, list)) => {
                 for (e, seq) in list {
-                    scan.min_seq = scan.min_seq.min(seq);
+                    if e.kind == RecordKind::Put {
+                        scan.min_put_seq = scan.min_put_seq.min(seq);
+                    }
                     scan.max_seq = scan.max_seq.max(seq);
                     scan.entries.push(e);
                 }

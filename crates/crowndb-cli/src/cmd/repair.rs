@@ -162,12 +162,10 @@ fn rewrite(dir: &Path, scan: &SegmentScan, data: &[u8]) -> CliResult {
     for e in &entries {
         footer.extend_from_slice(&e.encode());
     }
-    // Trailer (docs/format.md, "Footer"). Bytes 32..40 hold the lowest sequence number;
-    // the lowest of all records is written, which is never above the lowest put's, so it
-    // is a safe lower bound whichever the reader expects.
+    // Trailer (docs/format.md, "Footer"), written field by field.
     let mut trailer = Vec::with_capacity(TRAILER_LEN);
     trailer.extend_from_slice(b"CROWNFTR");
-    for field in [pos, entries.len() as u64, scan.max_seq, scan.min_seq] {
+    for field in [pos, entries.len() as u64, scan.max_seq, scan.min_put_seq] {
         trailer.extend_from_slice(&field.to_le_bytes());
     }
     let crc = crc32c::crc32c_append(crc32c::crc32c(&footer), &trailer);
