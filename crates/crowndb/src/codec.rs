@@ -10,6 +10,9 @@ use crate::options::Compression;
 
 pub const RAW: u8 = 0;
 pub const LZ4: u8 = 1;
+/// The value is streamed: the record holds a manifest and the bytes are in chunk records
+/// (see `stream`).
+pub const CHUNKED: u8 = 2;
 
 /// Values shorter than this are never compressed: LZ4 cannot save enough on them.
 const MIN_COMPRESSIBLE: usize = 64;
@@ -32,6 +35,7 @@ pub fn decode(codec: u8, stored: &[u8]) -> Result<Vec<u8>, String> {
     match codec {
         RAW => Ok(stored.to_vec()),
         LZ4 => lz4_flex::decompress_size_prepended(stored).map_err(|e| format!("LZ4 value does not decompress: {e}")),
+        CHUNKED => Err("a streamed value's manifest is not a value".into()),
         other => Err(format!("unknown value codec {other} (written by a newer CrownDB?)")),
     }
 }

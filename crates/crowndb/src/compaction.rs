@@ -257,6 +257,12 @@ impl Inner {
                     plan.push(Plan::KeepTombstone { offset, len, seq });
                 }
             }
+            RecordKind::Chunk => {
+                if self.index.contains_exact(e.hash, old) {
+                    let seq = victim.header_at(offset)?.seq;
+                    plan.push(Plan::Move { hash: e.hash, old, offset, len, seq });
+                }
+            }
             RecordKind::Batch => {}
         }
         Ok(())

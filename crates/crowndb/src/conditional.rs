@@ -136,7 +136,7 @@ impl Inner {
     fn current_entry(&self, key: &[u8], hash: u64) -> (Option<Found>, Option<Entry>) {
         let read = self.lookup(key, hash, |address, segment, rec| {
             let live = rec.header.kind == RecordKind::Put && !self.is_expired(rec.header.expires_at_ms);
-            let entry = live.then(|| Entry::from_record(rec, segment, self.codec.decode(address).1));
+            let entry = live.then(|| Entry::from_record(self, rec, segment, self.codec.decode(address).1, |k| self.current_chunk(k)));
             (Found { address, segment: segment.clone(), header: rec.header }, entry)
         });
         match read {

@@ -18,6 +18,7 @@ use crate::options::{Options, WriteOptions};
 use crate::record::RecordKind;
 use crate::snapshot::Snapshot;
 use crate::stats::{SegmentStats, Stats};
+use crate::stream::{ValueReader, ValueWriter};
 
 /// A value with the metadata stored alongside it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,9 +87,18 @@ pub struct CrashPoint {
 
 impl Entry {
     /// The entry a put record gives, its value decoded (`offset` locates it in `segment`,
-    /// for the error message if the stored value does not decode).
-    pub(crate) fn from_record(rec: &crate::record::RecordRef<'_>, segment: &crate::segment::Segment, offset: u64) -> Result<Entry> {
-        let value = rec.decoded_value().map_err(|why| crate::Error::corruption(&segment.path, offset, why))?;
+    /// for the error message if the stored value does not decode). A streamed value is
+    /// assembled from the chunks `load_chunk` returns.
+    pub(crate) fn from_record(
+        inner: &Inner,
+        rec: &crate::record::RecordRef<'_>,
+        segment: &crate::segment::Segment,
+        offset: u64,
+        load_chunk: impl Fn(&[u8]) -> Result<Option<Vec<u8>>>,
+    ) -> Result<Entry> {
+        let value = inner
+            .value_of(rec.key, rec.header.codec, rec.value, load_chunk)?
+            .map_err(|why| crate::Error::corruption(&segment.path, offset, why))?;
         let expires = rec.header.expires_at_ms;
         Ok(Entry { value, version: rec.header.seq, flags: rec.header.flags, expires_at_ms: (expires != 0).then_some(expires) })
     }
@@ -133,7 +143,7 @@ impl Db {
         let inner = self.inner();
         let found = inner.lookup(key, key_hash(key), |address, segment, rec| {
             (rec.header.kind == RecordKind::Put && !inner.is_expired(rec.header.expires_at_ms))
-                .then(|| Entry::from_record(rec, segment, inner.codec.decode(address).1))
+                .then(|| Entry::from_record(inner, rec, segment, inner.codec.decode(address).1, |k| inner.current_chunk(k)))
         })?;
         found.flatten().transpose()
     }
@@ -186,6 +196,36 @@ impl Db {
     /// ```
     pub fn put_if(&self, key: &[u8], value: &[u8], condition: Condition, opts: &WriteOptions) -> Result<PutOutcome> {
         self.inner().put_if(key, value, condition, opts)
+    }
+
+    /// Starts writing a value of any size as a stream: write it through the returned
+    /// [`ValueWriter`] (an `io::Write`) in pieces of any size, then call
+    /// [`ValueWriter::finish`]; memory stays flat. The value becomes visible atomically at
+    /// `finish`; dropping the writer unfinished, or a crash before `finish`, leaves no trace.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = crowndb::Db::open(dir.path(), crowndb::Options::default()).unwrap();
+    /// let mut w = db.put_stream(b"video", &Default::default()).unwrap();
+    /// for _ in 0..3 {
+    ///     w.write_all(&[7u8; 1 << 20]).unwrap();
+    /// }
+    /// w.finish().unwrap();
+    /// let mut r = db.get_stream(b"video").unwrap().unwrap();
+    /// assert_eq!(r.len(), 3 << 20);
+    /// let mut first = [0u8; 4];
+    /// r.read_exact(&mut first).unwrap();
+    /// assert_eq!(first, [7; 4]);
+    /// ```
+    pub fn put_stream(&self, key: &[u8], opts: &WriteOptions) -> Result<ValueWriter> {
+        ValueWriter::new(self.shared.inner.clone(), key, *opts)
+    }
+
+    /// Reads a value of any size as a stream (`io::Read + io::Seek`), through a snapshot
+    /// taken now: later writes do not affect it. Works for values written with `put` too.
+    pub fn get_stream(&self, key: &[u8]) -> Result<Option<ValueReader>> {
+        ValueReader::open(self.snapshot(), key)
     }
 
     /// Atomic read-modify-write: `f` sees the key's live entry (`None` if absent or

@@ -63,7 +63,7 @@ impl Inner {
             let mut w = self.writer.lock();
             w.check_writable()?;
             for (e, address, seq, key) in planned {
-                let current = e.kind == RecordKind::Put && self.index.contains_exact(e.hash, address);
+                let current = matches!(e.kind, RecordKind::Put | RecordKind::Chunk) && self.index.contains_exact(e.hash, address);
                 if current {
                     if self.oldest_snapshot.load(Ordering::Acquire) != NO_SNAPSHOT {
                         self.history.lock().entry(e.hash).or_default().push((address, w.next_seq));
@@ -72,7 +72,7 @@ impl Inner {
                     evicted += 1;
                 }
                 // A record older ones may hide behind must keep hiding them once it is gone.
-                if (current || e.kind == RecordKind::Delete) && seq >= others_min_seq {
+                if (e.kind == RecordKind::Put && current || e.kind == RecordKind::Delete) && seq >= others_min_seq {
                     let meta = RecordMeta { kind: RecordKind::Delete, codec: 0, flags: 0, seq, expires_at_ms: 0 };
                     self.append(&mut w, encoded_len(key.len(), 0), |buf| record::encode_into(buf, meta, key, &[]))?;
                 }

@@ -48,6 +48,23 @@ impl WriterState {
     }
 }
 
+/// Which records a lookup may match: user keys never match chunks of streamed values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Namespace {
+    Keys,
+    Chunks,
+}
+
+impl Namespace {
+    pub fn of(kind: RecordKind) -> Namespace {
+        if kind == RecordKind::Chunk {
+            Namespace::Chunks
+        } else {
+            Namespace::Keys
+        }
+    }
+}
+
 /// A record found for a key: where it is and its header.
 pub(crate) struct Found {
     pub address: u64,
@@ -104,6 +121,17 @@ impl Inner {
     /// Finds the newest record of `key` and hands it to `f`. A candidate whose record is
     /// damaged is skipped if another candidate matches, and reported otherwise.
     pub fn lookup<T>(&self, key: &[u8], hash: u64, f: impl FnOnce(u64, &Arc<Segment>, &RecordRef<'_>) -> T) -> Result<Option<T>> {
+        self.lookup_in(Namespace::Keys, key, hash, f)
+    }
+
+    /// `lookup` in a namespace: user keys, or the chunks of streamed values.
+    pub fn lookup_in<T>(
+        &self,
+        namespace: Namespace,
+        key: &[u8],
+        hash: u64,
+        f: impl FnOnce(u64, &Arc<Segment>, &RecordRef<'_>) -> T,
+    ) -> Result<Option<T>> {
         loop {
             let table = self.table.load();
             let candidates = self.index.candidates(hash);
@@ -125,7 +153,7 @@ impl Inner {
                     continue;
                 };
                 match segment.record_at(offset) {
-                    Ok(rec) if rec.key == key => return Ok(Some(f(address, segment, &rec))),
+                    Ok(rec) if rec.key == key && Namespace::of(rec.header.kind) == namespace => return Ok(Some(f(address, segment, &rec))),
                     Ok(_) => {}
                     Err(e) => {
                         damage.get_or_insert(e);
@@ -156,7 +184,9 @@ impl Inner {
                 let (slot, offset) = self.codec.decode(address);
                 let Some(segment) = table.get(slot) else { continue };
                 match segment.key_at(offset) {
-                    Ok((header, k)) if k == key => return Some(Found { address, segment: segment.clone(), header }),
+                    Ok((header, k)) if k == key && header.kind != RecordKind::Chunk => {
+                        return Some(Found { address, segment: segment.clone(), header })
+                    }
                     Ok(_) => {}
                     Err(e) => tracing::warn!("ignoring an unreadable index candidate while writing: {e}"),
                 }
@@ -177,9 +207,17 @@ impl Inner {
     pub fn retire(&self, hash: u64, found: &Found, superseded_at: u64) {
         if found.header.kind == RecordKind::Put {
             found.segment.sub_live(found.header.record_len());
+            if found.header.codec == crate::codec::CHUNKED {
+                self.retire_chunks(found, superseded_at);
+            }
         }
+        self.remember(hash, found.address, superseded_at);
+    }
+
+    /// Remembers a superseded record for open snapshots (if any).
+    pub fn remember(&self, hash: u64, address: u64, superseded_at: u64) {
         if self.oldest_snapshot.load(Ordering::Acquire) != NO_SNAPSHOT {
-            self.history.lock().entry(hash).or_default().push((found.address, superseded_at));
+            self.history.lock().entry(hash).or_default().push((address, superseded_at));
         }
     }
 }

@@ -93,7 +93,8 @@ impl Walk {
             let table = inner.table.load();
             let segment =
                 table.get(slot).ok_or_else(|| crate::Error::corruption(&inner.dir, offset, "record of a segment no longer open"))?;
-            self.ready.push_back((key.to_vec(), Entry::from_record(rec, segment, offset)?));
+            let snapshot = &self.snapshot;
+            self.ready.push_back((key.to_vec(), Entry::from_record(inner, rec, segment, offset, |k| snapshot.visible_chunk(k))?));
         }
         Ok(())
     }

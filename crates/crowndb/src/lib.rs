@@ -42,6 +42,7 @@ mod segment;
 mod segment_table;
 mod snapshot;
 mod stats;
+mod stream;
 mod write;
 
 pub use batch::WriteBatch;
@@ -54,6 +55,7 @@ pub use iter::{EntryIter, Iter};
 pub use options::{Compression, Durability, Options, WriteOptions};
 pub use snapshot::Snapshot;
 pub use stats::{SegmentStats, Stats};
+pub use stream::{ValueReader, ValueWriter};
 
 /// Segment file helpers for tools that inspect a data directory (the CLI's `check`).
 #[doc(hidden)]

@@ -3,7 +3,7 @@
 //! ```text
 //! offset size field
 //!      0    4 crc32c of bytes 4 .. end of record (rest of header, key, value)
-//!      4    1 kind (1 put, 2 delete, 3 batch envelope)
+//!      4    1 kind (1 put, 2 delete, 3 batch envelope, 4 chunk of a streamed value)
 //!      5    1 codec of the value (0 = stored as is)
 //!      6    2 key length
 //!      8    4 value length (bytes stored on disk)
@@ -27,6 +27,9 @@ pub enum RecordKind {
     /// An atomic batch: the "value" is a run of complete Put/Delete records, and the
     /// envelope's checksum covers them all, so the batch is applied whole or not at all.
     Batch = 3,
+    /// One chunk of a streamed value. Its key is the stream's chunk key (see `stream`),
+    /// in a namespace of its own: user lookups never match a chunk.
+    Chunk = 4,
 }
 
 impl RecordKind {
@@ -35,6 +38,7 @@ impl RecordKind {
             1 => Some(RecordKind::Put),
             2 => Some(RecordKind::Delete),
             3 => Some(RecordKind::Batch),
+            4 => Some(RecordKind::Chunk),
             _ => None,
         }
     }

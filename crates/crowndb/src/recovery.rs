@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::footer::{FooterEntry, ENTRY_LEN};
 use crate::hash::key_hash;
 use crate::index::Index;
-use crate::inner::{Inner, WriterState};
+use crate::inner::{Inner, Namespace, WriterState};
 use crate::lock::DirLock;
 use crate::options::Options;
 use crate::record::RecordKind;
@@ -85,7 +85,8 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, DirLock)> {
 
     let table = loaded.iter().fold(SegmentTable::default(), |t, l| t.with(l.segment.clone()));
     let index = Index::new();
-    replay(&index, &table, codec, &loaded);
+    // Chunks of streamed values, checked against their heads once the store is open.
+    let chunks = replay(&index, &table, codec, &loaded);
 
     let max_seq = loaded.iter().map(|l| l.max_seq).max().unwrap_or(0);
     let next_generation = generations.last().map_or(1, |g| g + 1);
@@ -136,6 +137,8 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, DirLock)> {
         evictions: AtomicU64::new(0),
         stopping: Default::default(),
     };
+    // Streams a crash interrupted (chunks without a head) leave no trace.
+    inner.drop_orphan_chunks(&chunks);
     Ok((inner, lock))
 }
 
@@ -238,36 +241,46 @@ fn quarantine_tail(dir: &Path, segment: &Segment, from: u64, to: u64) -> Result<
 }
 
 /// Rebuilds the index from every segment's entries, in parallel by shard.
-fn replay(index: &Index, table: &SegmentTable, codec: AddressCodec, loaded: &[Loaded]) {
+fn replay(index: &Index, table: &SegmentTable, codec: AddressCodec, loaded: &[Loaded]) -> Vec<(u64, u64)> {
     let lists: Vec<(&Arc<Segment>, EntryList<'_>)> = loaded.iter().map(|l| (&l.segment, EntryList::of(l))).collect();
     let mut per_shard = vec![0usize; Index::shard_count()];
     for (_, list) in &lists {
         list.for_each(|e| {
-            if e.kind == RecordKind::Put {
+            if matches!(e.kind, RecordKind::Put | RecordKind::Chunk) {
                 per_shard[Index::shard_of(e.hash)] += 1;
             }
         });
     }
     index.reserve_per_shard(&per_shard);
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    let chunks = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for part in 0..workers {
             let lists = &lists;
+            let chunks = &chunks;
             scope.spawn(move || {
                 let mut tombstones = Vec::new();
                 // Each worker owns a contiguous range of shards, i.e. of hashes: a slice of
                 // every (hash-sorted) entry list.
                 let shards = Index::shard_count();
                 let (lo, hi) = (part * shards / workers, (part + 1) * shards / workers);
+                let mut my_chunks = Vec::new();
                 for (segment, list) in lists {
-                    list.for_each_in_shards(lo, hi, |e| apply(index, table, codec, segment, e, &mut tombstones));
+                    list.for_each_in_shards(lo, hi, |e| {
+                        if e.kind == RecordKind::Chunk {
+                            my_chunks.push((e.hash, codec.encode(segment.slot, e.offset)));
+                        }
+                        apply(index, table, codec, segment, e, &mut tombstones)
+                    });
                 }
+                chunks.lock().extend(my_chunks);
                 for (hash, address) in tombstones {
                     index.remove(hash, address);
                 }
             });
         }
     });
+    chunks.into_inner()
 }
 
 /// A segment's entries, wherever they come from.
@@ -339,12 +352,9 @@ impl<'a> EntryList<'a> {
 /// Applies one record to the index during replay.
 fn apply(index: &Index, table: &SegmentTable, codec: AddressCodec, segment: &Segment, e: &FooterEntry, tombstones: &mut Vec<(u64, u64)>) {
     let address = codec.encode(segment.slot, e.offset);
-    let add = |tombstones: &mut Vec<(u64, u64)>| {
-        if e.kind == RecordKind::Put {
-            segment.add_live(e.len as u64);
-        } else {
-            tombstones.push((e.hash, address));
-        }
+    let add = |tombstones: &mut Vec<(u64, u64)>| match e.kind {
+        RecordKind::Put | RecordKind::Chunk => segment.add_live(e.len as u64),
+        _ => tombstones.push((e.hash, address)),
     };
     let candidates = match index.insert_if_vacant(e.hash, address) {
         Ok(()) => {
@@ -357,7 +367,7 @@ fn apply(index: &Index, table: &SegmentTable, codec: AddressCodec, segment: &Seg
         Ok(rec) => rec,
         Err(err) => {
             tracing::warn!("{err}");
-            if e.kind == RecordKind::Put {
+            if matches!(e.kind, RecordKind::Put | RecordKind::Chunk) {
                 index.insert(e.hash, address);
                 add(tombstones);
             }
@@ -368,12 +378,12 @@ fn apply(index: &Index, table: &SegmentTable, codec: AddressCodec, segment: &Seg
         let (slot, offset) = codec.decode(candidate);
         let Some(other_segment) = table.get(slot) else { continue };
         let Ok(other) = other_segment.record_at(offset) else { continue };
-        if other.key != new.key {
+        if other.key != new.key || Namespace::of(other.header.kind) != Namespace::of(new.header.kind) {
             continue;
         }
         if new.header.seq > other.header.seq {
             index.replace(e.hash, candidate, address);
-            if other.header.kind == RecordKind::Put {
+            if matches!(other.header.kind, RecordKind::Put | RecordKind::Chunk) {
                 other_segment.sub_live(other.header.record_len());
             }
             add(tombstones);

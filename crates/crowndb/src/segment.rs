@@ -520,7 +520,7 @@ fn split_batch(payload: &[u8]) -> Option<Vec<(usize, RecordRef<'_>)>> {
     let mut off = 0;
     while off < payload.len() {
         let rec = record::decode(&payload[off..]).ok()?;
-        if rec.header.kind == RecordKind::Batch {
+        if !matches!(rec.header.kind, RecordKind::Put | RecordKind::Delete) {
             return None;
         }
         out.push((off, rec));

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use crate::db::Entry;
 use crate::error::Result;
 use crate::hash::key_hash;
-use crate::inner::{Inner, NO_SNAPSHOT};
+use crate::inner::{Inner, Namespace, NO_SNAPSHOT};
 use crate::record::{RecordKind, RecordRef};
 use crate::segment::Segment;
 
@@ -77,10 +77,35 @@ impl Snapshot {
     pub fn get_entry(&self, key: &[u8]) -> Result<Option<Entry>> {
         let taken_at = self.taken_at_ms;
         let inner = &self.inner;
-        self.visible(key, |address, segment, _, rec| {
+        self.visible(Namespace::Keys, key, |address, segment, _, rec| {
             let expires = rec.header.expires_at_ms;
             let live = rec.header.kind == RecordKind::Put && (expires == 0 || expires > taken_at);
-            live.then(|| Entry::from_record(rec, segment, inner.codec.decode(address).1))
+            live.then(|| Entry::from_record(inner, rec, segment, inner.codec.decode(address).1, |k| self.visible_chunk(k)))
+        })?
+        .transpose()
+    }
+
+    /// The visible put of `key` in stored form: its metadata (empty value), codec and bytes.
+    pub(crate) fn visible_raw(&self, key: &[u8]) -> Result<Option<(Entry, u8, Vec<u8>)>> {
+        let taken_at = self.taken_at_ms;
+        self.visible(Namespace::Keys, key, |_, _, _, rec| {
+            let expires = rec.header.expires_at_ms;
+            let live = rec.header.kind == RecordKind::Put && (expires == 0 || expires > taken_at);
+            let meta = Entry {
+                value: Vec::new(),
+                version: rec.header.seq,
+                flags: rec.header.flags,
+                expires_at_ms: (expires != 0).then_some(expires),
+            };
+            live.then(|| (meta, rec.header.codec, rec.value.to_vec()))
+        })
+    }
+
+    /// The decoded bytes of the chunk with this key, as of the snapshot.
+    pub(crate) fn visible_chunk(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let inner = &self.inner;
+        self.visible(Namespace::Chunks, key, |address, segment, _, rec| {
+            Some(rec.decoded_value().map_err(|why| crate::Error::corruption(&segment.path, inner.codec.decode(address).1, why)))
         })?
         .transpose()
     }
@@ -88,7 +113,7 @@ impl Snapshot {
     /// Where the version of `key` this snapshot sees is, if it sees one.
     pub(crate) fn visible_version(&self, key: &[u8]) -> Result<Option<Visible>> {
         let taken_at = self.taken_at_ms;
-        self.visible(key, |address, _, from_history, rec| {
+        self.visible(Namespace::Keys, key, |address, _, from_history, rec| {
             let expires = rec.header.expires_at_ms;
             (rec.header.kind == RecordKind::Put && (expires == 0 || expires > taken_at)).then_some(Visible {
                 seq: rec.header.seq,
@@ -101,11 +126,17 @@ impl Snapshot {
     /// Finds the record of `key` visible at this snapshot and maps it with `f`.
     /// `f` gets the record's address, whether it came from the remembered history (rather
     /// than the index), and the record.
-    fn visible<T>(&self, key: &[u8], f: impl Fn(u64, &Segment, bool, &RecordRef<'_>) -> Option<T>) -> Result<Option<T>> {
+    fn visible<T>(
+        &self,
+        namespace: Namespace,
+        key: &[u8],
+        f: impl Fn(u64, &Segment, bool, &RecordRef<'_>) -> Option<T>,
+    ) -> Result<Option<T>> {
         let inner = &self.inner;
         let hash = key_hash(key);
-        let current =
-            inner.lookup(key, hash, |address, segment, rec| (rec.header.seq <= self.seq).then(|| f(address, segment, false, rec)))?;
+        let current = inner.lookup_in(namespace, key, hash, |address, segment, rec| {
+            (rec.header.seq <= self.seq).then(|| f(address, segment, false, rec))
+        })?;
         if let Some(Some(found)) = current {
             return Ok(found);
         }
@@ -121,7 +152,11 @@ impl Snapshot {
             let (slot, offset) = inner.codec.decode(address);
             let Some(segment) = table.get(slot) else { continue };
             let rec = segment.record_at(offset)?;
-            if rec.key == key && rec.header.seq <= self.seq && best.as_ref().is_none_or(|(s, _)| *s < rec.header.seq) {
+            if rec.key == key
+                && Namespace::of(rec.header.kind) == namespace
+                && rec.header.seq <= self.seq
+                && best.as_ref().is_none_or(|(s, _)| *s < rec.header.seq)
+            {
                 best = Some((rec.header.seq, f(address, segment, true, &rec)));
             }
         }

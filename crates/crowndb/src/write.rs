@@ -95,21 +95,27 @@ impl Inner {
     pub fn put(&self, key: &[u8], value: &[u8], opts: &WriteOptions) -> Result<u64> {
         self.check_key(key)?;
         self.check_value(value)?;
-        let hash = key_hash(key);
         let (stored, codec) = crate::codec::encode(value, self.options.compression);
+        self.put_encoded(key, &stored, codec, value.len(), opts)
+    }
+
+    /// Writes a put whose value is already in its stored form (`codec`); `user_len` is the
+    /// value's length as the caller gave it, for the write-amplification figures.
+    pub(crate) fn put_encoded(&self, key: &[u8], stored: &[u8], codec: u8, user_len: usize, opts: &WriteOptions) -> Result<u64> {
+        let hash = key_hash(key);
         let len = encoded_len(key.len(), stored.len());
         let (seq, end) = {
             let mut w = self.writer.lock();
             w.check_writable()?;
             let seq = w.next_seq;
             let meta = RecordMeta { kind: RecordKind::Put, codec, flags: opts.flags, seq, expires_at_ms: opts.expires_at_ms.unwrap_or(0) };
-            let (segment, offset) = self.append(&mut w, len, |buf| record::encode_into(buf, meta, key, &stored))?;
+            let (segment, offset) = self.append(&mut w, len, |buf| record::encode_into(buf, meta, key, stored))?;
             segment.note_put_seq(seq);
             w.next_seq += 1;
             self.index_put(hash, key, self.codec.encode(segment.slot, offset), &segment, len, seq);
             (seq, w.log_end)
         };
-        self.user_bytes_written.fetch_add((key.len() + value.len()) as u64, Ordering::Relaxed);
+        self.user_bytes_written.fetch_add((key.len() + user_len) as u64, Ordering::Relaxed);
         if self.wants_sync(opts) {
             self.sync_to(end)?;
         }

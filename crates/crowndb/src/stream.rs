@@ -1,0 +1,383 @@
+//! Streamed large values: written and read as chunks, never buffered whole.
+//!
+//! A [`ValueWriter`] appends the value as chunk records (kind `Chunk`, up to 1 MiB each,
+//! each checksummed and optionally compressed) whose keys are
+//! `stream id (u64 LE) | chunk number (u32 LE) | user key`, in an index namespace user keys
+//! never match. [`ValueWriter::finish`] then writes the *head*: an ordinary put of the user
+//! key whose codec is `CHUNKED` and whose value is a manifest
+//! `stream id u64 | total length u64 | chunk count u32 | chunk size u32` (all LE). The value
+//! becomes visible atomically with the head. Chunks without a head (an abandoned writer, a
+//! crash mid-stream) are removed from the index when the writer is dropped or at the next
+//! open, and compaction reclaims their space. Superseding the head retires its chunks.
+//!
+//! A [`ValueReader`] reads through a snapshot, so the chunks it needs stay readable however
+//! the key is overwritten meanwhile; it implements `Read` and `Seek`.
+
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::sync::Arc;
+
+use crate::codec;
+use crate::db::Entry;
+use crate::error::{Error, Result};
+use crate::hash::key_hash;
+use crate::inner::{Found, Inner, Namespace};
+use crate::options::WriteOptions;
+use crate::record::{self, encoded_len, RecordKind, RecordMeta};
+use crate::snapshot::Snapshot;
+
+/// Bytes of value per chunk record.
+pub const CHUNK_SIZE: usize = 1 << 20;
+const MANIFEST_LEN: usize = 24;
+
+/// The head record's value for a streamed value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Manifest {
+    pub stream_id: u64,
+    pub total_len: u64,
+    pub chunks: u32,
+    pub chunk_size: u32,
+}
+
+impl Manifest {
+    fn encode(&self) -> [u8; MANIFEST_LEN] {
+        let mut out = [0u8; MANIFEST_LEN];
+        out[0..8].copy_from_slice(&self.stream_id.to_le_bytes());
+        out[8..16].copy_from_slice(&self.total_len.to_le_bytes());
+        out[16..20].copy_from_slice(&self.chunks.to_le_bytes());
+        out[20..24].copy_from_slice(&self.chunk_size.to_le_bytes());
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Option<Manifest> {
+        if bytes.len() != MANIFEST_LEN {
+            return None;
+        }
+        Some(Manifest {
+            stream_id: u64::from_le_bytes(bytes[0..8].try_into().ok()?),
+            total_len: u64::from_le_bytes(bytes[8..16].try_into().ok()?),
+            chunks: u32::from_le_bytes(bytes[16..20].try_into().ok()?),
+            chunk_size: u32::from_le_bytes(bytes[20..24].try_into().ok()?),
+        })
+    }
+}
+
+/// The key of chunk `n` of stream `stream_id` of `user_key`.
+pub(crate) fn chunk_key(stream_id: u64, n: u32, user_key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(12 + user_key.len());
+    k.extend_from_slice(&stream_id.to_le_bytes());
+    k.extend_from_slice(&n.to_le_bytes());
+    k.extend_from_slice(user_key);
+    k
+}
+
+/// Stream id and user key of a chunk key.
+pub(crate) fn parse_chunk_key(key: &[u8]) -> Option<(u64, &[u8])> {
+    Some((u64::from_le_bytes(key.get(0..8)?.try_into().ok()?), key.get(12..)?))
+}
+
+impl Inner {
+    /// Removes the chunks of a superseded streamed value from the index (remembering them
+    /// for open snapshots). REQUIRES: the writer lock.
+    pub(crate) fn retire_chunks(&self, head: &Found, superseded_at: u64) {
+        let (_, offset) = self.codec.decode(head.address);
+        let Ok(rec) = head.segment.record_at(offset) else { return };
+        let Some(m) = Manifest::decode(rec.value) else { return };
+        let user_key = rec.key.to_vec();
+        for n in 0..m.chunks {
+            let key = chunk_key(m.stream_id, n, &user_key);
+            let hash = key_hash(&key);
+            let found =
+                self.lookup_in(Namespace::Chunks, &key, hash, |address, segment, rec| (address, segment.clone(), rec.header.record_len()));
+            if let Ok(Some((address, segment, len))) = found {
+                self.remember(hash, address, superseded_at);
+                self.index.remove(hash, address);
+                segment.sub_live(len);
+            }
+        }
+    }
+
+    /// Reads a whole value for the one-buffer APIs (`get`…): inline values directly,
+    /// streamed ones assembled from their chunks by `load_chunk`, if not over the limit.
+    pub(crate) fn value_of(
+        &self,
+        key: &[u8],
+        codec_byte: u8,
+        stored: &[u8],
+        load_chunk: impl Fn(&[u8]) -> Result<Option<Vec<u8>>>,
+    ) -> Result<std::result::Result<Vec<u8>, String>> {
+        if codec_byte != codec::CHUNKED {
+            return Ok(codec::decode(codec_byte, stored));
+        }
+        let Some(m) = Manifest::decode(stored) else { return Ok(Err("damaged stream manifest".into())) };
+        let limit = self.options.max_value_size as u64;
+        if m.total_len > limit {
+            return Err(Error::TooLarge { what: "streamed value (read it with Db::get_stream)", size: m.total_len, limit });
+        }
+        let mut value = Vec::with_capacity(m.total_len as usize);
+        for n in 0..m.chunks {
+            match load_chunk(&chunk_key(m.stream_id, n, key))? {
+                Some(chunk) => value.extend_from_slice(&chunk),
+                None => return Ok(Err(format!("chunk {n} of the streamed value of {:?} is missing", String::from_utf8_lossy(key)))),
+            }
+        }
+        Ok(Ok(value))
+    }
+
+    /// The decoded bytes of the current chunk record with this key.
+    pub(crate) fn current_chunk(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.lookup_in(Namespace::Chunks, key, key_hash(key), |address, segment, rec| {
+            rec.decoded_value().map_err(|why| Error::corruption(&segment.path, self.codec.decode(address).1, why))
+        })?
+        .transpose()
+    }
+
+    /// Appends one chunk record and indexes it. Returns the log end after it.
+    fn append_chunk(&self, key: &[u8], bytes: &[u8]) -> Result<u64> {
+        let (stored, codec) = codec::encode(bytes, self.options.compression);
+        let len = encoded_len(key.len(), stored.len());
+        let mut w = self.writer.lock();
+        w.check_writable()?;
+        let meta = RecordMeta { kind: RecordKind::Chunk, codec, flags: 0, seq: w.next_seq, expires_at_ms: 0 };
+        let (segment, offset) = self.append(&mut w, len, |buf| record::encode_into(buf, meta, key, &stored))?;
+        w.next_seq += 1;
+        self.index.insert(key_hash(key), self.codec.encode(segment.slot, offset));
+        segment.add_live(len as u64);
+        Ok(w.log_end)
+    }
+
+    /// Removes chunks that belong to no current head (an abandoned or crashed stream).
+    pub(crate) fn drop_orphan_chunks(&self, chunks: &[(u64, u64)]) {
+        let table = self.table.load();
+        for &(hash, address) in chunks {
+            let (slot, offset) = self.codec.decode(address);
+            let Some(segment) = table.get(slot) else { continue };
+            let Ok((header, key)) = segment.key_at(offset) else { continue };
+            if !self.index.contains_exact(hash, address) {
+                continue; // an older copy of a chunk
+            }
+            let Some((stream_id, user_key)) = parse_chunk_key(key) else { continue };
+            let owner = self.lookup(user_key, key_hash(user_key), |_, _, rec| {
+                rec.header.codec == codec::CHUNKED && Manifest::decode(rec.value).is_some_and(|m| m.stream_id == stream_id)
+            });
+            if !matches!(owner, Ok(Some(true))) && self.index.remove(hash, address) {
+                segment.sub_live(header.record_len());
+            }
+        }
+    }
+}
+
+/// Writes one value as a stream of chunks; see the module documentation. Get one from
+/// [`Db::put_stream`](crate::Db::put_stream); call [`finish`](ValueWriter::finish) to make
+/// the value visible. Dropping it unfinished leaves no trace.
+pub struct ValueWriter {
+    inner: Arc<Inner>,
+    key: Vec<u8>,
+    opts: WriteOptions,
+    stream_id: u64,
+    buf: Vec<u8>,
+    chunks: u32,
+    total: u64,
+    written: Vec<Vec<u8>>,
+    finished: bool,
+}
+
+impl ValueWriter {
+    pub(crate) fn new(inner: Arc<Inner>, key: &[u8], opts: WriteOptions) -> Result<ValueWriter> {
+        inner.check_key(&chunk_key(0, 0, key))?;
+        let stream_id = {
+            let mut w = inner.writer.lock();
+            w.check_writable()?;
+            // A sequence number is unique forever: a fine stream id.
+            let id = w.next_seq;
+            w.next_seq += 1;
+            id
+        };
+        Ok(ValueWriter {
+            inner,
+            key: key.to_vec(),
+            opts,
+            stream_id,
+            buf: Vec::new(),
+            chunks: 0,
+            total: 0,
+            written: Vec::new(),
+            finished: false,
+        })
+    }
+
+    fn flush_chunk(&mut self, len: usize) -> Result<()> {
+        let key = chunk_key(self.stream_id, self.chunks, &self.key);
+        self.inner.append_chunk(&key, &self.buf[..len])?;
+        self.buf.drain(..len);
+        self.chunks += 1;
+        self.written.push(key);
+        Ok(())
+    }
+
+    /// Writes the rest and the head: the value becomes visible, atomically. Returns its
+    /// version.
+    pub fn finish(mut self) -> Result<u64> {
+        if !self.buf.is_empty() {
+            self.flush_chunk(self.buf.len())?;
+        }
+        let manifest = Manifest { stream_id: self.stream_id, total_len: self.total, chunks: self.chunks, chunk_size: CHUNK_SIZE as u32 };
+        let version = self.inner.put_encoded(&self.key, &manifest.encode(), codec::CHUNKED, self.total as usize, &self.opts)?;
+        self.finished = true;
+        Ok(version)
+    }
+
+    /// Bytes written so far.
+    pub fn len(&self) -> u64 {
+        self.total
+    }
+
+    /// True if nothing was written yet.
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+}
+
+impl Write for ValueWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        self.total += data.len() as u64;
+        while self.buf.len() >= CHUNK_SIZE {
+            self.flush_chunk(CHUNK_SIZE).map_err(io::Error::other)?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for ValueWriter {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        // Abandoned: its chunks leave the index now; compaction reclaims their space.
+        let _w = self.inner.writer.lock();
+        for key in &self.written {
+            let hash = key_hash(key);
+            let found = self
+                .inner
+                .lookup_in(Namespace::Chunks, key, hash, |address, segment, rec| (address, segment.clone(), rec.header.record_len()));
+            if let Ok(Some((address, segment, len))) = found {
+                self.inner.index.remove(hash, address);
+                segment.sub_live(len);
+            }
+        }
+    }
+}
+
+/// Reads one value as a stream; see [`Db::get_stream`](crate::Db::get_stream).
+pub struct ValueReader {
+    snapshot: Snapshot,
+    key: Vec<u8>,
+    source: Source,
+    pos: u64,
+    /// The chunk last read, as (number, bytes).
+    cached: Option<(u32, Vec<u8>)>,
+    entry: Entry,
+}
+
+enum Source {
+    Inline(Vec<u8>),
+    Chunks(Manifest),
+}
+
+impl ValueReader {
+    pub(crate) fn open(snapshot: Snapshot, key: &[u8]) -> Result<Option<ValueReader>> {
+        let Some((entry_meta, codec_byte, stored)) = snapshot.visible_raw(key)? else { return Ok(None) };
+        let source = if codec_byte == codec::CHUNKED {
+            Source::Chunks(Manifest::decode(&stored).ok_or_else(|| Error::corruption("<stream manifest>", 0, "damaged stream manifest"))?)
+        } else {
+            Source::Inline(codec::decode(codec_byte, &stored).map_err(|why| Error::corruption("<value>", 0, why))?)
+        };
+        Ok(Some(ValueReader { snapshot, key: key.to_vec(), source, pos: 0, cached: None, entry: entry_meta }))
+    }
+
+    /// Length of the value in bytes.
+    pub fn len(&self) -> u64 {
+        match &self.source {
+            Source::Inline(v) => v.len() as u64,
+            Source::Chunks(m) => m.total_len,
+        }
+    }
+
+    /// True for an empty value.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Version, flags and deadline of the value (its `value` field is empty).
+    pub fn metadata(&self) -> &Entry {
+        &self.entry
+    }
+
+    fn chunk(&mut self, n: u32) -> io::Result<&[u8]> {
+        if self.cached.as_ref().map(|c| c.0) != Some(n) {
+            let Source::Chunks(m) = &self.source else { unreachable!("only streamed values have chunks") };
+            let key = chunk_key(m.stream_id, n, &self.key);
+            let pos = self.pos;
+            let user_key = String::from_utf8_lossy(&self.key).into_owned();
+            let bytes = self
+                .snapshot
+                .visible_chunk(&key)
+                .map_err(|e| io::Error::other(format!("reading the value of {user_key:?} at offset {pos}: {e}")))?
+                .ok_or_else(|| {
+                    io::Error::other(format!("chunk {n} of the streamed value of {:?} is missing", String::from_utf8_lossy(&self.key)))
+                })?;
+            self.cached = Some((n, bytes));
+        }
+        Ok(&self.cached.as_ref().expect("just cached").1)
+    }
+}
+
+impl Read for ValueReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let len = self.len();
+        if self.pos >= len || out.is_empty() {
+            return Ok(0);
+        }
+        let n = match &self.source {
+            Source::Inline(v) => {
+                let from = &v[self.pos as usize..];
+                let n = from.len().min(out.len());
+                out[..n].copy_from_slice(&from[..n]);
+                n
+            }
+            Source::Chunks(m) => {
+                let size = m.chunk_size as u64;
+                let (index, within) = ((self.pos / size) as u32, (self.pos % size) as usize);
+                let chunk = self.chunk(index)?;
+                let from = chunk.get(within..).unwrap_or(&[]);
+                if from.is_empty() {
+                    return Err(io::Error::other("streamed value chunk shorter than its manifest says"));
+                }
+                let n = from.len().min(out.len());
+                out[..n].copy_from_slice(&from[..n]);
+                n
+            }
+        };
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for ValueReader {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let target = match to {
+            SeekFrom::Start(p) => p as i128,
+            SeekFrom::End(d) => self.len() as i128 + d as i128,
+            SeekFrom::Current(d) => self.pos as i128 + d as i128,
+        };
+        if target < 0 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "seek before the start of the value"));
+        }
+        self.pos = target as u64;
+        Ok(self.pos)
+    }
+}

@@ -1,0 +1,147 @@
+//! Streamed large values: constant memory, atomic visibility, no trace when abandoned or
+//! interrupted by a crash, snapshots and compaction.
+
+use std::io::{Read, Seek, SeekFrom, Write};
+
+use crowndb::{Db, Durability, ErrorKind, Options};
+
+fn options() -> Options {
+    Options { durability: Durability::Never, segment_size: 8 << 20, ..Options::default() }
+}
+
+/// Deterministic bytes for position `i` of stream `seed`.
+fn byte_at(seed: u64, i: u64) -> u8 {
+    ((i.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ seed) >> 29) as u8
+}
+
+fn write_stream(db: &Db, key: &[u8], seed: u64, len: u64) -> u64 {
+    let mut w = db.put_stream(key, &Default::default()).unwrap();
+    let mut buf = vec![0u8; 300_007]; // odd size: chunk boundaries fall mid-write
+    let mut at = 0;
+    while at < len {
+        let n = buf.len().min((len - at) as usize);
+        for (j, b) in buf[..n].iter_mut().enumerate() {
+            *b = byte_at(seed, at + j as u64);
+        }
+        w.write_all(&buf[..n]).unwrap();
+        at += n as u64;
+    }
+    w.finish().unwrap()
+}
+
+fn check_stream(db: &Db, key: &[u8], seed: u64, len: u64) {
+    let mut r = db.get_stream(key).unwrap().expect("stream present");
+    assert_eq!(r.len(), len);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut at = 0u64;
+    loop {
+        let n = r.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        for (j, b) in buf[..n].iter().enumerate() {
+            assert_eq!(*b, byte_at(seed, at + j as u64), "byte {} differs", at + j as u64);
+        }
+        at += n as u64;
+    }
+    assert_eq!(at, len);
+}
+
+fn rss_anon_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status.lines().find_map(|l| l.strip_prefix("RssAnon:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap_or(0)
+}
+
+#[test]
+fn a_large_value_streams_through_flat_memory_and_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), options()).unwrap();
+    let len = 300 << 20;
+    let before = rss_anon_kib();
+    write_stream(&db, b"big", 1, len);
+    check_stream(&db, b"big", 1, len);
+    let grown_mib = rss_anon_kib().saturating_sub(before) / 1024;
+    assert!(grown_mib < 64, "anonymous memory grew by {grown_mib} MiB for a 300 MiB value");
+    // Too big for the one-buffer API: a clear error pointing to the stream API.
+    let err = db.get(b"big").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TooLarge);
+    assert!(err.to_string().contains("get_stream"), "{err}");
+    db.close().unwrap();
+    let db = Db::open(dir.path(), options()).unwrap();
+    check_stream(&db, b"big", 1, len);
+    // Seek into the middle.
+    let mut r = db.get_stream(b"big").unwrap().unwrap();
+    r.seek(SeekFrom::Start(len / 2 + 3)).unwrap();
+    let mut b = [0u8; 5];
+    r.read_exact(&mut b).unwrap();
+    assert_eq!(b.to_vec(), (0..5).map(|j| byte_at(1, len / 2 + 3 + j)).collect::<Vec<_>>());
+}
+
+#[test]
+fn small_streams_read_with_get_and_values_read_as_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), options()).unwrap();
+    write_stream(&db, b"s", 2, 3_000_000);
+    let whole = db.get(b"s").unwrap().unwrap();
+    assert_eq!(whole.len(), 3_000_000);
+    assert!(whole.iter().enumerate().all(|(i, b)| *b == byte_at(2, i as u64)));
+    db.put(b"plain", b"hello").unwrap();
+    let mut s = String::new();
+    db.get_stream(b"plain").unwrap().unwrap().read_to_string(&mut s).unwrap();
+    assert_eq!(s, "hello");
+}
+
+#[test]
+fn abandoned_and_crashed_streams_leave_no_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    // Segments of one chunk each: every chunk but those in the active segment is in a
+    // sealed segment that compaction can reclaim.
+    let options = || Options { segment_size: 2 << 20, ..options() };
+    let db = Db::open(dir.path(), options()).unwrap();
+    db.put(b"other", b"x").unwrap();
+    let live_before = db.stats().live_bytes;
+    {
+        let mut w = db.put_stream(b"abandoned", &Default::default()).unwrap();
+        w.write_all(&vec![1u8; 3 << 20]).unwrap();
+    }
+    assert_eq!(db.get(b"abandoned").unwrap(), None);
+    assert_eq!(db.stats().live_bytes, live_before, "abandoned chunks still counted live");
+    // A crash in the middle of a stream: the writer never finishes nor cleans up.
+    let mut w = db.put_stream(b"crashed", &Default::default()).unwrap();
+    w.write_all(&vec![2u8; 5 << 20]).unwrap();
+    std::mem::forget(w);
+    db.sync().unwrap();
+    let _ = db.simulate_crash();
+    let db = Db::open(dir.path(), options()).unwrap();
+    assert_eq!(db.get(b"crashed").unwrap(), None);
+    assert_eq!(db.get(b"other").unwrap(), Some(b"x".to_vec()));
+    assert_eq!(db.stats().keys, 1, "orphan chunks left in the index");
+    assert_eq!(db.stats().live_bytes, live_before, "orphan chunks still counted live");
+    // Their space is reclaimed by compaction.
+    db.compact().unwrap();
+    let on_disk: u64 = db.stats().segments.iter().map(|s| s.data_bytes).sum();
+    assert!(on_disk <= 2 << 20, "{on_disk} bytes still on disk (8 MiB of chunks were written)");
+}
+
+#[test]
+fn overwriting_a_stream_retires_its_chunks_but_snapshots_still_read_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), options()).unwrap();
+    write_stream(&db, b"v", 3, 6 << 20);
+    let snap = db.snapshot();
+    db.put(b"v", b"small now").unwrap();
+    assert!(db.stats().live_bytes < 1 << 20);
+    db.compact().unwrap();
+    assert_eq!(snap.get(b"v").unwrap().map(|v| v.len()), Some(6 << 20));
+    assert_eq!(db.get(b"v").unwrap(), Some(b"small now".to_vec()));
+    drop(snap);
+    write_stream(&db, b"w", 4, 4 << 20);
+    for i in 0..2000u32 {
+        db.put(&i.to_le_bytes(), &[9u8; 500]).unwrap();
+    }
+    db.compact().unwrap();
+    check_stream(&db, b"w", 4, 4 << 20);
+    db.close().unwrap();
+    let db = Db::open(dir.path(), options()).unwrap();
+    check_stream(&db, b"w", 4, 4 << 20);
+}
