@@ -198,6 +198,23 @@ impl Db {
         self.inner().put_if(key, value, condition, opts)
     }
 
+    /// Gives `key` a new expiry deadline (Unix ms; `None`: never) without rewriting a
+    /// large value: only its record (for values over 1 MiB, stored as streams, only the
+    /// small head) is rewritten. Returns the new version, or `None` if the key has no
+    /// live value.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = crowndb::Db::open(dir.path(), crowndb::Options::default()).unwrap();
+    /// db.put(b"session", b"data").unwrap();
+    /// assert!(db.touch(b"session", Some(u64::MAX / 2)).unwrap().is_some());
+    /// assert_eq!(db.get_entry(b"session").unwrap().unwrap().expires_at_ms, Some(u64::MAX / 2));
+    /// assert_eq!(db.touch(b"missing", None).unwrap(), None);
+    /// ```
+    pub fn touch(&self, key: &[u8], expires_at_ms: Option<u64>) -> Result<Option<u64>> {
+        self.inner().touch(key, expires_at_ms, &WriteOptions::default())
+    }
+
     /// Starts writing a value of any size as a stream: write it through the returned
     /// [`ValueWriter`] (an `io::Write`) in pieces of any size, then call
     /// [`ValueWriter::finish`]; memory stays flat. The value becomes visible atomically at

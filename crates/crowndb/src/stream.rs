@@ -145,6 +145,89 @@ impl Inner {
         Ok(w.log_end)
     }
 
+    /// Writes a value given whole as a stream (values over one chunk): chunks, then head.
+    pub(crate) fn put_chunked(&self, key: &[u8], value: &[u8], opts: &WriteOptions) -> Result<u64> {
+        self.check_key(&chunk_key(0, 0, key))?;
+        let stream_id = {
+            let mut w = self.writer.lock();
+            w.check_writable()?;
+            let id = w.next_seq;
+            w.next_seq += 1;
+            id
+        };
+        let mut written = Vec::new();
+        let result = (|| {
+            for (n, piece) in value.chunks(CHUNK_SIZE).enumerate() {
+                let key = chunk_key(stream_id, n as u32, key);
+                self.append_chunk(&key, piece)?;
+                written.push(key);
+            }
+            let manifest =
+                Manifest { stream_id, total_len: value.len() as u64, chunks: written.len() as u32, chunk_size: CHUNK_SIZE as u32 };
+            self.put_encoded(key, &manifest.encode(), codec::CHUNKED, value.len(), opts)
+        })();
+        if result.is_err() {
+            self.forget_chunks(&written);
+        }
+        result
+    }
+
+    /// Takes the chunks of an unfinished stream out of the index.
+    fn forget_chunks(&self, keys: &[Vec<u8>]) {
+        let _w = self.writer.lock();
+        for key in keys {
+            let hash = key_hash(key);
+            let found =
+                self.lookup_in(Namespace::Chunks, key, hash, |address, segment, rec| (address, segment.clone(), rec.header.record_len()));
+            if let Ok(Some((address, segment, len))) = found {
+                self.index.remove(hash, address);
+                segment.sub_live(len);
+            }
+        }
+    }
+
+    /// Gives the key a new deadline (`None`: never expires) by rewriting only its record
+    /// (for a streamed value, only the head: the chunks stay). Returns the new version, or
+    /// `None` if the key has no live value.
+    pub(crate) fn touch(&self, key: &[u8], expires_at_ms: Option<u64>, opts: &WriteOptions) -> Result<Option<u64>> {
+        self.check_key(key)?;
+        let hash = key_hash(key);
+        let (seq, end) = {
+            let mut w = self.writer.lock();
+            w.check_writable()?;
+            let Some(old) = self.find_for_write(key, hash) else { return Ok(None) };
+            if old.header.kind != RecordKind::Put || self.is_expired(old.header.expires_at_ms) {
+                return Ok(None);
+            }
+            let (_, offset) = self.codec.decode(old.address);
+            let stored = old.segment.record_at(offset)?.value.to_vec();
+            let seq = w.next_seq;
+            let meta = RecordMeta {
+                kind: RecordKind::Put,
+                codec: old.header.codec,
+                flags: old.header.flags,
+                seq,
+                expires_at_ms: expires_at_ms.unwrap_or(0),
+            };
+            let len = encoded_len(key.len(), stored.len());
+            let (segment, at) = self.append(&mut w, len, |buf| record::encode_into(buf, meta, key, &stored))?;
+            segment.note_put_seq(seq);
+            w.next_seq += 1;
+            // The old record is superseded, but its chunks (if any) now belong to the new one.
+            old.segment.sub_live(old.header.record_len());
+            self.remember(hash, old.address, seq);
+            if !self.index.replace(hash, old.address, self.codec.encode(segment.slot, at)) {
+                self.index.insert(hash, self.codec.encode(segment.slot, at));
+            }
+            segment.add_live(len as u64);
+            (seq, w.log_end)
+        };
+        if self.wants_sync(opts) {
+            self.sync_to(end)?;
+        }
+        Ok(Some(seq))
+    }
+
     /// Removes chunks that belong to no current head (an abandoned or crashed stream).
     pub(crate) fn drop_orphan_chunks(&self, chunks: &[(u64, u64)]) {
         let table = self.table.load();

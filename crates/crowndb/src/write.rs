@@ -27,7 +27,14 @@ impl Inner {
     }
 
     pub fn check_value(&self, value: &[u8]) -> Result<()> {
-        let limit = (self.options.max_value_size as u64).min(self.max_record_len().saturating_sub(HEADER_LEN as u64)).min(u32::MAX as u64);
+        // Values over one chunk are stored as streams when a chunk fits in a segment;
+        // otherwise a value must fit in one record.
+        let one_record = self.max_record_len().saturating_sub(HEADER_LEN as u64 + u16::MAX as u64);
+        let streamable = one_record >= crate::stream::CHUNK_SIZE as u64;
+        let mut limit = self.options.max_value_size as u64;
+        if !streamable {
+            limit = limit.min(self.max_record_len().saturating_sub(HEADER_LEN as u64)).min(u32::MAX as u64);
+        }
         if value.len() as u64 > limit {
             return Err(Error::TooLarge { what: "value", size: value.len() as u64, limit });
         }
@@ -95,6 +102,10 @@ impl Inner {
     pub fn put(&self, key: &[u8], value: &[u8], opts: &WriteOptions) -> Result<u64> {
         self.check_key(key)?;
         self.check_value(value)?;
+        if value.len() > crate::stream::CHUNK_SIZE {
+            // Large values are stored as streams: a later touch rewrites only the head.
+            return self.put_chunked(key, value, opts);
+        }
         let (stored, codec) = crate::codec::encode(value, self.options.compression);
         self.put_encoded(key, &stored, codec, value.len(), opts)
     }

@@ -145,3 +145,29 @@ fn overwriting_a_stream_retires_its_chunks_but_snapshots_still_read_it() {
     let db = Db::open(dir.path(), options()).unwrap();
     check_stream(&db, b"w", 4, 4 << 20);
 }
+
+#[test]
+fn large_puts_are_streamed_and_touch_rewrites_only_the_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = std::sync::Arc::new(crowndb::ManualClock::new(1_000_000));
+    let db = Db::open(dir.path(), Options { clock: clock.clone(), ..options() }).unwrap();
+    let value: Vec<u8> = (0..5_000_000u64).map(|i| byte_at(9, i)).collect();
+    let v1 = db.put(b"large", &value).unwrap();
+    assert_eq!(db.get(b"large").unwrap().as_deref(), Some(&value[..]));
+    assert_eq!(db.get_stream(b"large").unwrap().unwrap().len(), 5_000_000);
+    let written = db.stats().disk_bytes_written;
+    let v2 = db.touch(b"large", Some(1_000_500)).unwrap().expect("live key");
+    assert!(v2 > v1);
+    let touch_cost = db.stats().disk_bytes_written - written;
+    assert!(touch_cost < 200, "touch of a 5 MB value wrote {touch_cost} bytes");
+    let entry = db.get_entry(b"large").unwrap().unwrap();
+    assert_eq!((entry.expires_at_ms, entry.value.len()), (Some(1_000_500), 5_000_000));
+    // The chunks survive the head's rewrite through compaction and reopen.
+    db.compact().unwrap();
+    db.close().unwrap();
+    let db = Db::open(dir.path(), Options { clock: clock.clone(), ..options() }).unwrap();
+    assert_eq!(db.get(b"large").unwrap().as_deref(), Some(&value[..]));
+    clock.advance(500);
+    assert_eq!(db.get(b"large").unwrap(), None);
+    assert_eq!(db.touch(b"large", None).unwrap(), None, "an expired key cannot be touched back");
+}
