@@ -35,7 +35,9 @@ fn main() {
     for &size in &[100usize, 4 << 10, 64 << 10, 1 << 20] {
         for compression in [Compression::Off, Compression::Lz4] {
             let _ = std::fs::remove_dir_all(&dir);
-            let db = Db::open(&dir, Options { durability: Durability::Never, compression, background_compaction: false, ..Options::default() }).unwrap();
+            let db =
+                Db::open(&dir, Options { durability: Durability::Never, compression, background_compaction: false, ..Options::default() })
+                    .unwrap();
             let n = ((256usize << 20) / size).max(64);
             let mut value = vec![0u8; size];
             let start = Instant::now();
@@ -56,7 +58,13 @@ fn main() {
             let get = start.elapsed().as_secs_f64();
             assert_eq!(bytes, n * size);
             let mb = (n * size) as f64 / 1e6;
-            let label = if size >= 1 << 20 { format!("{} MiB", size >> 20) } else if size >= 1024 { format!("{} KiB", size >> 10) } else { format!("{size} B") };
+            let label = if size >= 1 << 20 {
+                format!("{} MiB", size >> 20)
+            } else if size >= 1024 {
+                format!("{} KiB", size >> 10)
+            } else {
+                format!("{size} B")
+            };
             println!(
                 "{label:<10} {:<6} {:>12.0} {:>10.1} {:>12.0} {:>10.1}",
                 if compression == Compression::Off { "off" } else { "on" },
@@ -105,7 +113,14 @@ fn main() {
     let target = dir.join("dd.out");
     let start = Instant::now();
     let status = std::process::Command::new("dd")
-        .args(["if=/dev/zero", &format!("of={}", target.display()), "bs=4M", &format!("count={}", total >> 22), "conv=fsync", "status=none"])
+        .args([
+            "if=/dev/zero",
+            &format!("of={}", target.display()),
+            "bs=4M",
+            &format!("count={}", total >> 22),
+            "conv=fsync",
+            "status=none",
+        ])
         .status()
         .expect("run dd");
     let dd_secs = start.elapsed().as_secs_f64();

@@ -268,6 +268,70 @@ impl Db {
         self.inner().update(key, opts, f)
     }
 
+    /// Adds `delta` to the decimal integer stored under `key` (a missing key counts as 0)
+    /// and returns the result, atomically (no update is lost under concurrency). Fails with
+    /// `InvalidArgument` if the value is not a decimal integer that fits in an `i64`, or if
+    /// the result would overflow. The key keeps its flags and deadline.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = crowndb::Db::open(dir.path(), crowndb::Options::default()).unwrap();
+    /// assert_eq!(db.increment(b"hits", 5).unwrap(), 5);
+    /// assert_eq!(db.increment(b"hits", -7).unwrap(), -2);
+    /// db.put(b"name", b"ada").unwrap();
+    /// assert!(db.increment(b"name", 1).is_err());
+    /// ```
+    pub fn increment(&self, key: &[u8], delta: i64) -> Result<i64> {
+        let mut result = Ok(0);
+        self.update(key, &WriteOptions::default(), |current| {
+            let (n, flags, expires_at_ms) = match current {
+                None => (0i64, 0, None),
+                Some(e) => match std::str::from_utf8(&e.value).ok().and_then(|s| s.parse::<i64>().ok()) {
+                    Some(n) => (n, e.flags, e.expires_at_ms),
+                    None => {
+                        result = Err(crate::Error::InvalidArgument("value is not an integer or out of range".into()));
+                        return Update::Keep;
+                    }
+                },
+            };
+            match n.checked_add(delta) {
+                Some(sum) => {
+                    result = Ok(sum);
+                    Update::Put { value: sum.to_string().into_bytes(), flags, expires_at_ms }
+                }
+                None => {
+                    result = Err(crate::Error::InvalidArgument("increment or decrement would overflow".into()));
+                    Update::Keep
+                }
+            }
+        })?;
+        result
+    }
+
+    /// Appends `suffix` to the value of `key` (or prepends it, with `at_front`), atomically;
+    /// the key keeps its flags and deadline. Returns the new length, or `None` (and writes
+    /// nothing) if the key has no live value, as memcached's `append` does.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = crowndb::Db::open(dir.path(), crowndb::Options::default()).unwrap();
+    /// db.put(b"log", b"b").unwrap();
+    /// db.append(b"log", b"c", false).unwrap();
+    /// assert_eq!(db.append(b"log", b"a", true).unwrap(), Some(3));
+    /// assert_eq!(db.get(b"log").unwrap(), Some(b"abc".to_vec()));
+    /// assert_eq!(db.append(b"missing", b"x", false).unwrap(), None);
+    /// ```
+    pub fn append(&self, key: &[u8], suffix: &[u8], at_front: bool) -> Result<Option<usize>> {
+        let mut len = None;
+        self.update(key, &WriteOptions::default(), |current| {
+            let Some(e) = current else { return Update::Keep };
+            let value = if at_front { [suffix, &e.value].concat() } else { [&e.value, suffix].concat() };
+            len = Some(value.len());
+            Update::Put { value, flags: e.flags, expires_at_ms: e.expires_at_ms }
+        })?;
+        Ok(len)
+    }
+
     /// Deletes `key`; returns whether it had a live value.
     ///
     /// ```

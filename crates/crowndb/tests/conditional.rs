@@ -100,3 +100,31 @@ fn expired_keys_are_invisible_and_count_as_absent() {
     assert_eq!(db.get(b"later").unwrap(), None);
     assert_eq!(db.get(b"session").unwrap(), Some(b"new".to_vec()));
 }
+
+#[test]
+fn increment_and_append_are_atomic_under_concurrency() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Arc::new(open(dir.path()));
+    db.put(b"log", b"").unwrap();
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                for _ in 0..1_000 {
+                    db.increment(b"n", if t % 2 == 0 { 3 } else { -1 }).unwrap();
+                    db.append(b"log", &[b'a' + t as u8], false).unwrap().unwrap();
+                }
+            })
+        })
+        .collect();
+    threads.into_iter().for_each(|t| t.join().unwrap());
+    assert_eq!(db.increment(b"n", 0).unwrap(), 2 * 1_000 * 3 - 2 * 1_000);
+    let log = db.get(b"log").unwrap().unwrap();
+    assert_eq!(log.len(), 4_000);
+    for t in 0..4u8 {
+        assert_eq!(log.iter().filter(|&&b| b == b'a' + t).count(), 1_000);
+    }
+    db.put(b"max", i64::MAX.to_string().as_bytes()).unwrap();
+    assert!(db.increment(b"max", 1).unwrap_err().to_string().contains("overflow"));
+    assert_eq!(db.get(b"max").unwrap(), Some(i64::MAX.to_string().into_bytes()));
+}
