@@ -20,7 +20,7 @@ fn fill(buf: &mut [u8], seed: u64) {
         let w = words[(x % 8) as usize];
         let n = w.len().min(buf.len() - i);
         buf[i..i + n].copy_from_slice(&w[..n]);
-        if x % 5 == 0 && i < buf.len() {
+        if x.is_multiple_of(5) && i < buf.len() {
             buf[i] = (x >> 20) as u8; // some noise
         }
         i += n;
