@@ -290,7 +290,7 @@ fn walk_records(scan: &mut SegmentScan, data: &[u8], newest: bool, progress: &mu
     // record-shaped value is never mistaken for a record.
     let resync = |from: usize| -> Option<usize> {
         (from..end.saturating_sub(HEADER_LEN - 1)).find(|&p| {
-            if !(1..=3).contains(&data[p + 4]) {
+            if RecordKind::from_byte(data[p + 4]).is_none() {
                 return false;
             }
             match record_entries(&data[p..end], p as u64) {

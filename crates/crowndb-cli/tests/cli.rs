@@ -303,3 +303,67 @@ fn every_subcommand_has_help_with_an_example() {
     }
     assert!(text(&crowndb(&["--help"]).stdout).contains("Exit codes"));
 }
+
+#[test]
+fn damage_inside_a_batch_loses_only_the_damaged_record() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
+    let d = dir_arg(&dir);
+    let options = Options { compression: crowndb::Compression::Lz4, ..small_segments() };
+    let db = Db::open(&dir, options).unwrap();
+    for b in 0..200u32 {
+        let mut batch = crowndb::WriteBatch::new();
+        for i in 0..10u32 {
+            batch.put(format!("key:{b:04}:{i}").as_bytes(), format!("value {b} {i} ").repeat(10).as_bytes());
+        }
+        db.write(&batch).unwrap();
+    }
+    db.close().unwrap();
+    let before = contents(&dir);
+    assert_eq!(crowndb(&["check", "--data-dir", &d]).status.code(), Some(0));
+
+    // Flip a byte inside the value of the first inner record of the second envelope.
+    let path = dir.join(crowndb::format::segment_file_name(1));
+    let mut bytes = std::fs::read(&path).unwrap();
+    let first = crowndb::format::decode_record(&bytes[32..]).unwrap().header.record_len() as usize;
+    let envelope = 32 + first;
+    assert_eq!(crowndb::format::decode_record(&bytes[envelope..]).unwrap().header.kind, crowndb::format::RecordKind::Batch);
+    bytes[envelope + 32 + 40] ^= 1;
+    std::fs::write(&path, &bytes).unwrap();
+
+    let out = crowndb(&["check", "--data-dir", &d]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains(&format!("offset {envelope}:")), "{}", text(&out.stdout));
+    let out = crowndb(&["repair", "--data-dir", &d]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    let after = contents(&dir);
+    assert_eq!(after.len(), before.len() - 1);
+    assert!(after.iter().all(|(k, v)| before.get(k) == Some(v)));
+}
+
+#[test]
+fn repair_leaves_a_healthy_store_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
+    let db = Db::open(&dir, small_segments()).unwrap();
+    for i in 0..1500u32 {
+        db.put(format!("key:{i}").as_bytes(), &[7u8; 90]).unwrap();
+    }
+    db.close().unwrap();
+    let files = |dir: &Path| -> BTreeMap<String, Vec<u8>> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_file())
+            .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
+            .collect()
+    };
+    let before = files(&dir);
+    let out = crowndb(&["repair", "--data-dir", &dir_arg(&dir), "--dry-run"]);
+    assert!(text(&out.stdout).contains("0 segments would be rewritten"), "{}", text(&out.stdout));
+    assert_eq!(files(&dir), before, "a dry run changes nothing");
+    let out = crowndb(&["repair", "--data-dir", &dir_arg(&dir)]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("repaired 0 segments"), "{}", text(&out.stdout));
+    assert!(!dir.join("quarantine").exists());
+}
