@@ -22,7 +22,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the server (memcached protocol) on a data directory, until SIGTERM or SIGINT.
+    /// Run the server (memcached and Redis protocols) on a data directory, until SIGTERM or SIGINT.
     Serve(ServeArgs),
     /// Print the value of a key.
     Get(cmd::get::GetArgs),
@@ -60,6 +60,12 @@ struct ServeArgs {
     /// Address of the memcached protocol listener, or `off` [default: 127.0.0.1:11211].
     #[arg(long, value_name = "HOST:PORT")]
     memcached_addr: Option<String>,
+    /// Address of the Redis protocol (RESP2/RESP3) listener, or `off` [default: 127.0.0.1:6379].
+    #[arg(long, value_name = "HOST:PORT")]
+    redis_addr: Option<String>,
+    /// Password Redis clients must give with AUTH (or HELLO ... AUTH) [default: none].
+    #[arg(long, value_name = "PASSWORD")]
+    requirepass: Option<String>,
     /// When writes reach the disk: `always` (before the reply), `everysec`, `never`, or a period
     /// such as `100ms` [default: everysec].
     #[arg(long, value_name = "MODE")]
@@ -116,6 +122,12 @@ impl ServeArgs {
         }
         if let Some(addr) = self.memcached_addr {
             config.memcached_addr = parse_addr_setting(&addr);
+        }
+        if let Some(addr) = self.redis_addr {
+            config.redis_addr = parse_addr_setting(&addr);
+        }
+        if let Some(password) = self.requirepass {
+            config.requirepass = (!password.is_empty()).then_some(password);
         }
         if let Some(durability) = self.durability {
             config.durability = parse_durability(&durability)?;

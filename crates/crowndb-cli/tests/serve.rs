@@ -9,7 +9,7 @@ use std::time::Duration;
 /// Starts `crowndb serve` on port 0 and returns it with the address it logged.
 fn serve(data_dir: &std::path::Path, extra: &[&str]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_crowndb"))
-        .args(["serve", "--memcached-addr", "127.0.0.1:0", "--data-dir"])
+        .args(["serve", "--memcached-addr", "127.0.0.1:0", "--redis-addr", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .args(extra)
         .stderr(Stdio::piped())
@@ -60,7 +60,7 @@ fn serve_stores_and_survives_a_sigterm_restart() {
 fn non_loopback_needs_the_flag() {
     let dir = tempfile::tempdir().unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_crowndb"))
-        .args(["serve", "--memcached-addr", "0.0.0.0:0", "--data-dir"])
+        .args(["serve", "--memcached-addr", "0.0.0.0:0", "--redis-addr", "off", "--data-dir"])
         .arg(dir.path())
         .output()
         .unwrap();
@@ -76,7 +76,16 @@ fn bad_flags_are_reported() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("sometimes"));
     let help = Command::new(env!("CARGO_BIN_EXE_crowndb")).args(["serve", "--help"]).output().unwrap();
     let help = String::from_utf8_lossy(&help.stdout);
-    for flag in ["--data-dir", "--memcached-addr", "--durability", "--config", "--max-connections", "--allow-non-loopback"] {
+    for flag in [
+        "--data-dir",
+        "--memcached-addr",
+        "--durability",
+        "--config",
+        "--max-connections",
+        "--allow-non-loopback",
+        "--redis-addr",
+        "--requirepass",
+    ] {
         assert!(help.contains(flag), "--help documents {flag}");
     }
 }

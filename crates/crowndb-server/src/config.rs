@@ -8,6 +8,8 @@
 //! ```toml
 //! data_dir = "/var/lib/crowndb"
 //! memcached_addr = "127.0.0.1:11211"   # or "off"
+//! redis_addr = "127.0.0.1:6379"        # or "off"
+//! requirepass = "secret"               # Redis AUTH password; none by default
 //! durability = "everysec"              # always | everysec | never | 100ms | 2s
 //! max_connections = 1024
 //! max_item_size = 1048576
@@ -35,6 +37,13 @@ pub struct Config {
     /// Where the memcached protocol listens (`HOST:PORT`), `None` to disable it.
     /// Default: `127.0.0.1:11211`.
     pub memcached_addr: Option<String>,
+    /// Where the Redis protocol (RESP2/RESP3) listens (`HOST:PORT`), `None` to disable it.
+    /// Default: `127.0.0.1:6379`.
+    pub redis_addr: Option<String>,
+    /// The password Redis clients must give (AUTH, HELLO ... AUTH) before any other command, as
+    /// Redis's `requirepass`. Default: none. With one set, the Redis listener may bind a
+    /// non-loopback address without `allow_non_loopback`.
+    pub requirepass: Option<String>,
     /// When acknowledged writes reach the disk. Default: every second (`everysec`): fast, and a
     /// power failure loses at most a second (a crash of the process alone loses nothing).
     /// With `always`, a reply is sent only once the writes it acknowledges are synced; the
@@ -69,6 +78,8 @@ impl Default for Config {
         Config {
             data_dir: PathBuf::from("./crowndb-data"),
             memcached_addr: Some("127.0.0.1:11211".to_string()),
+            redis_addr: Some("127.0.0.1:6379".to_string()),
+            requirepass: None,
             durability: Durability::Periodic(Duration::from_secs(1)),
             max_connections: 1024,
             max_item_size: limits.max_item_size,
@@ -89,6 +100,8 @@ impl Default for Config {
 struct FileConfig {
     data_dir: Option<PathBuf>,
     memcached_addr: Option<String>,
+    redis_addr: Option<String>,
+    requirepass: Option<String>,
     durability: Option<String>,
     max_connections: Option<usize>,
     max_item_size: Option<usize>,
@@ -121,6 +134,12 @@ impl Config {
         }
         if let Some(addr) = file.memcached_addr {
             config.memcached_addr = parse_addr_setting(&addr);
+        }
+        if let Some(addr) = file.redis_addr {
+            config.redis_addr = parse_addr_setting(&addr);
+        }
+        if let Some(password) = file.requirepass {
+            config.requirepass = (!password.is_empty()).then_some(password);
         }
         if let Some(durability) = file.durability {
             config.durability = parse_durability(&durability)?;
@@ -181,6 +200,29 @@ impl Config {
         Ok(Some(first))
     }
 
+    /// Resolves the Redis listen address. A non-loopback address needs `allow_non_loopback` or a
+    /// password (`requirepass`).
+    pub fn redis_socket_addr(&self) -> Result<Option<SocketAddr>, ServerError> {
+        let Some(text) = &self.redis_addr else { return Ok(None) };
+        let addrs: Vec<SocketAddr> = text
+            .to_socket_addrs()
+            .map_err(|e| ServerError::Config(format!("redis address {text:?}: {e} (expected HOST:PORT or off)")))?
+            .collect();
+        let Some(&first) = addrs.first() else {
+            return Err(ServerError::Config(format!("redis address {text:?} resolves to nothing")));
+        };
+        if !self.allow_non_loopback && self.requirepass.is_none() {
+            if let Some(open) = addrs.iter().find(|a| !a.ip().is_loopback()) {
+                return Err(ServerError::Config(format!(
+                    "refusing to listen on {open} ({text}) for Redis clients: it is not a loopback address and no \
+                     password is set, so anyone who can reach it can read and change every key. Set --requirepass, or \
+                     pass --allow-non-loopback (or allow_non_loopback = true in the config file) to listen there anyway"
+                )));
+            }
+        }
+        Ok(Some(first))
+    }
+
     /// Checks limits that would make the server useless.
     pub fn validate(&self) -> Result<(), ServerError> {
         let bad = |what: &str| Err(ServerError::Config(format!("{what} must be at least 1")));
@@ -196,7 +238,8 @@ impl Config {
         if self.max_line_len < 16 {
             return Err(ServerError::Config("max_line_len must be at least 16".into()));
         }
-        self.memcached_socket_addr().map(|_| ())
+        self.memcached_socket_addr()?;
+        self.redis_socket_addr().map(|_| ())
     }
 }
 
@@ -260,6 +303,18 @@ mod tests {
         assert_eq!(config.limits().max_item_size, 2048);
         assert_eq!(config.idle_timeout, Some(Duration::from_secs(5)));
         assert_eq!(config.max_connections, 1024);
+        let config = Config::from_toml("redis_addr = \"off\"\nrequirepass = \"pw\"\n").unwrap();
+        assert_eq!(config.redis_addr, None);
+        assert_eq!(config.requirepass.as_deref(), Some("pw"));
+    }
+
+    #[test]
+    fn redis_on_non_loopback_needs_a_password_or_permission() {
+        let mut config = Config { memcached_addr: None, redis_addr: Some("0.0.0.0:6379".into()), ..Config::default() };
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("--requirepass"), "{err}");
+        config.requirepass = Some("pw".into());
+        config.validate().unwrap();
     }
 
     #[test]

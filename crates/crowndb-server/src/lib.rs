@@ -6,10 +6,12 @@
 //! - `memcache/`: the memcached protocol: frame layer (parse, reply), `connection.rs`
 //!   (buffering, pipelining), `handler.rs` and `meta.rs` (commands applied to the store).
 //! - `resp/`: the Redis protocol's frame layer (RESP2/RESP3).
+//! - `redis/`: the Redis protocol over the store: `connection.rs`, the dispatcher and `cmd/`.
 
 pub mod config;
 mod error;
 pub mod memcache;
+pub mod redis;
 pub mod resp;
 pub mod server;
 pub mod stats;

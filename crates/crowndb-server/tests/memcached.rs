@@ -475,6 +475,7 @@ fn non_loopback_addresses_are_refused_without_permission() {
     let config = crowndb_server::Config {
         data_dir: dir.path().to_path_buf(),
         memcached_addr: Some("0.0.0.0:0".into()),
+        redis_addr: None,
         ..crowndb_server::Config::default()
     };
     let err = crowndb_server::Server::start(config).err().expect("refused").to_string();
@@ -488,6 +489,7 @@ fn a_second_server_on_the_same_directory_fails_clearly() {
     let config = crowndb_server::Config {
         data_dir: dir.path().to_path_buf(),
         memcached_addr: Some("127.0.0.1:0".into()),
+        redis_addr: None,
         ..crowndb_server::Config::default()
     };
     let err = crowndb_server::Server::start(config).err().expect("refused").to_string();

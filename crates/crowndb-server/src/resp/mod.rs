@@ -56,3 +56,6 @@ pub use error::ProtocolError;
 pub use frame::Frame;
 pub use limits::{Limits, UNAUTHENTICATED_MAX_BULK_LEN, UNAUTHENTICATED_MAX_MULTIBULK_LEN, UNAUTHENTICATED_MAX_QUERY_BUFFER};
 pub use parse::{Request, RequestKind, RequestParser};
+
+/// Redis's strict integer syntax (`string2ll`), for command arguments.
+pub(crate) use number::string2ll as parse_integer;

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod resp;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
@@ -10,10 +12,16 @@ use std::time::Duration;
 
 use crowndb_server::{Config, Server};
 
-/// Starts a server on `dir` with the test defaults (loopback, port 0, 2 threads), adjusted by
+/// Starts a server on `dir` with the test defaults (both protocols on loopback, port 0, 2 threads), adjusted by
 /// `tweak`.
 pub fn start_with(dir: &Path, tweak: impl FnOnce(&mut Config)) -> Server {
-    let mut config = Config { data_dir: dir.to_path_buf(), memcached_addr: Some("127.0.0.1:0".into()), threads: 2, ..Config::default() };
+    let mut config = Config {
+        data_dir: dir.to_path_buf(),
+        memcached_addr: Some("127.0.0.1:0".into()),
+        redis_addr: Some("127.0.0.1:0".into()),
+        threads: 2,
+        ..Config::default()
+    };
     tweak(&mut config);
     Server::start(config).expect("server starts")
 }

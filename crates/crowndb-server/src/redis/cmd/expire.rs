@@ -1,0 +1,132 @@
+//! Expiry: EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT (NX, XX, GT, LT), TTL, PTTL, EXPIRETIME,
+//! PEXPIRETIME, PERSIST. A TTL is the record's deadline (`expires_at_ms`), the same one
+//! memcached's exptime sets; changing it rewrites the record in one `Db::update`.
+
+use bytes::Bytes;
+use crowndb::Update;
+
+use super::{now_ms, ExpireArg};
+use crate::redis::dispatch::Ctx;
+use crate::redis::reply::{self, is, parse_i64, writable_key, Reply};
+use crate::resp::Frame;
+
+#[derive(Default)]
+struct Conditions {
+    nx: bool,
+    xx: bool,
+    gt: bool,
+    lt: bool,
+}
+
+fn parse_conditions(args: &[Bytes]) -> Result<Conditions, Frame> {
+    let mut c = Conditions::default();
+    for arg in args {
+        if is(arg, "NX") {
+            c.nx = true;
+        } else if is(arg, "XX") {
+            c.xx = true;
+        } else if is(arg, "GT") {
+            c.gt = true;
+        } else if is(arg, "LT") {
+            c.lt = true;
+        } else {
+            return Err(Frame::err(format!("Unsupported option {}", reply::text(arg))));
+        }
+    }
+    if c.nx && (c.xx || c.gt || c.lt) {
+        return Err(Frame::err("NX and XX, GT or LT options at the same time are not compatible"));
+    }
+    if c.gt && c.lt {
+        return Err(Frame::err("GT and LT options at the same time are not compatible"));
+    }
+    Ok(c)
+}
+
+fn expire_generic(ctx: &mut Ctx, args: &[Bytes], unit: ExpireArg, name: &str) -> Reply {
+    let key = writable_key(&args[1])?;
+    let value = parse_i64(&args[2])?;
+    let conditions = parse_conditions(&args[3..])?;
+    let at = unit.deadline(value, name)?;
+    let opts = ctx.write_options();
+    let mut done = false;
+    ctx.db()
+        .update(key, &opts, |current| {
+            let Some(e) = current else { return Update::Keep };
+            // No TTL counts as an infinite one for GT and LT.
+            let allowed = match e.expires_at_ms {
+                None => !conditions.xx && !conditions.gt,
+                Some(old) => !conditions.nx && (!conditions.gt || at > old as i64) && (!conditions.lt || at < old as i64),
+            };
+            if !allowed {
+                return Update::Keep;
+            }
+            done = true;
+            if at <= now_ms() as i64 {
+                Update::Delete
+            } else {
+                Update::Put { value: e.value.clone(), flags: e.flags, expires_at_ms: Some(at as u64) }
+            }
+        })
+        .map_err(reply::engine)?;
+    Ok(Frame::Integer(i64::from(done)))
+}
+
+pub fn expire(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    expire_generic(ctx, args, ExpireArg::Seconds, "expire")
+}
+
+pub fn pexpire(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    expire_generic(ctx, args, ExpireArg::Millis, "pexpire")
+}
+
+pub fn expireat(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    expire_generic(ctx, args, ExpireArg::UnixSeconds, "expireat")
+}
+
+pub fn pexpireat(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    expire_generic(ctx, args, ExpireArg::UnixMillis, "pexpireat")
+}
+
+/// -2 if the key is missing, -1 if it has no TTL, else `f(deadline_ms, now_ms)`.
+fn ttl_generic(ctx: &mut Ctx, args: &[Bytes], f: impl Fn(u64, u64) -> i64) -> Reply {
+    let Some(entry) = ctx.entry(&args[1])? else {
+        return Ok(Frame::Integer(-2));
+    };
+    Ok(Frame::Integer(match entry.expires_at_ms {
+        None => -1,
+        Some(at) => f(at, now_ms()),
+    }))
+}
+
+pub fn ttl(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    // Rounded to the nearest second, as Redis does.
+    ttl_generic(ctx, args, |at, now| (at.saturating_sub(now).saturating_add(500) / 1000) as i64)
+}
+
+pub fn pttl(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    ttl_generic(ctx, args, |at, now| at.saturating_sub(now) as i64)
+}
+
+pub fn expiretime(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    ttl_generic(ctx, args, |at, _| (at / 1000) as i64)
+}
+
+pub fn pexpiretime(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    ttl_generic(ctx, args, |at, _| at as i64)
+}
+
+pub fn persist(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let key = writable_key(&args[1])?;
+    let opts = ctx.write_options();
+    let mut done = false;
+    ctx.db()
+        .update(key, &opts, |current| match current {
+            Some(e) if e.expires_at_ms.is_some() => {
+                done = true;
+                Update::Put { value: e.value.clone(), flags: e.flags, expires_at_ms: None }
+            }
+            _ => Update::Keep,
+        })
+        .map_err(reply::engine)?;
+    Ok(Frame::Integer(i64::from(done)))
+}

@@ -1,0 +1,222 @@
+//! Keyspace commands: DEL, UNLINK, EXISTS, TYPE, TOUCH, RENAME, RENAMENX, COPY, RANDOMKEY,
+//! SCAN, KEYS, DBSIZE, FLUSHDB, FLUSHALL.
+//!
+//! RENAME, RENAMENX and COPY read the source, then write one `WriteBatch` (RENAME: put the
+//! destination and delete the source together, so a crash never leaves both or neither).
+//! The read and the batch are not one step: a write to the source by another client in
+//! between can be lost, as it could not be in Redis.
+
+use std::collections::HashSet;
+
+use bytes::Bytes;
+use crowndb::{Condition, WriteBatch};
+
+use crate::memcache::flush::flush_now;
+use crate::redis::connection::blocking;
+use crate::redis::dispatch::Ctx;
+use crate::redis::glob;
+use crate::redis::reply::{self, is, parse_i64, writable_key, Reply, MAX_KEY_LEN};
+use crate::resp::Frame;
+
+pub fn del(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let opts = ctx.write_options();
+    let mut deleted = 0;
+    for key in &args[1..] {
+        if key.len() > MAX_KEY_LEN {
+            continue;
+        }
+        if ctx.db().delete_opt(key, &opts).map_err(reply::engine)? {
+            deleted += 1;
+        }
+    }
+    Ok(Frame::Integer(deleted))
+}
+
+/// Counts the keys that exist; a key named twice counts twice, as in Redis.
+pub fn exists(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let mut count = 0;
+    for key in &args[1..] {
+        if key.len() <= MAX_KEY_LEN && ctx.db().contains_key(key).map_err(reply::engine)? {
+            count += 1;
+        }
+    }
+    Ok(Frame::Integer(count))
+}
+
+/// TOUCH: there are no access times to update; counts the keys that exist.
+pub fn touch(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    exists(ctx, args)
+}
+
+pub fn type_(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let exists = args[1].len() <= MAX_KEY_LEN && ctx.db().contains_key(&args[1]).map_err(reply::engine)?;
+    Ok(Frame::simple(if exists { "string" } else { "none" }))
+}
+
+fn rename_generic(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> Reply {
+    let (src, dst) = (&args[1], writable_key(&args[2])?);
+    let Some(entry) = ctx.entry(src)? else {
+        return Err(Frame::err("no such key"));
+    };
+    if src == dst {
+        return Ok(if nx { Frame::Integer(0) } else { Frame::ok() });
+    }
+    if nx && ctx.entry(dst)?.is_some() {
+        return Ok(Frame::Integer(0));
+    }
+    let mut batch = WriteBatch::new();
+    batch.put_with(dst, &entry.value, entry.flags, entry.expires_at_ms).delete(src);
+    let opts = ctx.write_options();
+    ctx.db().write_opt(&batch, &opts).map_err(reply::engine)?;
+    Ok(if nx { Frame::Integer(1) } else { Frame::ok() })
+}
+
+pub fn rename(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    rename_generic(ctx, args, false)
+}
+
+pub fn renamenx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    rename_generic(ctx, args, true)
+}
+
+/// `COPY source destination [DB 0] [REPLACE]`: the value and its TTL.
+pub fn copy(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let (src, dst) = (&args[1], writable_key(&args[2])?);
+    let mut replace = false;
+    let mut i = 3;
+    while i < args.len() {
+        if is(&args[i], "REPLACE") {
+            replace = true;
+            i += 1;
+        } else if is(&args[i], "DB") && i + 1 < args.len() {
+            let db = parse_i64(&args[i + 1])?;
+            if db != 0 {
+                return Err(Frame::err("DB index is out of range"));
+            }
+            i += 2;
+        } else {
+            return Err(reply::syntax_error());
+        }
+    }
+    if src == dst {
+        return Err(Frame::err("source and destination objects are the same"));
+    }
+    let Some(entry) = ctx.entry(src)? else {
+        return Ok(Frame::Integer(0));
+    };
+    let opts = crowndb::WriteOptions { flags: entry.flags, expires_at_ms: entry.expires_at_ms, ..ctx.write_options() };
+    let condition = if replace { Condition::Always } else { Condition::IfAbsent };
+    match ctx.db().put_if(dst, &entry.value, condition, &opts).map_err(reply::engine)? {
+        crowndb::PutOutcome::Stored(_) => Ok(Frame::Integer(1)),
+        _ => Ok(Frame::Integer(0)),
+    }
+}
+
+/// Keys read per page when walking the whole keyspace (KEYS, RANDOMKEY, FLUSH).
+const PAGE: usize = 1024;
+
+/// A key from a random point of the index walk; nil if the store is empty.
+pub fn randomkey(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
+    // The cursor is `shard << 20 | fragment` (8 + 20 bits): start anywhere.
+    let start = random_u64() & ((1 << 28) - 1);
+    let mut cursor = start;
+    let mut wrapped = false;
+    loop {
+        let page = ctx.db().scan(cursor, 16).map_err(reply::engine)?;
+        if let Some(key) = page.keys.into_iter().next() {
+            return Ok(Frame::bulk(key));
+        }
+        cursor = page.cursor;
+        if cursor == 0 {
+            if wrapped || start == 0 {
+                return Ok(Frame::Null);
+            }
+            wrapped = true;
+        } else if wrapped && cursor >= start {
+            return Ok(Frame::Null);
+        }
+    }
+}
+
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    hasher.finish()
+}
+
+/// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`. The cursor is the engine's (see
+/// `Db::scan`): every key present for the whole walk is returned at least once.
+pub fn scan(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let cursor = std::str::from_utf8(&args[1]).ok().and_then(|s| s.parse::<u64>().ok()).ok_or_else(|| Frame::err("invalid cursor"))?;
+    let mut count = 10usize;
+    let mut pattern: Option<&[u8]> = None;
+    let mut only_strings = true;
+    let mut i = 2;
+    while i < args.len() {
+        if i + 1 >= args.len() {
+            return Err(reply::syntax_error());
+        }
+        if is(&args[i], "COUNT") {
+            let n = parse_i64(&args[i + 1])?;
+            if n < 1 {
+                return Err(reply::syntax_error());
+            }
+            count = n.min(1 << 20) as usize;
+        } else if is(&args[i], "MATCH") {
+            pattern = Some(&args[i + 1]);
+        } else if is(&args[i], "TYPE") {
+            only_strings = is(&args[i + 1], "string");
+        } else {
+            return Err(reply::syntax_error());
+        }
+        i += 2;
+    }
+    let page = ctx.db().scan(cursor, count).map_err(reply::engine)?;
+    let keys = if only_strings {
+        page.keys.into_iter().filter(|k| pattern.is_none_or(|p| p == b"*" || glob::matches(p, k))).map(Frame::bulk).collect()
+    } else {
+        Vec::new()
+    };
+    Ok(Frame::Array(vec![Frame::bulk(page.cursor.to_string()), Frame::Array(keys)]))
+}
+
+/// Every key matching the pattern, each once. Walks the whole index: slow on a big store, as
+/// in Redis (use SCAN).
+pub fn keys(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let pattern = &args[1];
+    let all = &pattern[..] == b"*";
+    let mut seen = HashSet::new();
+    let mut cursor = 0;
+    let db = ctx.db().clone();
+    blocking(|| -> Result<(), Frame> {
+        loop {
+            let page = db.scan(cursor, PAGE).map_err(reply::engine)?;
+            seen.extend(page.keys.into_iter().filter(|k| all || glob::matches(pattern, k)));
+            cursor = page.cursor;
+            if cursor == 0 {
+                return Ok(());
+            }
+        }
+    })?;
+    Ok(Frame::Array(seen.into_iter().map(Frame::bulk).collect()))
+}
+
+/// Keys in the index; expired keys not yet reclaimed by compaction count too.
+pub fn dbsize(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
+    Ok(Frame::Integer(ctx.db().stats().keys as i64))
+}
+
+/// FLUSHDB / FLUSHALL `[ASYNC | SYNC]`: deletes every key that exists when it starts (one
+/// delete per key); the reply comes once it is done, whichever mode was asked for.
+pub fn flush(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    match args.len() {
+        1 => {}
+        2 if is(&args[1], "ASYNC") || is(&args[1], "SYNC") => {}
+        _ => return Err(reply::syntax_error()),
+    }
+    let opts = ctx.write_options();
+    let db = ctx.db().clone();
+    blocking(|| flush_now(&db, &opts)).map_err(reply::engine)?;
+    Ok(Frame::ok())
+}

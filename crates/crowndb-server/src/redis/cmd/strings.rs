@@ -1,0 +1,453 @@
+//! String commands. Every read-modify-write (SET with NX/XX/GET/KEEPTTL, GETSET, GETDEL,
+//! GETEX, APPEND, SETRANGE, INCR*, DECR*) runs in one `Db::update`, which decides under the
+//! store's writer lock: concurrent clients never lose an increment or both win an NX. MSET is
+//! one `WriteBatch` (all or nothing, even across a crash); MSETNX checks, then writes one batch.
+
+use bytes::Bytes;
+use crowndb::{Condition, PutOutcome, Update, WriteBatch};
+
+use super::{now_ms, ExpireArg};
+use crate::redis::dispatch::Ctx;
+use crate::redis::reply::{self, is, parse_f64, parse_i64, writable_key, Reply};
+use crate::resp::{parse_integer, Frame};
+
+/// Stores a value with flags 0 (Redis has none), keeping nothing of the old record.
+fn put(value: Vec<u8>, expires_at_ms: Option<u64>) -> Update {
+    Update::Put { value, flags: 0, expires_at_ms }
+}
+
+fn bulk(value: Vec<u8>) -> Frame {
+    Frame::Bulk(Bytes::from(value))
+}
+
+pub fn get(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let entry = ctx.entry(&args[1])?;
+    ctx.count_lookup(entry.is_some());
+    Ok(entry.map_or(Frame::Null, |e| bulk(e.value)))
+}
+
+/// Options of SET, in any order and case.
+#[derive(Default)]
+struct SetOptions {
+    nx: bool,
+    xx: bool,
+    get: bool,
+    keepttl: bool,
+    expire: Option<(ExpireArg, Bytes)>,
+}
+
+fn parse_set_options(args: &[Bytes]) -> Result<SetOptions, Frame> {
+    let mut o = SetOptions::default();
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        let unit = if is(arg, "EX") {
+            Some(ExpireArg::Seconds)
+        } else if is(arg, "PX") {
+            Some(ExpireArg::Millis)
+        } else if is(arg, "EXAT") {
+            Some(ExpireArg::UnixSeconds)
+        } else if is(arg, "PXAT") {
+            Some(ExpireArg::UnixMillis)
+        } else {
+            None
+        };
+        if let Some(unit) = unit {
+            if o.keepttl || o.expire.is_some() || i + 1 >= args.len() {
+                return Err(reply::syntax_error());
+            }
+            o.expire = Some((unit, args[i + 1].clone()));
+            i += 2;
+            continue;
+        }
+        if is(arg, "NX") && !o.xx {
+            o.nx = true;
+        } else if is(arg, "XX") && !o.nx {
+            o.xx = true;
+        } else if is(arg, "GET") {
+            o.get = true;
+        } else if is(arg, "KEEPTTL") && o.expire.is_none() {
+            o.keepttl = true;
+        } else {
+            return Err(reply::syntax_error());
+        }
+        i += 1;
+    }
+    Ok(o)
+}
+
+/// `SET key value [NX | XX] [GET] [EX s | PX ms | EXAT t | PXAT t | KEEPTTL]`.
+pub fn set(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let key = writable_key(&args[1])?;
+    let options = parse_set_options(&args[3..])?;
+    let expires = match &options.expire {
+        Some((unit, value)) => Some(unit.positive_deadline(value, "set")?),
+        None => None,
+    };
+    let opts = ctx.write_options();
+    if !(options.nx || options.xx || options.get || options.keepttl) {
+        let opts = crowndb::WriteOptions { expires_at_ms: expires, ..opts };
+        ctx.db().put_opt(key, &args[2], &opts).map_err(reply::engine)?;
+        return Ok(Frame::ok());
+    }
+    let mut old = None;
+    let mut stored = false;
+    ctx.db()
+        .update(key, &opts, |current| {
+            old = current.map(|e| e.value.clone());
+            if (options.nx && current.is_some()) || (options.xx && current.is_none()) {
+                return Update::Keep;
+            }
+            stored = true;
+            let deadline = if options.keepttl { current.and_then(|e| e.expires_at_ms) } else { expires };
+            put(args[2].to_vec(), deadline)
+        })
+        .map_err(reply::engine)?;
+    if options.get {
+        Ok(old.map_or(Frame::Null, bulk))
+    } else if stored {
+        Ok(Frame::ok())
+    } else {
+        Ok(Frame::Null)
+    }
+}
+
+pub fn setnx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let key = writable_key(&args[1])?;
+    let opts = ctx.write_options();
+    match ctx.db().put_if(key, &args[2], Condition::IfAbsent, &opts).map_err(reply::engine)? {
+        PutOutcome::Stored(_) => Ok(Frame::Integer(1)),
+        _ => Ok(Frame::Integer(0)),
+    }
+}
+
+fn set_with_expiry(ctx: &mut Ctx, args: &[Bytes], unit: ExpireArg, name: &str) -> Reply {
+    let key = writable_key(&args[1])?;
+    let expires = unit.positive_deadline(&args[2], name)?;
+    let opts = crowndb::WriteOptions { expires_at_ms: Some(expires), ..ctx.write_options() };
+    ctx.db().put_opt(key, &args[3], &opts).map_err(reply::engine)?;
+    Ok(Frame::ok())
+}
+
+pub fn setex(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    set_with_expiry(ctx, args, ExpireArg::Seconds, "setex")
+}
+
+pub fn psetex(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    set_with_expiry(ctx, args, ExpireArg::Millis, "psetex")
+}
+
+pub fn getset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let key = writable_key(&args[1])?;
+    let opts = ctx.write_options();
+    let mut old = None;
+    ctx.db()
+        .update(key, &opts, |current| {
+            old = current.map(|e| e.value.clone());
+            put(args[2].to_vec(), None)
+        })
+        .map_err(reply::engine)?;
+    Ok(old.map_or(Frame::Null, bulk))
+}
+
+pub fn getdel(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let key = writable_key(&args[1])?;
+    let opts = ctx.write_options();
+    let mut old = None;
+    ctx.db()
+        .update(key, &opts, |current| match current {
+            Some(e) => {
+                old = Some(e.value.clone());
+                Update::Delete
+            }
+            None => Update::Keep,
+        })
+        .map_err(reply::engine)?;
+    ctx.count_lookup(old.is_some());
+    Ok(old.map_or(Frame::Null, bulk))
+}
+
+/// `GETEX key [EX s | PX ms | EXAT t | PXAT t | PERSIST]`.
+pub fn getex(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    // None: leave the TTL; Some(None): persist; Some(Some(at)): a new deadline.
+    let mut change: Option<Option<i64>> = None;
+    let mut i = 2;
+    while i < args.len() {
+        let unit =
+            [("EX", ExpireArg::Seconds), ("PX", ExpireArg::Millis), ("EXAT", ExpireArg::UnixSeconds), ("PXAT", ExpireArg::UnixMillis)]
+                .into_iter()
+                .find(|(name, _)| is(&args[i], name))
+                .map(|(_, unit)| unit);
+        if change.is_some() {
+            return Err(reply::syntax_error());
+        }
+        if let Some(unit) = unit {
+            if i + 1 >= args.len() {
+                return Err(reply::syntax_error());
+            }
+            let value = parse_i64(&args[i + 1])?;
+            if value <= 0 {
+                return Err(reply::invalid_expire("getex"));
+            }
+            change = Some(Some(unit.deadline(value, "getex")?));
+            i += 2;
+        } else if is(&args[i], "PERSIST") {
+            change = Some(None);
+            i += 1;
+        } else {
+            return Err(reply::syntax_error());
+        }
+    }
+    let Some(change) = change else {
+        return get(ctx, args);
+    };
+    let key = writable_key(&args[1])?;
+    let opts = ctx.write_options();
+    let mut old = None;
+    ctx.db()
+        .update(key, &opts, |current| {
+            let Some(e) = current else { return Update::Keep };
+            old = Some(e.value.clone());
+            match change {
+                Some(at) if at <= now_ms() as i64 => Update::Delete,
+                Some(at) => Update::Put { value: e.value.clone(), flags: e.flags, expires_at_ms: Some(at as u64) },
+                None if e.expires_at_ms.is_none() => Update::Keep,
+                None => Update::Put { value: e.value.clone(), flags: e.flags, expires_at_ms: None },
+            }
+        })
+        .map_err(reply::engine)?;
+    ctx.count_lookup(old.is_some());
+    Ok(old.map_or(Frame::Null, bulk))
+}
+
+pub fn mget(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let mut values = Vec::with_capacity(args.len() - 1);
+    for key in &args[1..] {
+        let entry = ctx.entry(key)?;
+        ctx.count_lookup(entry.is_some());
+        values.push(entry.map_or(Frame::Null, |e| bulk(e.value)));
+    }
+    Ok(Frame::Array(values))
+}
+
+fn pairs_batch(args: &[Bytes], name: &str) -> Result<WriteBatch, Frame> {
+    if args.len().is_multiple_of(2) {
+        return Err(reply::wrong_arity(name));
+    }
+    let mut batch = WriteBatch::new();
+    for pair in args[1..].chunks(2) {
+        batch.put(writable_key(&pair[0])?, &pair[1]);
+    }
+    Ok(batch)
+}
+
+/// All pairs in one batch: readers and a crash see all of them or none.
+pub fn mset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let batch = pairs_batch(args, "mset")?;
+    let opts = ctx.write_options();
+    ctx.db().write_opt(&batch, &opts).map_err(reply::engine)?;
+    Ok(Frame::ok())
+}
+
+/// Checks that no key exists, then writes one batch. The batch is atomic; the check and the
+/// write are not one step (a key created by another client in between is overwritten).
+pub fn msetnx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let batch = pairs_batch(args, "msetnx")?;
+    for pair in args[1..].chunks(2) {
+        if ctx.entry(&pair[0])?.is_some() {
+            return Ok(Frame::Integer(0));
+        }
+    }
+    let opts = ctx.write_options();
+    ctx.db().write_opt(&batch, &opts).map_err(reply::engine)?;
+    Ok(Frame::Integer(1))
+}
+
+/// The longest string a command may build (`proto-max-bulk-len`).
+fn max_len(ctx: &Ctx) -> usize {
+    ctx.shared.settings().limits.max_bulk_len
+}
+
+pub fn append(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let key = writable_key(&args[1])?;
+    let limit = max_len(ctx);
+    let opts = ctx.write_options();
+    let mut result = Ok(0);
+    ctx.db()
+        .update(key, &opts, |current| {
+            let (mut value, flags, deadline) = match current {
+                Some(e) => (e.value.clone(), e.flags, e.expires_at_ms),
+                None => (Vec::new(), 0, None),
+            };
+            if value.len() + args[2].len() > limit {
+                result = Err(reply::too_large());
+                return Update::Keep;
+            }
+            value.extend_from_slice(&args[2]);
+            result = Ok(value.len());
+            Update::Put { value, flags, expires_at_ms: deadline }
+        })
+        .map_err(reply::engine)?;
+    Ok(Frame::Integer(result? as i64))
+}
+
+pub fn strlen(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    Ok(Frame::Integer(ctx.entry(&args[1])?.map_or(0, |e| e.value.len() as i64)))
+}
+
+/// `GETRANGE key start end`, both inclusive, negative from the end, as Redis 7 clamps them.
+pub fn getrange(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let (mut start, mut end) = (parse_i64(&args[2])?, parse_i64(&args[3])?);
+    let Some(entry) = ctx.entry(&args[1])? else {
+        return Ok(Frame::bulk(Bytes::new()));
+    };
+    let len = entry.value.len() as i64;
+    if start < 0 && end < 0 && start > end {
+        return Ok(Frame::bulk(Bytes::new()));
+    }
+    if start < 0 {
+        start += len;
+    }
+    if end < 0 {
+        end += len;
+    }
+    start = start.max(0);
+    end = end.max(0);
+    if end >= len {
+        end = len - 1;
+    }
+    if start > end || len == 0 {
+        return Ok(Frame::bulk(Bytes::new()));
+    }
+    Ok(bulk(entry.value[start as usize..=end as usize].to_vec()))
+}
+
+/// `SETRANGE key offset value`: zero-pads a missing or short string.
+pub fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let key = writable_key(&args[1])?;
+    let offset = parse_i64(&args[2])?;
+    if offset < 0 {
+        return Err(Frame::err("offset is out of range"));
+    }
+    let patch = &args[3];
+    if patch.is_empty() {
+        return Ok(Frame::Integer(ctx.entry(key)?.map_or(0, |e| e.value.len() as i64)));
+    }
+    let offset = offset as u64;
+    if offset + patch.len() as u64 > max_len(ctx) as u64 {
+        return Err(reply::too_large());
+    }
+    let offset = offset as usize;
+    let opts = ctx.write_options();
+    let mut len = 0;
+    ctx.db()
+        .update(key, &opts, |current| {
+            let (mut value, flags, deadline) = match current {
+                Some(e) => (e.value.clone(), e.flags, e.expires_at_ms),
+                None => (Vec::new(), 0, None),
+            };
+            if value.len() < offset + patch.len() {
+                value.resize(offset + patch.len(), 0);
+            }
+            value[offset..offset + patch.len()].copy_from_slice(patch);
+            len = value.len();
+            Update::Put { value, flags, expires_at_ms: deadline }
+        })
+        .map_err(reply::engine)?;
+    Ok(Frame::Integer(len as i64))
+}
+
+/// Adds `delta` to the integer in `key` (0 if missing), keeping its TTL.
+fn incr_by(ctx: &mut Ctx, key: &[u8], delta: i64) -> Reply {
+    let key = writable_key(key)?;
+    let opts = ctx.write_options();
+    let mut result = Err(reply::not_integer());
+    ctx.db()
+        .update(key, &opts, |current| {
+            let (old, flags, deadline) = match current {
+                None => (0, 0, None),
+                Some(e) => match parse_integer(&e.value) {
+                    Some(n) => (n, e.flags, e.expires_at_ms),
+                    None => return Update::Keep,
+                },
+            };
+            let Some(new) = old.checked_add(delta) else {
+                result = Err(Frame::err("increment or decrement would overflow"));
+                return Update::Keep;
+            };
+            result = Ok(new);
+            Update::Put { value: new.to_string().into_bytes(), flags, expires_at_ms: deadline }
+        })
+        .map_err(reply::engine)?;
+    Ok(Frame::Integer(result?))
+}
+
+pub fn incr(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    incr_by(ctx, &args[1], 1)
+}
+
+pub fn decr(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    incr_by(ctx, &args[1], -1)
+}
+
+pub fn incrby(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let delta = parse_i64(&args[2])?;
+    incr_by(ctx, &args[1], delta)
+}
+
+pub fn decrby(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let delta = parse_i64(&args[2])?;
+    let Some(delta) = delta.checked_neg() else {
+        return Err(Frame::err("decrement would overflow"));
+    };
+    incr_by(ctx, &args[1], delta)
+}
+
+/// Adds a float, keeping the TTL. Computed in `f64` (Redis uses `long double`), written with
+/// the shortest digits that read back the same, never in exponent form.
+pub fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let key = writable_key(&args[1])?;
+    let delta = parse_f64(&args[2])?;
+    let opts = ctx.write_options();
+    let mut result = Err(reply::not_float());
+    ctx.db()
+        .update(key, &opts, |current| {
+            let (old, flags, deadline) = match current {
+                None => (0.0, 0, None),
+                Some(e) => match parse_f64(&e.value) {
+                    Ok(n) => (n, e.flags, e.expires_at_ms),
+                    Err(_) => return Update::Keep,
+                },
+            };
+            let new = old + delta;
+            if !new.is_finite() {
+                result = Err(Frame::err("increment would produce NaN or Infinity"));
+                return Update::Keep;
+            }
+            let text = format_float(new);
+            result = Ok(text.clone());
+            Update::Put { value: text, flags, expires_at_ms: deadline }
+        })
+        .map_err(reply::engine)?;
+    Ok(bulk(result?))
+}
+
+/// `3`, `10.5`, `0.0001`, `100000000000000000000`: as Redis's `%.17Lf` with trailing zeros cut.
+fn format_float(value: f64) -> Vec<u8> {
+    let value = if value == 0.0 { 0.0 } else { value };
+    format!("{value}").into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_float;
+
+    #[test]
+    fn floats_print_like_redis() {
+        assert_eq!(format_float(3.0), b"3");
+        assert_eq!(format_float(10.5 + 0.1), b"10.6");
+        assert_eq!(format_float(-0.0), b"0");
+        assert_eq!(format_float(1e20), b"100000000000000000000");
+        assert_eq!(format_float(0.0001), b"0.0001");
+    }
+}

@@ -1,0 +1,219 @@
+//! One Redis client connection: buffered reading, pipelining, protocol errors.
+//!
+//! Each turn reads what the socket has, decodes and runs every complete request in the buffer
+//! (`resp::RequestParser`), and sends all the replies with one write, so a pipeline of 10,000
+//! commands in a few packets gets its replies in a few packets. A request still arriving waits
+//! in the buffer; the parser refuses a declared bulk or argument count above the limits before
+//! anything is allocated for it, and a query buffer above `client-query-buffer-limit` closes the
+//! connection.
+//!
+//! A protocol error gets Redis's `-ERR Protocol error: ...` and the connection is closed after
+//! the replies to the requests before it, as Redis does. Command errors (arity, syntax, type)
+//! are replies; the connection stays.
+//!
+//! Durability `always`: the writes of one batch are appended without waiting and synced once
+//! before their replies go out.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use super::client::{Client, ClientInfo};
+use super::dispatch::{dispatch, Ctx};
+use super::shared::Shared;
+use crate::resp::{encode, Protocol, RequestParser};
+use crate::stats::add;
+
+/// Initial and minimum free space of the read buffer.
+const READ_CHUNK: usize = 16 * 1024;
+/// Replies buffered before they are sent even if more requests are waiting.
+const MAX_PENDING_OUTPUT: usize = 4 << 20;
+/// An idle connection keeps its buffers only if they are at most this big.
+const KEEP_BUFFER: usize = 64 * 1024;
+
+/// A Redis connection and its buffers.
+pub struct Connection {
+    stream: TcpStream,
+    shared: Arc<Shared>,
+    client: Client,
+    parser: RequestParser,
+    /// The settings generation `parser` and `timeout` were taken from.
+    generation: u64,
+    timeout: Option<Duration>,
+    read_buf: BytesMut,
+    write_buf: BytesMut,
+}
+
+impl Connection {
+    pub fn new(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) -> Connection {
+        let laddr = stream.local_addr().unwrap_or(peer);
+        let id = shared.next_client_id();
+        let now = Instant::now();
+        let info = Arc::new(Mutex::new(ClientInfo {
+            id,
+            addr: peer,
+            laddr,
+            name: Vec::new(),
+            lib_name: Vec::new(),
+            lib_ver: Vec::new(),
+            created: now,
+            last_active: now,
+            last_command: "NULL".to_string(),
+            resp: 2,
+        }));
+        shared.register(info.clone());
+        let client = Client { id, protocol: Protocol::Resp2, authenticated: true, close_after_reply: false, close_now: false, info };
+        let mut connection = Connection {
+            stream,
+            shared,
+            client,
+            parser: RequestParser::default(),
+            generation: u64::MAX,
+            timeout: None,
+            read_buf: BytesMut::with_capacity(READ_CHUNK),
+            write_buf: BytesMut::with_capacity(READ_CHUNK),
+        };
+        connection.refresh_settings();
+        connection.client.authenticated = connection.shared.settings().requirepass.is_none();
+        connection.parser.set_auth_required(!connection.client.authenticated);
+        connection
+    }
+
+    /// Takes the live settings (CONFIG SET) if they changed.
+    fn refresh_settings(&mut self) {
+        let generation = self.shared.settings_generation();
+        if generation == self.generation {
+            return;
+        }
+        let settings = self.shared.settings();
+        self.parser.set_limits(settings.limits);
+        self.timeout = settings.timeout;
+        self.generation = generation;
+    }
+
+    /// Serves the connection until it ends. `shutdown` turns true when the server stops.
+    pub async fn run(mut self, shutdown: watch::Receiver<bool>) -> io::Result<()> {
+        let result = self.serve(shutdown).await;
+        self.shared.unregister(self.client.id);
+        result
+    }
+
+    async fn serve(&mut self, mut shutdown: watch::Receiver<bool>) -> io::Result<()> {
+        loop {
+            self.refresh_settings();
+            let (mut close, more) = self.process();
+            if !self.write_buf.is_empty() {
+                self.stream.write_all(&self.write_buf).await?;
+                add(&self.shared.counters.total_net_output_bytes, self.write_buf.len() as u64);
+                self.write_buf.clear();
+            }
+            if self.client.close_now {
+                close = true;
+            }
+            if close {
+                let _ = self.stream.shutdown().await;
+                return Ok(());
+            }
+            if more {
+                continue;
+            }
+            if *shutdown.borrow() {
+                return Ok(());
+            }
+            if self.read_buf.is_empty() && self.read_buf.capacity() > KEEP_BUFFER {
+                self.read_buf = BytesMut::with_capacity(READ_CHUNK);
+            }
+            if self.write_buf.capacity() > KEEP_BUFFER {
+                self.write_buf = BytesMut::with_capacity(READ_CHUNK);
+            }
+            self.read_buf.reserve(READ_CHUNK);
+            let timeout = self.timeout;
+            let read = async {
+                match timeout {
+                    Some(limit) => tokio::time::timeout(limit, self.stream.read_buf(&mut self.read_buf)).await.ok(),
+                    None => Some(self.stream.read_buf(&mut self.read_buf).await),
+                }
+            };
+            let n = tokio::select! {
+                read = read => match read {
+                    None => {
+                        tracing::debug!("closing an idle Redis connection");
+                        return Ok(());
+                    }
+                    Some(result) => result?,
+                },
+                _ = shutdown.changed() => return Ok(()),
+            };
+            if n == 0 {
+                return Ok(());
+            }
+            add(&self.shared.counters.total_net_input_bytes, n as u64);
+        }
+    }
+
+    /// Runs every complete request in the read buffer, appending the replies. Returns whether
+    /// to close after sending them, and whether requests remain (the output limit stopped it).
+    fn process(&mut self) -> (bool, bool) {
+        let mut ctx = Ctx { shared: &self.shared, client: &mut self.client, dirty: false };
+        let mut close = false;
+        let mut more = false;
+        loop {
+            if self.write_buf.len() >= MAX_PENDING_OUTPUT {
+                more = !self.read_buf.is_empty();
+                break;
+            }
+            match self.parser.decode(&mut self.read_buf) {
+                Ok(Some(request)) => {
+                    let reply = dispatch(&mut ctx, &request.args);
+                    if ctx.client.close_now {
+                        break;
+                    }
+                    encode(&reply, ctx.client.protocol, &mut self.write_buf);
+                    // AUTH, HELLO and RESET change what the parser allows.
+                    self.parser.set_auth_required(!ctx.client.authenticated);
+                    if ctx.client.close_after_reply {
+                        close = true;
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(err) => {
+                    tracing::debug!("Redis client {}: {err}", ctx.client.id);
+                    if let Some(reply) = err.reply() {
+                        encode(&reply, ctx.client.protocol, &mut self.write_buf);
+                    }
+                    close = true;
+                    break;
+                }
+            }
+        }
+        if ctx.dirty {
+            let db = &self.shared.db;
+            if let Err(e) = blocking(|| db.sync()) {
+                // Nothing of this batch may be acknowledged: its writes are not known to be on disk.
+                self.write_buf.clear();
+                encode(&super::reply::engine(e), self.client.protocol, &mut self.write_buf);
+                close = true;
+            }
+        }
+        (close, more)
+    }
+}
+
+/// Runs `f`, which may block on disk I/O, without stalling the other tasks of a tokio worker
+/// (`block_in_place` on a multi-threaded runtime; directly elsewhere).
+pub(super) fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
+/// The reply to a connection beyond `max_connections`, as Redis words it.
+pub const TOO_MANY_CLIENTS: &[u8] = b"-ERR max number of clients reached\r\n";

@@ -1,0 +1,412 @@
+//! The command table and the dispatcher.
+//!
+//! A request is checked in Redis 7's order (`processCommand`): an unknown command gets
+//! `unknown command`, a wrong argument count gets `wrong number of arguments`, a client that
+//! must authenticate gets `NOAUTH` (except for AUTH, HELLO, QUIT and RESET), and then the
+//! command runs. Names are matched without regard to case.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+use crowndb::{Db, Durability, Entry, WriteOptions};
+
+use super::client::Client;
+use super::cmd::{command, connection, expire, keyspace, server, strings};
+use super::reply::{self, Reply, MAX_KEY_LEN};
+use super::shared::Shared;
+use crate::resp::Frame;
+use crate::stats::incr;
+
+/// A command's function: the request's arguments (name first) to a reply.
+pub type Run = fn(&mut Ctx, &[Bytes]) -> Reply;
+
+/// One row of the command table, with what COMMAND INFO and COMMAND DOCS report.
+pub struct Spec {
+    /// Lower case, as Redis names commands.
+    pub name: &'static str,
+    /// Argument count including the name; negative: at least that many.
+    pub arity: i32,
+    pub flags: &'static [&'static str],
+    /// First key, last key (-1: the last argument), step; 0, 0, 0 when there are no keys.
+    pub keys: (i32, i32, i32),
+    pub group: &'static str,
+    pub since: &'static str,
+    pub summary: &'static str,
+    pub run: Run,
+}
+
+impl Spec {
+    fn allowed_without_auth(&self) -> bool {
+        self.flags.contains(&"no_auth")
+    }
+}
+
+const W: &[&str] = &["write", "denyoom"];
+const WF: &[&str] = &["write", "denyoom", "fast"];
+const D: &[&str] = &["write", "fast"];
+const R: &[&str] = &["readonly"];
+const RF: &[&str] = &["readonly", "fast"];
+const C: &[&str] = &["fast", "loading", "stale"];
+const NA: &[&str] = &["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"];
+const A: &[&str] = &["admin", "noscript", "loading", "stale"];
+
+macro_rules! spec {
+    ($name:literal, $arity:expr, $flags:expr, $keys:expr, $group:literal, $since:literal, $summary:literal, $run:expr) => {
+        Spec { name: $name, arity: $arity, flags: $flags, keys: $keys, group: $group, since: $since, summary: $summary, run: $run }
+    };
+}
+
+const NOKEY: (i32, i32, i32) = (0, 0, 0);
+const KEY1: (i32, i32, i32) = (1, 1, 1);
+const KEYS: (i32, i32, i32) = (1, -1, 1);
+const KEY12: (i32, i32, i32) = (1, 2, 1);
+
+/// Every command the server knows.
+pub static COMMANDS: &[Spec] = &[
+    // connection
+    spec!("ping", -1, C, NOKEY, "connection", "1.0.0", "Returns the server's liveliness response.", connection::ping),
+    spec!("echo", 2, C, NOKEY, "connection", "1.0.0", "Returns the given string.", connection::echo),
+    spec!("quit", -1, NA, NOKEY, "connection", "1.0.0", "Closes the connection.", connection::quit),
+    spec!("hello", -1, NA, NOKEY, "connection", "6.0.0", "Handshakes with the Redis server.", connection::hello),
+    spec!("auth", -2, NA, NOKEY, "connection", "1.0.0", "Authenticates the connection.", connection::auth),
+    spec!("select", 2, C, NOKEY, "connection", "2.0.0", "Changes the selected database.", connection::select),
+    spec!("client", -2, &["sentinel"], NOKEY, "connection", "2.4.0", "A container for client connection commands.", connection::client),
+    spec!("reset", 1, NA, NOKEY, "connection", "6.2.0", "Resets the connection.", connection::reset),
+    // strings
+    spec!("get", 2, RF, KEY1, "string", "1.0.0", "Returns the string value of a key.", strings::get),
+    spec!(
+        "set",
+        -3,
+        W,
+        KEY1,
+        "string",
+        "1.0.0",
+        "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.",
+        strings::set
+    ),
+    spec!("setnx", 3, WF, KEY1, "string", "1.0.0", "Set the string value of a key only when the key doesn't exist.", strings::setnx),
+    spec!(
+        "setex",
+        4,
+        W,
+        KEY1,
+        "string",
+        "2.0.0",
+        "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.",
+        strings::setex
+    ),
+    spec!(
+        "psetex",
+        4,
+        W,
+        KEY1,
+        "string",
+        "2.6.0",
+        "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.",
+        strings::psetex
+    ),
+    spec!(
+        "getset",
+        3,
+        WF,
+        KEY1,
+        "string",
+        "1.0.0",
+        "Returns the previous string value of a key after setting it to a new value.",
+        strings::getset
+    ),
+    spec!("getdel", 2, D, KEY1, "string", "6.2.0", "Returns the string value of a key after deleting the key.", strings::getdel),
+    spec!("getex", -2, D, KEY1, "string", "6.2.0", "Returns the string value of a key after setting its expiration time.", strings::getex),
+    spec!("mget", -2, RF, KEYS, "string", "1.0.0", "Atomically returns the string values of one or more keys.", strings::mget),
+    spec!(
+        "mset",
+        -3,
+        W,
+        (1, -1, 2),
+        "string",
+        "1.0.1",
+        "Atomically creates or modifies the string values of one or more keys.",
+        strings::mset
+    ),
+    spec!(
+        "msetnx",
+        -3,
+        W,
+        (1, -1, 2),
+        "string",
+        "1.0.1",
+        "Atomically modifies the string values of one or more keys only when all keys don't exist.",
+        strings::msetnx
+    ),
+    spec!(
+        "append",
+        3,
+        WF,
+        KEY1,
+        "string",
+        "2.0.0",
+        "Appends a string to the value of a key. Creates the key if it doesn't exist.",
+        strings::append
+    ),
+    spec!("strlen", 2, RF, KEY1, "string", "2.2.0", "Returns the length of a string value.", strings::strlen),
+    spec!("getrange", 4, R, KEY1, "string", "2.4.0", "Returns a substring of the string stored at a key.", strings::getrange),
+    spec!(
+        "setrange",
+        4,
+        W,
+        KEY1,
+        "string",
+        "2.2.0",
+        "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.",
+        strings::setrange
+    ),
+    spec!(
+        "incr",
+        2,
+        WF,
+        KEY1,
+        "string",
+        "1.0.0",
+        "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
+        strings::incr
+    ),
+    spec!(
+        "decr",
+        2,
+        WF,
+        KEY1,
+        "string",
+        "1.0.0",
+        "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
+        strings::decr
+    ),
+    spec!(
+        "incrby",
+        3,
+        WF,
+        KEY1,
+        "string",
+        "1.0.0",
+        "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
+        strings::incrby
+    ),
+    spec!(
+        "decrby",
+        3,
+        WF,
+        KEY1,
+        "string",
+        "1.0.0",
+        "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.",
+        strings::decrby
+    ),
+    spec!(
+        "incrbyfloat",
+        3,
+        WF,
+        KEY1,
+        "string",
+        "2.6.0",
+        "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
+        strings::incrbyfloat
+    ),
+    // keyspace
+    spec!("del", -2, &["write"], KEYS, "generic", "1.0.0", "Deletes one or more keys.", keyspace::del),
+    spec!("unlink", -2, D, KEYS, "generic", "4.0.0", "Asynchronously deletes one or more keys.", keyspace::del),
+    spec!("exists", -2, RF, KEYS, "generic", "1.0.0", "Determines whether one or more keys exist.", keyspace::exists),
+    spec!("type", 2, RF, KEY1, "generic", "1.0.0", "Determines the type of value stored at a key.", keyspace::type_),
+    spec!(
+        "touch",
+        -2,
+        RF,
+        KEYS,
+        "generic",
+        "3.2.1",
+        "Returns the number of existing keys out of those specified after updating the time they were last accessed.",
+        keyspace::touch
+    ),
+    spec!("rename", 3, &["write"], KEY12, "generic", "1.0.0", "Renames a key and overwrites the destination.", keyspace::rename),
+    spec!("renamenx", 3, D, KEY12, "generic", "1.0.0", "Renames a key only when the target key name doesn't exist.", keyspace::renamenx),
+    spec!("copy", -3, W, KEY12, "generic", "6.2.0", "Copies the value of a key to a new key.", keyspace::copy),
+    spec!("randomkey", 1, &["readonly"], NOKEY, "generic", "1.0.0", "Returns a random key name from the database.", keyspace::randomkey),
+    spec!("scan", -2, &["readonly"], NOKEY, "generic", "2.8.0", "Iterates over the key names in the database.", keyspace::scan),
+    spec!("keys", 2, &["readonly"], NOKEY, "generic", "1.0.0", "Returns all key names that match a pattern.", keyspace::keys),
+    spec!("dbsize", 1, RF, NOKEY, "server", "1.0.0", "Returns the number of keys in the database.", keyspace::dbsize),
+    spec!("flushdb", -1, &["write"], NOKEY, "server", "1.0.0", "Remove all keys from the current database.", keyspace::flush),
+    spec!("flushall", -1, &["write"], NOKEY, "server", "1.0.0", "Removes all keys from all databases.", keyspace::flush),
+    spec!("expire", -3, D, KEY1, "generic", "1.0.0", "Sets the expiration time of a key in seconds.", expire::expire),
+    spec!("pexpire", -3, D, KEY1, "generic", "2.6.0", "Sets the expiration time of a key in milliseconds.", expire::pexpire),
+    spec!("expireat", -3, D, KEY1, "generic", "1.2.0", "Sets the expiration time of a key to a Unix timestamp.", expire::expireat),
+    spec!(
+        "pexpireat",
+        -3,
+        D,
+        KEY1,
+        "generic",
+        "2.6.0",
+        "Sets the expiration time of a key to a Unix milliseconds timestamp.",
+        expire::pexpireat
+    ),
+    spec!("ttl", 2, RF, KEY1, "generic", "1.0.0", "Returns the expiration time in seconds of a key.", expire::ttl),
+    spec!("pttl", 2, RF, KEY1, "generic", "2.6.0", "Returns the expiration time in milliseconds of a key.", expire::pttl),
+    spec!("expiretime", 2, RF, KEY1, "generic", "7.0.0", "Returns the expiration time of a key as a Unix timestamp.", expire::expiretime),
+    spec!(
+        "pexpiretime",
+        2,
+        RF,
+        KEY1,
+        "generic",
+        "7.0.0",
+        "Returns the expiration time of a key as a Unix milliseconds timestamp.",
+        expire::pexpiretime
+    ),
+    spec!("persist", 2, D, KEY1, "generic", "2.2.0", "Removes the expiration time of a key.", expire::persist),
+    // server
+    spec!(
+        "info",
+        -1,
+        &["loading", "stale"],
+        NOKEY,
+        "server",
+        "1.0.0",
+        "Returns information and statistics about the server.",
+        server::info
+    ),
+    spec!("time", 1, &["loading", "stale", "fast"], NOKEY, "server", "2.6.0", "Returns the server time.", server::time),
+    spec!("save", 1, A, NOKEY, "server", "1.0.0", "Synchronously saves the database(s) to disk.", server::save),
+    spec!("bgsave", -1, A, NOKEY, "server", "1.0.0", "Asynchronously saves the database(s) to disk.", server::bgsave),
+    spec!(
+        "lastsave",
+        1,
+        &["loading", "stale", "fast"],
+        NOKEY,
+        "server",
+        "1.0.0",
+        "Returns the Unix timestamp of the last successful save to disk.",
+        server::lastsave
+    ),
+    spec!("config", -2, &[], NOKEY, "server", "2.0.0", "A container for server configuration commands.", server::config),
+    spec!(
+        "shutdown",
+        -1,
+        &["admin", "noscript", "loading", "stale", "no_multi", "allow_busy"],
+        NOKEY,
+        "server",
+        "1.0.0",
+        "Synchronously saves the database(s) to disk and shuts down the Redis server.",
+        server::shutdown
+    ),
+    spec!(
+        "command",
+        -1,
+        &["loading", "stale"],
+        NOKEY,
+        "server",
+        "2.8.13",
+        "Returns detailed information about all commands.",
+        command::command
+    ),
+];
+
+/// The command named `name`, in any case.
+pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
+    static TABLE: OnceLock<HashMap<&'static [u8], &'static Spec>> = OnceLock::new();
+    let table = TABLE.get_or_init(|| COMMANDS.iter().map(|spec| (spec.name.as_bytes(), spec)).collect());
+    let mut lower = [0u8; 16];
+    if name.len() > lower.len() {
+        return None;
+    }
+    for (dst, src) in lower.iter_mut().zip(name) {
+        *dst = src.to_ascii_lowercase();
+    }
+    table.get(&lower[..name.len()]).copied()
+}
+
+/// What a command sees: the shared state, its client, and the batch's sync bookkeeping.
+pub struct Ctx<'a> {
+    pub shared: &'a Shared,
+    pub client: &'a mut Client,
+    /// A write was made whose sync is deferred to the end of the batch (durability `always`).
+    pub dirty: bool,
+}
+
+impl Ctx<'_> {
+    pub fn db(&self) -> &Db {
+        &self.shared.db
+    }
+
+    /// Options for one write: with durability `always`, the write does not wait and the
+    /// connection syncs once before sending the batch's replies.
+    pub fn write_options(&mut self) -> WriteOptions {
+        if self.shared.config.durability == Durability::Always {
+            self.dirty = true;
+            WriteOptions { sync: Some(false), ..WriteOptions::default() }
+        } else {
+            WriteOptions::default()
+        }
+    }
+
+    /// The live entry of `key` (a key too long to store is absent).
+    pub fn entry(&self, key: &[u8]) -> Result<Option<Entry>, Frame> {
+        if key.len() > MAX_KEY_LEN {
+            return Ok(None);
+        }
+        self.db().get_entry(key).map_err(reply::engine)
+    }
+
+    /// Counts a read of a key for INFO's keyspace_hits / keyspace_misses.
+    pub fn count_lookup(&self, hit: bool) {
+        let counters = &self.shared.counters;
+        incr(if hit { &counters.keyspace_hits } else { &counters.keyspace_misses });
+    }
+}
+
+/// Runs one request and returns its reply.
+pub fn dispatch(ctx: &mut Ctx, args: &[Bytes]) -> Frame {
+    incr(&ctx.shared.counters.total_commands_processed);
+    let reply = run(ctx, args);
+    if matches!(reply, Frame::Error(_)) {
+        incr(&ctx.shared.counters.total_error_replies);
+    }
+    reply
+}
+
+fn run(ctx: &mut Ctx, args: &[Bytes]) -> Frame {
+    let Some(spec) = lookup(&args[0]) else {
+        return reply::unknown_command(args);
+    };
+    let argc = args.len() as i64;
+    let arity = i64::from(spec.arity);
+    if (arity > 0 && argc != arity) || (arity < 0 && argc < -arity) {
+        return reply::wrong_arity(spec.name);
+    }
+    if !ctx.client.authenticated && !spec.allowed_without_auth() {
+        return reply::noauth();
+    }
+    ctx.client.with_info(|info| {
+        info.last_active = std::time::Instant::now();
+        if info.last_command != spec.name {
+            info.last_command.clear();
+            info.last_command.push_str(spec.name);
+        }
+    });
+    match (spec.run)(ctx, args) {
+        Ok(frame) | Err(frame) => frame,
+    }
+}
+
+/// Checks a subcommand's argument count (`client|setname` ...).
+pub fn sub_arity(args: &[Bytes], arity: i32, full_name: &str) -> Result<(), Frame> {
+    let argc = args.len() as i64;
+    let arity = i64::from(arity);
+    if (arity > 0 && argc != arity) || (arity < 0 && argc < -arity) {
+        return Err(reply::wrong_arity(full_name));
+    }
+    Ok(())
+}
+
+/// The number of commands, for COMMAND COUNT.
+pub fn count() -> usize {
+    COMMANDS.len()
+}
