@@ -295,9 +295,6 @@ async fn accept_loop(
             }
         };
         let stats = &accept.stats;
-        if protocol == Protocol::Redis {
-            incr(&accept.redis.counters.total_connections_received);
-        }
         let Ok(permit) = accept.permits.clone().try_acquire_owned() else {
             incr(&stats.counters.rejected_connections);
             tracing::warn!("refusing {peer}: {} connections open already", accept.config.max_connections);
@@ -308,6 +305,9 @@ async fn accept_loop(
             tokio::spawn(refuse(stream, message));
             continue;
         };
+        if protocol == Protocol::Redis {
+            incr(&accept.redis.counters.total_connections_received);
+        }
         let _ = stream.set_nodelay(true);
         let keepalive = socket2::TcpKeepalive::new().with_time(KEEPALIVE_IDLE).with_interval(KEEPALIVE_INTERVAL).with_retries(3);
         let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);

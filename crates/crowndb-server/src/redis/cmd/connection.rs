@@ -154,6 +154,10 @@ pub fn reset(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
 /// CLIENT ID / GETNAME / SETNAME / INFO / LIST / SETINFO / NO-EVICT / NO-TOUCH / REPLY / HELP.
 pub fn client(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+    if sub.len() <= 16 && sub.bytes().all(|b| b.is_ascii_lowercase() || b == b'-') {
+        // CLIENT LIST shows the subcommand, as Redis does (`cmd=client|list`).
+        ctx.client.with_info(|info| info.last_command = format!("client|{sub}"));
+    }
     match sub.as_str() {
         "id" => {
             sub_arity(args, 2, "client|id")?;
