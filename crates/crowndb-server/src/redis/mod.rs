@@ -30,6 +30,9 @@ mod glob;
 mod reply;
 pub mod shared;
 
+#[cfg(test)]
+mod proptests;
+
 pub use shared::Shared;
 
 /// The Redis version reported by HELLO and INFO: clients pick features from it, and we follow
