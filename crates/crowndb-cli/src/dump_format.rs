@@ -4,12 +4,16 @@
 //! ```text
 //! file header  16 bytes: "CROWNDMP" | version u32 = 1 | reserved u32 = 0
 //! entry        28-byte header + key + value:
-//!              crc32c u32 (bytes 4 .. end of entry) | tag u8 (1 entry, 2 end) | 3 × 0u8
+//!              crc32c u32 (bytes 4 .. end of entry) | tag u8 | 3 × 0u8
 //!              | key length u32 | value length u32 | flags u32 | expiry ms u64 (0 = never)
-//! end          an entry with tag 2, no key, a 12-byte value: entry count u64
+//!              tag 1: a key and its whole value
+//!              tag 3: a key whose value follows in pieces; value = total length u64
+//!              tag 4: the next piece of that value (no key)
+//! end          an entry with tag 2, no key, a 12-byte value: key count u64
 //!              | crc32c u32 of every byte of the file before the end entry
 //! ```
-//! All integers little-endian. A dump streams: writer and reader hold one entry at a time.
+//! All integers little-endian. A dump streams: the reader holds one entry (or one piece of
+//! a large value) at a time.
 
 use std::io::{self, Read, Write};
 
@@ -19,6 +23,10 @@ pub const FILE_HEADER_LEN: usize = 16;
 pub const ENTRY_HEADER_LEN: usize = 28;
 const TAG_ENTRY: u8 = 1;
 const TAG_END: u8 = 2;
+const TAG_STREAM: u8 = 3;
+const TAG_PIECE: u8 = 4;
+/// Values longer than this are written as a stream of pieces of this size.
+pub const PIECE_LEN: usize = 1 << 20;
 /// Largest key a dump may hold (the engine's limit).
 pub const MAX_KEY_LEN: u32 = u16::MAX as u32;
 /// Largest value a reader accepts (a damaged length must not allocate gigabytes).
@@ -82,7 +90,15 @@ impl<W: Write> DumpWriter<W> {
     }
 
     pub fn write(&mut self, entry: &DumpEntry) -> io::Result<()> {
-        self.emit_entry(TAG_ENTRY, &entry.key, &entry.value, entry.flags, entry.expires_at_ms.unwrap_or(0))?;
+        let expiry = entry.expires_at_ms.unwrap_or(0);
+        if entry.value.len() <= PIECE_LEN {
+            self.emit_entry(TAG_ENTRY, &entry.key, &entry.value, entry.flags, expiry)?;
+        } else {
+            self.emit_entry(TAG_STREAM, &entry.key, &(entry.value.len() as u64).to_le_bytes(), entry.flags, expiry)?;
+            for piece in entry.value.chunks(PIECE_LEN) {
+                self.emit_entry(TAG_PIECE, &[], piece, 0, 0)?;
+            }
+        }
         self.entries += 1;
         Ok(())
     }
@@ -118,13 +134,27 @@ impl std::fmt::Display for DumpError {
     }
 }
 
-/// Reads a dump entry by entry, verifying each checksum, and the end entry's count and
-/// whole-stream checksum (a dump cut short, or with entries lost, fails).
+/// What [`DumpReader::next_item`] read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DumpItem {
+    /// A key with its whole value.
+    Entry(DumpEntry),
+    /// A key whose value (`len` bytes, `value` left empty) follows as [`DumpItem::Piece`]s.
+    Stream { entry: DumpEntry, len: u64 },
+    /// The next piece of the value announced by the last `Stream`.
+    Piece(Vec<u8>),
+}
+
+/// Reads a dump item by item, verifying each checksum, that pieces add up to their value's
+/// length, and the end entry's count and whole-stream checksum (a dump cut short, or with
+/// entries lost, fails).
 pub struct DumpReader<R: Read> {
     input: R,
     offset: u64,
     stream_crc: u32,
     entries: u64,
+    /// Bytes still expected in pieces of the current streamed value.
+    pending: u64,
     done: bool,
 }
 
@@ -142,7 +172,7 @@ impl<R: Read> DumpReader<R> {
                 reason: format!("dump format version {version}; this build reads version {VERSION}"),
             });
         }
-        Ok(DumpReader { input, offset: FILE_HEADER_LEN as u64, stream_crc: crc32c::crc32c(&header), entries: 0, done: false })
+        Ok(DumpReader { input, offset: FILE_HEADER_LEN as u64, stream_crc: crc32c::crc32c(&header), entries: 0, pending: 0, done: false })
     }
 
     /// Bytes consumed so far.
@@ -150,8 +180,28 @@ impl<R: Read> DumpReader<R> {
         self.offset
     }
 
-    /// The next entry; `Ok(None)` after a verified end entry.
+    /// The next key with its whole value, pieces gathered in memory (for tests and small
+    /// dumps); `Ok(None)` after a verified end entry.
+    #[cfg(test)]
     pub fn next_entry(&mut self) -> Result<Option<DumpEntry>, DumpError> {
+        match self.next_item()? {
+            None => Ok(None),
+            Some(DumpItem::Entry(e)) => Ok(Some(e)),
+            Some(DumpItem::Stream { mut entry, len }) => {
+                while entry.value.len() < len as usize {
+                    match self.next_item()? {
+                        Some(DumpItem::Piece(p)) => entry.value.extend_from_slice(&p),
+                        _ => unreachable!("the reader checks that pieces follow"),
+                    }
+                }
+                Ok(Some(entry))
+            }
+            Some(DumpItem::Piece(_)) => unreachable!("pieces follow a stream entry"),
+        }
+    }
+
+    /// The next item; `Ok(None)` after a verified end entry.
+    pub fn next_item(&mut self) -> Result<Option<DumpItem>, DumpError> {
         if self.done {
             return Ok(None);
         }
@@ -168,8 +218,13 @@ impl<R: Read> DumpReader<R> {
         };
         let (stored_crc, tag) = (field(0..4) as u32, header[4]);
         let (key_len, value_len, flags, expiry) = (field(8..12) as u32, field(12..16) as u32, field(16..20) as u32, field(20..28));
-        if tag != TAG_ENTRY && tag != TAG_END {
+        if !(TAG_ENTRY..=TAG_PIECE).contains(&tag) {
             return Err(damaged(format!("unknown entry tag {tag}")));
+        }
+        if (self.pending > 0) != (tag == TAG_PIECE) {
+            let why =
+                if self.pending > 0 { format!("{} bytes of a value are missing", self.pending) } else { "a piece of no value".into() };
+            return Err(damaged(why));
         }
         if key_len > MAX_KEY_LEN || value_len > MAX_VALUE_LEN {
             return Err(damaged(format!("impossible lengths (key {key_len}, value {value_len})")));
@@ -187,6 +242,13 @@ impl<R: Read> DumpReader<R> {
             self.stream_crc = crc32c::crc32c_append(self.stream_crc, part);
         }
         self.offset += (ENTRY_HEADER_LEN + key.len() + value.len()) as u64;
+        if tag == TAG_PIECE {
+            if !key.is_empty() || value.is_empty() || value.len() as u64 > self.pending {
+                return Err(damaged(format!("a piece of {} bytes where {} remain", value.len(), self.pending)));
+            }
+            self.pending -= value.len() as u64;
+            return Ok(Some(DumpItem::Piece(value)));
+        }
         if tag == TAG_END {
             if value.len() != 12 || !key.is_empty() {
                 return Err(damaged("end entry of the wrong size".into()));
@@ -207,7 +269,16 @@ impl<R: Read> DumpReader<R> {
             return Ok(None);
         }
         self.entries += 1;
-        Ok(Some(DumpEntry { key, value, flags, expires_at_ms: (expiry != 0).then_some(expiry) }))
+        let expires_at_ms = (expiry != 0).then_some(expiry);
+        if tag == TAG_STREAM {
+            let len = value.as_slice().try_into().map(u64::from_le_bytes).map_err(|_| damaged("stream entry without a length".into()))?;
+            if len == 0 {
+                return Err(damaged("stream entry of an empty value".into()));
+            }
+            self.pending = len;
+            return Ok(Some(DumpItem::Stream { entry: DumpEntry { key, value: Vec::new(), flags, expires_at_ms }, len }));
+        }
+        Ok(Some(DumpItem::Entry(DumpEntry { key, value, flags, expires_at_ms })))
     }
 }
 
@@ -261,6 +332,21 @@ mod tests {
             assert!(decode(&bad).is_err(), "flip at {i} went unnoticed");
             assert!(decode(&bytes[..i]).is_err(), "cut at {i} went unnoticed");
         }
+    }
+
+    #[test]
+    fn large_values_go_in_pieces() {
+        let big =
+            DumpEntry { key: b"big".to_vec(), value: (0..PIECE_LEN * 2 + 5).map(|i| i as u8).collect(), flags: 3, expires_at_ms: None };
+        let entries = vec![sample()[0].clone(), big, sample()[1].clone()];
+        let bytes = encode(&entries);
+        assert_eq!(decode(&bytes).unwrap(), entries);
+        // A piece lost in the middle is found.
+        let piece_at = FILE_HEADER_LEN + (ENTRY_HEADER_LEN + 2) + (ENTRY_HEADER_LEN + 3 + 8);
+        assert_eq!(bytes[piece_at + 4], TAG_PIECE);
+        let mut cut = bytes[..piece_at].to_vec();
+        cut.extend_from_slice(&bytes[piece_at + ENTRY_HEADER_LEN + PIECE_LEN..]);
+        assert!(decode(&cut).is_err());
     }
 
     #[test]

@@ -5,14 +5,37 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
 
 use crowndb::{Db, Options, WriteOptions};
 
+/// Tests run in parallel threads of one process, and a child process started while a
+/// store is open in this process inherits the lock file's descriptor until it execs: the
+/// lock (an `flock`) then outlives the store's close for a moment, and a `crowndb` started
+/// right after finds the directory locked. So stores are open in this process, and
+/// children started, one test at a time.
+fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Opens a store, for setting it up or reading it back; hold the guard while it is open.
+fn open(dir: &Path, options: Options) -> (MutexGuard<'static, ()>, Db) {
+    let guard = serial();
+    (guard, Db::open(dir, options).unwrap())
+}
+
 fn crowndb(args: &[&str]) -> Output {
+    let _serial = serial();
+    run(args)
+}
+
+fn run(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_crowndb")).args(args).output().expect("run crowndb")
 }
 
 fn crowndb_stdin(args: &[&str], input: &[u8]) -> Output {
+    let _serial = serial();
     let mut child = Command::new(env!("CARGO_BIN_EXE_crowndb"))
         .args(args)
         .stdin(Stdio::piped())
@@ -34,7 +57,7 @@ fn dir_arg(dir: &Path) -> String {
 
 /// Everything a store holds, versions left out (they belong to one store).
 fn contents(dir: &Path) -> BTreeMap<Vec<u8>, (Vec<u8>, u32, Option<u64>)> {
-    let db = Db::open(dir, Options { create_if_missing: false, ..Options::default() }).unwrap();
+    let (_serial, db) = open(dir, Options { create_if_missing: false, ..Options::default() });
     let all = db.iter().with_metadata().map(|kv| kv.unwrap()).map(|(k, e)| (k, (e.value, e.flags, e.expires_at_ms))).collect();
     db.close().unwrap();
     all
@@ -106,7 +129,7 @@ fn reading_commands_do_not_create_a_store() {
 fn dump_then_load_gives_identical_contents() {
     let tmp = tempfile::tempdir().unwrap();
     let (src, dst) = (tmp.path().join("src"), tmp.path().join("dst"));
-    let db = Db::open(&src, small_segments()).unwrap();
+    let (serial_guard, db) = open(&src, small_segments());
     let far = 4_000_000_000_000;
     for i in 0..3000u32 {
         let key = format!("key:{i}").into_bytes();
@@ -119,6 +142,7 @@ fn dump_then_load_gives_identical_contents() {
         db.delete(format!("key:{}", i * 2).as_bytes()).unwrap();
     }
     db.close().unwrap();
+    drop(serial_guard);
 
     let dump = tmp.path().join("all.crowndump");
     let out = crowndb(&["dump", "--data-dir", &dir_arg(&src), dump.to_str().unwrap()]);
@@ -130,7 +154,7 @@ fn dump_then_load_gives_identical_contents() {
     assert_eq!(contents(&dst), before);
 
     // Through a pipe as well.
-    let piped = Command::new(env!("CARGO_BIN_EXE_crowndb")).args(["dump", "--data-dir", &dir_arg(&src)]).output().unwrap();
+    let piped = crowndb(&["dump", "--data-dir", &dir_arg(&src)]);
     let third = tmp.path().join("third");
     let out = crowndb_stdin(&["load", "--data-dir", &dir_arg(&third)], &piped.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -169,11 +193,12 @@ fn check_finds_a_flipped_byte_and_repair_salvages_the_rest() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("store");
     let d = dir_arg(&dir);
-    let db = Db::open(&dir, small_segments()).unwrap();
+    let (serial_guard, db) = open(&dir, small_segments());
     for i in 0..3000u32 {
         db.put(format!("key:{i:05}").as_bytes(), &[b'v'; 100]).unwrap();
     }
     db.close().unwrap();
+    drop(serial_guard);
     let before = contents(&dir);
     let out = crowndb(&["check", "--data-dir", &d]);
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
@@ -214,11 +239,12 @@ fn repair_rebuilds_a_damaged_footer_and_cuts_a_torn_tail() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("store");
     let d = dir_arg(&dir);
-    let db = Db::open(&dir, small_segments()).unwrap();
+    let (serial_guard, db) = open(&dir, small_segments());
     for i in 0..2000u32 {
         db.put(format!("key:{i:05}").as_bytes(), &[b'v'; 100]).unwrap();
     }
     db.close().unwrap();
+    drop(serial_guard);
     let before = contents(&dir);
     let path = dir.join(crowndb::format::segment_file_name(1));
     let mut bytes = std::fs::read(&path).unwrap();
@@ -249,7 +275,7 @@ fn repair_rebuilds_a_damaged_footer_and_cuts_a_torn_tail() {
 fn a_locked_directory_is_a_clear_error() {
     let tmp = tempfile::tempdir().unwrap();
     let d = dir_arg(tmp.path());
-    let db = Db::open(tmp.path(), Options::default()).unwrap();
+    let (serial_guard, db) = open(tmp.path(), Options::default());
     db.put(b"k", b"v").unwrap();
     for args in [
         vec!["get", "--data-dir", &d, "k"],
@@ -257,11 +283,12 @@ fn a_locked_directory_is_a_clear_error() {
         vec!["check", "--data-dir", &d],
         vec!["repair", "--data-dir", &d],
     ] {
-        let out = crowndb(&args);
+        let out = run(&args);
         assert_eq!(out.status.code(), Some(3), "{args:?}");
         assert!(text(&out.stderr).contains("locked by another process"), "{args:?}: {}", text(&out.stderr));
     }
     db.close().unwrap();
+    drop(serial_guard);
 }
 
 #[test]
@@ -310,7 +337,7 @@ fn damage_inside_a_batch_loses_only_the_damaged_record() {
     let dir = tmp.path().join("store");
     let d = dir_arg(&dir);
     let options = Options { compression: crowndb::Compression::Lz4, ..small_segments() };
-    let db = Db::open(&dir, options).unwrap();
+    let (serial_guard, db) = open(&dir, options);
     for b in 0..200u32 {
         let mut batch = crowndb::WriteBatch::new();
         for i in 0..10u32 {
@@ -319,6 +346,7 @@ fn damage_inside_a_batch_loses_only_the_damaged_record() {
         db.write(&batch).unwrap();
     }
     db.close().unwrap();
+    drop(serial_guard);
     let before = contents(&dir);
     assert_eq!(crowndb(&["check", "--data-dir", &d]).status.code(), Some(0));
 
@@ -345,11 +373,12 @@ fn damage_inside_a_batch_loses_only_the_damaged_record() {
 fn repair_leaves_a_healthy_store_alone() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("store");
-    let db = Db::open(&dir, small_segments()).unwrap();
+    let (serial_guard, db) = open(&dir, small_segments());
     for i in 0..1500u32 {
         db.put(format!("key:{i}").as_bytes(), &[7u8; 90]).unwrap();
     }
     db.close().unwrap();
+    drop(serial_guard);
     let files = |dir: &Path| -> BTreeMap<String, Vec<u8>> {
         std::fs::read_dir(dir)
             .unwrap()
@@ -365,5 +394,28 @@ fn repair_leaves_a_healthy_store_alone() {
     let out = crowndb(&["repair", "--data-dir", &dir_arg(&dir)]);
     assert_eq!(out.status.code(), Some(0));
     assert!(text(&out.stdout).contains("repaired 0 segments"), "{}", text(&out.stdout));
-    assert!(!dir.join("quarantine").exists());
+    let quarantined: Vec<_> =
+        std::fs::read_dir(dir.join("quarantine")).map(|d| d.map(|e| e.unwrap().file_name()).collect()).unwrap_or_default();
+    assert!(quarantined.is_empty(), "{quarantined:?} {}", text(&out.stdout));
+}
+
+#[test]
+fn streamed_large_values_round_trip_through_a_dump() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, dst) = (tmp.path().join("src"), tmp.path().join("dst"));
+    let (serial_guard, db) = open(&src, Options::default());
+    let big: Vec<u8> = (0..(3 << 20) + 12345).map(|i: u32| (i % 251) as u8).collect();
+    let mut w = db.put_stream(b"big", &WriteOptions { flags: 9, expires_at_ms: Some(4_000_000_000_000), ..Default::default() }).unwrap();
+    w.write_all(&big).unwrap();
+    w.finish().unwrap();
+    db.put(b"small", b"s").unwrap();
+    db.close().unwrap();
+    drop(serial_guard);
+    let dump = tmp.path().join("d");
+    assert!(crowndb(&["dump", "--data-dir", &dir_arg(&src), dump.to_str().unwrap()]).status.success());
+    let out = crowndb(&["load", "--data-dir", &dir_arg(&dst), dump.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (before, after) = (contents(&src), contents(&dst));
+    assert_eq!(after, before);
+    assert_eq!(after[&b"big"[..]].0, big);
 }

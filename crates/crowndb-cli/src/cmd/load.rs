@@ -1,13 +1,13 @@
 //! `crowndb load [FILE]`: write the keys of a dump into a store.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use clap::Args;
 use crowndb::{WriteBatch, WriteOptions};
 
 use super::{io_error, progress, CliError, CliResult, DataDir, EXIT_DAMAGED};
-use crate::dump_format::{DumpError, DumpReader};
+use crate::dump_format::{DumpError, DumpItem, DumpReader};
 
 /// Write every key of a dump (from FILE or stdin) into the store, with its flags and
 /// expiry deadline, overwriting keys that exist. Each entry's checksum is verified as it
@@ -57,9 +57,11 @@ pub fn run(args: LoadArgs) -> CliResult {
         batch.clear();
         Ok(())
     };
+    // A value streamed in pieces: its writer and the bytes still to come.
+    let mut stream: Option<(Option<crowndb::ValueWriter>, u64)> = None;
     let result = loop {
-        match reader.next_entry() {
-            Ok(Some(e)) => {
+        match reader.next_item() {
+            Ok(Some(DumpItem::Entry(e))) => {
                 count += 1;
                 if let Some(db) = &db {
                     let size = e.key.len() + e.value.len() + 32;
@@ -76,12 +78,37 @@ pub fn run(args: LoadArgs) -> CliResult {
                         }
                     }
                 }
-                bar.set_position(reader.offset());
+            }
+            Ok(Some(DumpItem::Stream { entry, len })) => {
+                count += 1;
+                let writer = match &db {
+                    Some(db) => {
+                        let opts = WriteOptions { sync: Some(false), flags: entry.flags, expires_at_ms: entry.expires_at_ms };
+                        Some(db.put_stream(&entry.key, &opts)?)
+                    }
+                    None => None,
+                };
+                stream = Some((writer, len));
+            }
+            Ok(Some(DumpItem::Piece(piece))) => {
+                let (writer, left) = stream.as_mut().expect("the reader checks that pieces follow a stream entry");
+                if let Some(w) = writer {
+                    w.write_all(&piece).map_err(|e| CliError::failure(format!("writing a streamed value: {e}")))?;
+                }
+                *left -= piece.len() as u64;
+                if *left == 0 {
+                    if let Some((Some(w), _)) = stream.take() {
+                        w.finish()?;
+                    }
+                }
             }
             Ok(None) => break Ok(()),
             Err(e) => break Err(damaged(e)),
         }
+        bar.set_position(reader.offset());
     };
+    // A value cut short by damage is abandoned unfinished: it leaves no trace.
+    drop(stream);
     // What was read before any damage is written, and synced, either way.
     flush(&mut batch)?;
     bar.finish_and_clear();
