@@ -29,5 +29,12 @@ db_bench --benchmarks=fillseq,fillrandom,readrandom --num="$num" --reads="$reads
   --db="$work/rocksdb" --statistics=false 2>&1 | tee "$out/db_bench.txt"
 rm -rf "$work"
 
-python3 scripts/bench_report.py "$out/crowndb.jsonl" "$out/db_bench.txt" docs/benchmarks.md docs/bench-engine.svg
+echo "== compaction under overwrites (1M keys, 10x overwrite)" >&2
+cargo build --release -p crowndb --example compaction_bench --example value_bench
+./target/release/examples/compaction_bench 1000000 "$work/compaction" | tee "$out/compaction.txt"
+echo "== value sizes, compression, streamed value against dd" >&2
+./target/release/examples/value_bench "$work/values" 2048 | tee "$out/values.txt"
+rm -rf "$work"
+
+python3 scripts/bench_report.py "$out/crowndb.jsonl" "$out/db_bench.txt" docs/benchmarks.md docs/bench-engine.svg "$out/compaction.txt" "$out/values.txt"
 echo "wrote docs/benchmarks.md and docs/bench-engine.svg" >&2

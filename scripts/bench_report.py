@@ -3,6 +3,7 @@
 import json, os, platform, re, subprocess, sys
 
 crown_path, rocks_path, md_path, svg_path = sys.argv[1:5]
+extra = sys.argv[5:7]
 crown = {}
 for line in open(crown_path):
     r = json.loads(line)
@@ -68,6 +69,29 @@ lower than a tuned release build would give (by how much we have not measured he
 RAM per key counts anonymous memory only: the segment files are mapped, and their pages
 belong to the OS page cache (shared, reclaimable), as RocksDB's block cache would not be.
 """
+titles = ["Compaction under uniform random overwrites", "Value sizes, compression, streamed values"]
+notes = [
+    "`compaction_bench`: 1M keys filled, then 10M uniform random overwrites by one writer running flat out, "
+    "background compaction on (defaults: 32 MiB segments, trigger 1.3, rate limit 256 MiB/s); space amplification "
+    "is bytes of segment data over live bytes, write amplification bytes appended (records, tombstones, copies) over "
+    "key+value bytes given. Then readrandom with no compaction against readrandom while a rate-limited full compaction runs.",
+    "`value_bench`: put then get of 256 MiB worth of values of each size, LZ4 off and on (text-like values), "
+    "and one 2 GiB streamed value written and synced against `dd if=/dev/zero bs=4M conv=fsync` of the same size.",
+]
+for title, note, path in zip(titles, notes, extra):
+    try:
+        body = open(path).read().strip()
+    except OSError:
+        continue
+    md += f"\n## {title}\n\n{note}\n\n```\n{body}\n```\n"
+# Keep the peer comparison section that scripts/bench-compare.sh maintains.
+begin, end = "<!-- bench-compare:begin", "<!-- bench-compare:end -->"
+try:
+    old = open(md_path).read()
+    if begin in old and end in old:
+        md += "\n" + old[old.index(begin):old.index(end) + len(end)] + "\n"
+except OSError:
+    pass
 open(md_path, "w").write(md)
 
 # SVG: grouped bars, one group per workload.
