@@ -1,7 +1,7 @@
 //! `crowndb put KEY [VALUE]`: store a value from an argument, a file or stdin.
 
 use std::ffi::OsString;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use clap::Args;
@@ -10,7 +10,8 @@ use crowndb::WriteOptions;
 use super::{arg_bytes, io_error, now_ms, CliError, CliResult, DataDir};
 
 /// Store a value under KEY. The value is VALUE, or the contents of --file, or stdin when
-/// neither is given (or VALUE is `-`). Returns once the write is on disk.
+/// neither is given (or VALUE is `-`). Returns once the write is on disk. A value over
+/// 1 MiB is written as a stream of chunks: any size, in flat memory.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  crowndb put --data-dir data greeting hello\n  crowndb put --data-dir data \
                         photo --file photo.jpg\n  echo -n hello | crowndb put --data-dir data greeting --ttl 60")]
@@ -36,23 +37,35 @@ pub struct PutArgs {
     pub expires_at_ms: Option<u64>,
 }
 
+/// Values up to this size are written as one record; bigger ones as a stream of chunks.
+const STREAM_ABOVE: usize = 1 << 20;
+
 pub fn run(args: PutArgs) -> CliResult {
-    let value = match (&args.value, &args.file) {
-        (Some(v), None) if v != "-" => arg_bytes(v),
-        (_, Some(path)) => std::fs::read(path).map_err(|e| io_error(path, e))?,
-        _ => {
-            let mut buf = Vec::new();
-            std::io::stdin().read_to_end(&mut buf).map_err(|e| CliError::failure(format!("reading stdin: {e}")))?;
-            buf
-        }
-    };
     let expires_at_ms = match (args.ttl, args.expires_at_ms) {
         (Some(secs), _) => Some(now_ms().saturating_add(secs.saturating_mul(1000))),
         (None, at) => at,
     };
-    let db = args.dir.open_or_create()?;
     let opts = WriteOptions { sync: Some(true), flags: args.flags, expires_at_ms };
-    db.put_opt(&arg_bytes(&args.key), &value, &opts)?;
+    let key = arg_bytes(&args.key);
+    let (mut input, name): (Box<dyn Read>, String) = match (&args.value, &args.file) {
+        (Some(v), None) if v != "-" => (Box::new(std::io::Cursor::new(arg_bytes(v))), "the argument".into()),
+        (_, Some(path)) => (Box::new(std::fs::File::open(path).map_err(|e| io_error(path, e))?), path.display().to_string()),
+        _ => (Box::new(std::io::stdin().lock()), "stdin".into()),
+    };
+    let read_error = |e: std::io::Error| CliError::failure(format!("reading {name}: {e}"));
+    // Read up to one byte past the threshold to learn whether the value needs a stream.
+    let mut head = Vec::new();
+    (&mut input).take(STREAM_ABOVE as u64 + 1).read_to_end(&mut head).map_err(read_error)?;
+    let db = args.dir.open_or_create()?;
+    if head.len() <= STREAM_ABOVE {
+        db.put_opt(&key, &head, &opts)?;
+    } else {
+        let mut writer = db.put_stream(&key, &opts)?;
+        writer.write_all(&head).map_err(|e| CliError::failure(format!("writing the value: {e}")))?;
+        std::io::copy(&mut input, &mut writer).map_err(|e| CliError::failure(format!("copying {name} into the store: {e}")))?;
+        writer.finish()?;
+        db.sync()?;
+    }
     db.close()?;
     Ok(())
 }
