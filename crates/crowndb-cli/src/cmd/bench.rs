@@ -17,18 +17,12 @@ use super::{io_error, progress, CliError, CliResult};
 pub const WORKLOADS: [&str; 9] =
     ["fillseq", "fillrandom", "overwrite", "readrandom", "readmissing", "readhot", "readwhilewriting", "deleterandom", "mixed"];
 
-/// Run db_bench-style workloads and report, per workload, ops/s, MB/s (MiB, as db_bench),
-/// latency percentiles, RAM per key, bytes on disk, space and write amplification.
-///
-/// Workloads: fillseq and fillrandom (each on a fresh store: --num puts, in key order or
-/// random), overwrite (--num random puts of existing keys), readrandom, readmissing (keys
-/// never written), readhot (reads of 1% of the keys), readwhilewriting (--threads readers
-/// and one writer overwriting meanwhile; the readers are measured), deleterandom, mixed
-/// (--read-percent reads, the rest puts). Workloads that read fill the store first if it
-/// is empty. --num operations are split across --threads threads.
+/// Arguments of `crowndb bench`; what it does is its help text (`after_help`).
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  crowndb bench --num 1000000 --workloads fillrandom,readrandom\n  crowndb bench --num 100000 \
-                        --threads 2 --durability always --json > results.jsonl")]
+#[command(
+    after_help = "Run db_bench-style workloads and report, per workload, ops/s, MB/s (MiB, as db_bench), latency percentiles, RAM per key, bytes on disk, space and write amplification.\n\nWorkloads: fillseq and fillrandom (each on a fresh store: --num puts, in key order or random), overwrite (--num random puts of existing keys), readrandom, readmissing (keys never written), readhot (reads of 1% of the keys), readwhilewriting (--threads readers and one writer overwriting meanwhile; the readers are measured), deleterandom, mixed (--read-percent reads, the rest puts). Workloads that read fill the store first if it is empty. --num operations are split across --threads threads.\n\nExamples:\n  crowndb bench --num 1000000 --workloads fillrandom,readrandom\n  crowndb bench --num 100000 \
+                        --threads 2 --durability always --json > results.jsonl"
+)]
 pub struct BenchArgs {
     /// Directory for the benchmark's store: created if missing; emptied before each fill
     /// workload, so it must be empty or a directory an earlier bench made. Default: a new

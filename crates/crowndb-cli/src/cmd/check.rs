@@ -5,16 +5,11 @@ use clap::Args;
 use super::{io_error, progress, CliError, CliResult, DataDir, DirLock, EXIT_DAMAGED};
 use crate::segment_scan::{list_segments, scan_segment, Mapped, Severity};
 
-/// Verify every record, segment header and footer of the store, reading the files
-/// directly. Prints one line per finding, `DAMAGE <file> offset <n>: <why>` or `WARNING
-/// ...` (what a crash leaves and the next open fixes), then a summary line. Exit code 4
-/// if anything is damaged (run `crowndb repair`), 0 otherwise.
-///
-/// It takes the directory lock, so it fails (exit code 3) while a server has the store
-/// open: a live store's newest segment is being written and its segments sealed and
-/// compacted away, which a reader without the lock would report as damage.
+/// Arguments of `crowndb check`; what it does is its help text (`after_help`).
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  crowndb check --data-dir data || crowndb repair --data-dir data")]
+#[command(
+    after_help = "Verify every record, segment header and footer of the store, reading the files directly. Prints one line per finding, `DAMAGE <file> offset <n>: <why>` or `WARNING ...` (what a crash leaves and the next open fixes), then a summary line. Exit code 4 if anything is damaged (run `crowndb repair`), 0 otherwise.\n\nIt takes the directory lock, so it fails (exit code 3) while a server has the store open: a live store's newest segment is being written and its segments sealed and compacted away, which a reader without the lock would report as damage.\n\nExample:\n  crowndb check --data-dir data || crowndb repair --data-dir data"
+)]
 pub struct CheckArgs {
     #[command(flatten)]
     pub dir: DataDir,

@@ -6,10 +6,11 @@ use clap::Args;
 
 use super::{spinner, CliResult, DataDir};
 
-/// Compact every sealed segment now: live records are copied forward and the old files
-/// deleted. Prints the space before and after.
+/// Arguments of `crowndb compact`; what it does is its help text (`after_help`).
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  crowndb compact --data-dir data")]
+#[command(
+    after_help = "Compact every sealed segment now: live records are copied forward and the old files deleted. Prints the space before and after.\n\nExample:\n  crowndb compact --data-dir data"
+)]
 pub struct CompactArgs {
     #[command(flatten)]
     pub dir: DataDir,

@@ -7,9 +7,11 @@ use crowndb::WriteOptions;
 
 use super::{arg_bytes, CliError, CliResult, DataDir, EXIT_NOT_FOUND};
 
-/// Delete one or more keys; prints how many existed. Exit code 1 if none of them existed.
+/// Arguments of `crowndb del`; what it does is its help text (`after_help`).
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  crowndb del --data-dir data user:1 user:2")]
+#[command(
+    after_help = "Delete one or more keys; prints how many existed. Exit code 1 if none of them existed.\n\nExample:\n  crowndb del --data-dir data user:1 user:2"
+)]
 pub struct DelArgs {
     #[command(flatten)]
     pub dir: DataDir,

@@ -8,12 +8,12 @@ use clap::Args;
 use super::{io_error, progress, CliError, CliResult, DataDir};
 use crate::dump_format::{DumpEntry, DumpWriter};
 
-/// Write every live key with its value, flags and expiry deadline to FILE (or stdout) in
-/// the checksummed dump format of docs/format.md. Streams: memory stays flat. The dump is
-/// a consistent snapshot; versions (CAS tokens) are not kept, they belong to one store.
+/// Arguments of `crowndb dump`; what it does is its help text (`after_help`).
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  crowndb dump --data-dir data backup.crowndump\n  crowndb dump --data-dir data | \
-                        crowndb load --data-dir copy")]
+#[command(
+    after_help = "Write every live key with its value, flags and expiry deadline to FILE (or stdout) in the checksummed dump format of docs/format.md. Streams: memory stays flat. The dump is a consistent snapshot; versions (CAS tokens) are not kept, they belong to one store.\n\nExamples:\n  crowndb dump --data-dir data backup.crowndump\n  crowndb dump --data-dir data | \
+                        crowndb load --data-dir copy"
+)]
 pub struct DumpArgs {
     #[command(flatten)]
     pub dir: DataDir,

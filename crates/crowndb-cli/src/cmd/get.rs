@@ -7,11 +7,11 @@ use clap::Args;
 
 use super::{arg_bytes, escape, CliError, CliResult, DataDir, EXIT_NOT_FOUND};
 
-/// Print the value of KEY: its raw bytes on stdout (plus a newline when stdout is a
-/// terminal), streamed in pieces whatever its size. Exit code 1 if the key is absent,
-/// deleted or expired.
+/// Arguments of `crowndb get`; what it does is its help text (`after_help`).
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  crowndb get --data-dir /var/lib/crowndb user:1 > value.bin")]
+#[command(
+    after_help = "Print the value of KEY: its raw bytes on stdout (plus a newline when stdout is a terminal), streamed in pieces whatever its size. Exit code 1 if the key is absent, deleted or expired.\n\nExample:\n  crowndb get --data-dir /var/lib/crowndb user:1 > value.bin"
+)]
 pub struct GetArgs {
     #[command(flatten)]
     pub dir: DataDir,

@@ -9,13 +9,11 @@ use crowndb::{WriteBatch, WriteOptions};
 use super::{io_error, progress, CliError, CliResult, DataDir, EXIT_DAMAGED};
 use crate::dump_format::{DumpError, DumpItem, DumpReader};
 
-/// Write every key of a dump (from FILE or stdin) into the store, with its flags and
-/// expiry deadline, overwriting keys that exist. Each entry's checksum is verified as it
-/// is read, and the whole dump's at the end. A damaged or truncated dump stops the load
-/// with exit code 4 and the offset of the damage; the entries before it stay loaded
-/// (use --verify first to load all or nothing).
+/// Arguments of `crowndb load`; what it does is its help text (`after_help`).
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  crowndb load --data-dir copy backup.crowndump\n  crowndb load --verify backup.crowndump")]
+#[command(
+    after_help = "Write every key of a dump (from FILE or stdin) into the store, with its flags and expiry deadline, overwriting keys that exist. Each entry's checksum is verified as it is read, and the whole dump's at the end. A damaged or truncated dump stops the load with exit code 4 and the offset of the damage; the entries before it stay loaded (use --verify first to load all or nothing).\n\nExamples:\n  crowndb load --data-dir copy backup.crowndump\n  crowndb load --verify backup.crowndump"
+)]
 pub struct LoadArgs {
     #[command(flatten)]
     pub dir: DataDir,

@@ -9,12 +9,12 @@ use crowndb::WriteOptions;
 
 use super::{arg_bytes, io_error, now_ms, CliError, CliResult, DataDir};
 
-/// Store a value under KEY. The value is VALUE, or the contents of --file, or stdin when
-/// neither is given (or VALUE is `-`). Returns once the write is on disk. A value over
-/// 1 MiB is written as a stream of chunks: any size, in flat memory.
+/// Arguments of `crowndb put`; what it does is its help text (`after_help`).
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  crowndb put --data-dir data greeting hello\n  crowndb put --data-dir data \
-                        photo --file photo.jpg\n  echo -n hello | crowndb put --data-dir data greeting --ttl 60")]
+#[command(
+    after_help = "Store a value under KEY. The value is VALUE, or the contents of --file, or stdin when neither is given (or VALUE is `-`). Returns once the write is on disk. A value over 1 MiB is written as a stream of chunks: any size, in flat memory.\n\nExamples:\n  crowndb put --data-dir data greeting hello\n  crowndb put --data-dir data \
+                        photo --file photo.jpg\n  echo -n hello | crowndb put --data-dir data greeting --ttl 60"
+)]
 pub struct PutArgs {
     #[command(flatten)]
     pub dir: DataDir,

@@ -22,13 +22,12 @@ use crowndb::{Db, Options};
 use super::{io_error, progress, CliError, CliResult, DataDir, DirLock, EXIT_DAMAGED};
 use crate::segment_scan::{encode_header, list_segments, scan_segment, FooterState, Mapped, SegmentScan};
 
-/// Repair a damaged store: rebuild damaged or missing footers, cut torn tails, and move
-/// records that do not verify aside into the `quarantine/` directory (nothing is deleted).
-/// Then opens the store verifying every record (paranoid open). Prints what it did.
-/// Exit code 0 once the store verifies, 4 if it still does not.
+/// Arguments of `crowndb repair`; what it does is its help text (`after_help`).
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  crowndb repair --data-dir data --dry-run\n  crowndb repair --data-dir data && crowndb \
-                        check --data-dir data")]
+#[command(
+    after_help = "Repair a damaged store: rebuild damaged or missing footers, cut torn tails, and move records that do not verify aside into the `quarantine/` directory (nothing is deleted). Then opens the store verifying every record (paranoid open). Prints what it did. Exit code 0 once the store verifies, 4 if it still does not.\n\nExamples:\n  crowndb repair --data-dir data --dry-run\n  crowndb repair --data-dir data && crowndb \
+                        check --data-dir data"
+)]
 pub struct RepairArgs {
     #[command(flatten)]
     pub dir: DataDir,

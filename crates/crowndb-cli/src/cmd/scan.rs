@@ -6,10 +6,11 @@ use clap::Args;
 
 use super::{escape, CliError, CliResult, DataDir};
 
-/// List live keys, one per line, in no particular order (a hash store has no key order).
-/// Bytes other than printable ASCII are printed as `\xNN`, a backslash as `\\`.
+/// Arguments of `crowndb scan`; what it does is its help text (`after_help`).
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  crowndb scan --data-dir data\n  crowndb scan --data-dir data 'user:*' --limit 10")]
+#[command(
+    after_help = "List live keys, one per line, in no particular order (a hash store has no key order). Bytes other than printable ASCII are printed as `\\xNN`, a backslash as `\\\\`.\n\nExamples:\n  crowndb scan --data-dir data\n  crowndb scan --data-dir data 'user:*' --limit 10"
+)]
 pub struct ScanArgs {
     #[command(flatten)]
     pub dir: DataDir,

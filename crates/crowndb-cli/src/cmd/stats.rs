@@ -5,10 +5,11 @@ use crowndb::Stats;
 
 use super::{CliResult, DataDir};
 
-/// Print the store's figures: keys, live and dead bytes, segments, index memory, space
-/// amplification. Figures of this process's writes (bytes written, syncs) start at 0.
+/// Arguments of `crowndb stats`; what it does is its help text (`after_help`).
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  crowndb stats --data-dir data\n  crowndb stats --data-dir data --json | jq .keys")]
+#[command(
+    after_help = "Print the store's figures: keys, live and dead bytes, segments, index memory, space amplification. Figures of this process's writes (bytes written, syncs) start at 0.\n\nExamples:\n  crowndb stats --data-dir data\n  crowndb stats --data-dir data --json | jq .keys"
+)]
 pub struct StatsArgs {
     #[command(flatten)]
     pub dir: DataDir,
