@@ -1,0 +1,14 @@
+//! Reliability harnesses for CrownDB (issue 8). See docs/reliability.md.
+//!
+//! - `crash.rs`: SIGKILL crash torture: a writer child process, killed at random moments,
+//!   and a verifier that reopens the store and checks it against the writer's side log.
+//! - `oplog.rs`: the side log's format and the intent/ack protocol.
+//! - `faults.rs`: fault injection: a full disk (a size-limited tmpfs) and damaged segment
+//!   files (bit flips, truncations).
+//! - `values.rs`, `rng.rs`: reproducible values and randomness from a seed.
+
+pub mod crash;
+pub mod faults;
+pub mod oplog;
+pub mod rng;
+pub mod values;

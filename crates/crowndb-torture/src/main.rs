@@ -1,0 +1,135 @@
+//! `crowndb-torture`: the reliability harnesses as a command (see docs/reliability.md).
+//!
+//! ```text
+//! crowndb-torture crash [--dir DIR] [--cycles N] [--seed S] [--min-delay-ms MS] [--max-delay-ms MS] [--sync-log] [--no-check] [--strict] [-v]
+//! crowndb-torture damage [--dir DIR] [--trials N] [--seed S] [--keep]
+//! crowndb-torture writer --dir DIR --log FILE --seed S --first-id N [--sync-log]     (the child; run by `crash`)
+//! ```
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crowndb_torture::crash::{find_crowndb_bin, run_torture, run_writer, TortureConfig};
+use crowndb_torture::faults;
+
+struct Args(Vec<String>);
+
+impl Args {
+    fn flag(&mut self, name: &str) -> bool {
+        let found = self.0.iter().position(|a| a == name);
+        if let Some(i) = found {
+            self.0.remove(i);
+        }
+        found.is_some()
+    }
+
+    fn value(&mut self, name: &str) -> Result<Option<String>, String> {
+        let Some(i) = self.0.iter().position(|a| a == name) else { return Ok(None) };
+        if i + 1 >= self.0.len() {
+            return Err(format!("{name} needs a value"));
+        }
+        let v = self.0.remove(i + 1);
+        self.0.remove(i);
+        Ok(Some(v))
+    }
+
+    fn number(&mut self, name: &str, default: u64) -> Result<u64, String> {
+        match self.value(name)? {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|_| format!("{name}: {v:?} is not a number")),
+        }
+    }
+
+    fn finish(self) -> Result<(), String> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("unexpected arguments: {:?}", self.0))
+        }
+    }
+}
+
+fn default_seed() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
+}
+
+fn run() -> Result<(), String> {
+    let mut argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.is_empty() {
+        return Err("usage: crowndb-torture crash|damage|writer [options] (see docs/reliability.md)".into());
+    }
+    let command = argv.remove(0);
+    let mut args = Args(argv);
+    match command.as_str() {
+        "writer" => {
+            let dir = args.value("--dir")?.ok_or("--dir is required")?;
+            let log = args.value("--log")?.ok_or("--log is required")?;
+            let seed = args.number("--seed", 1)?;
+            let first_id = args.number("--first-id", 1)?;
+            let sync_log = args.flag("--sync-log");
+            args.finish()?;
+            run_writer(&PathBuf::from(dir), &PathBuf::from(log), seed, first_id, sync_log)
+        }
+        "crash" => {
+            let seed = args.number("--seed", default_seed())?;
+            let dir = match args.value("--dir")? {
+                Some(d) => PathBuf::from(d),
+                None => std::env::temp_dir().join(format!("crowndb-torture-{seed}")),
+            };
+            let config = TortureConfig {
+                cycles: args.number("--cycles", 30)?,
+                seed,
+                min_delay_ms: args.number("--min-delay-ms", 20)?,
+                max_delay_ms: args.number("--max-delay-ms", 600)?,
+                sync_log: args.flag("--sync-log"),
+                check_bin: if args.flag("--no-check") { None } else { find_crowndb_bin() },
+                verbose: args.flag("-v"),
+                strict: args.flag("--strict"),
+                dir,
+            };
+            args.finish()?;
+            if config.max_delay_ms < config.min_delay_ms {
+                return Err("--max-delay-ms is below --min-delay-ms".into());
+            }
+            println!(
+                "crash torture: seed {seed}, {} cycles, data in {}, crowndb check: {}",
+                config.cycles,
+                config.dir.display(),
+                config.check_bin.as_ref().map_or("not found (set CROWNDB_BIN)".to_string(), |p| p.display().to_string())
+            );
+            let report = run_torture(&config).map_err(|e| format!("FAILED (seed {seed}, data kept in {}): {e}", config.dir.display()))?;
+            println!("ok: {report}");
+            let _ = std::fs::remove_dir_all(&config.dir);
+            Ok(())
+        }
+        "damage" => {
+            let seed = args.number("--seed", default_seed())?;
+            let trials = args.number("--trials", 200)?;
+            let keep = args.flag("--keep");
+            let dir = match args.value("--dir")? {
+                Some(d) => PathBuf::from(d),
+                None => std::env::temp_dir().join(format!("crowndb-damage-{seed}")),
+            };
+            args.finish()?;
+            println!("damage injection: seed {seed}, {trials} trials, data in {}", dir.display());
+            let report = faults::run_damage(&dir, trials, seed, find_crowndb_bin().as_deref())
+                .map_err(|e| format!("FAILED (seed {seed}, data kept in {}): {e}", dir.display()))?;
+            println!("ok: {report}");
+            if !keep {
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+            Ok(())
+        }
+        other => Err(format!("unknown command {other:?}: crash, damage or writer")),
+    }
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("crowndb-torture: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
