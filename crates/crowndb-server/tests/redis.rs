@@ -80,7 +80,7 @@ fn unknown_commands_and_arity_get_redis_errors() {
     let mut c = connect(&server);
     assert_eq!(c.cmd("FOO"), err("ERR unknown command 'FOO', with args beginning with: "));
     assert_eq!(c.cmd("hset h f v"), err("ERR unknown command 'hset', with args beginning with: 'h' 'f' 'v' "));
-    assert_eq!(c.cmd("MULTI"), err("ERR unknown command 'MULTI', with args beginning with: "));
+    assert_eq!(c.cmd("EVAL x 0"), err("ERR unknown command 'EVAL', with args beginning with: 'x' '0' "));
     for (request, name) in [
         ("GET", "get"),
         ("GET a b", "get"),
@@ -233,6 +233,93 @@ fn concurrent_increments_lose_nothing() {
         t.join().unwrap();
     }
     assert_eq!(connect(&server).cmd("GET counter"), bulk("2000"));
+}
+
+#[test]
+fn transactions() {
+    let (_dir, server) = start();
+    let mut c = connect(&server);
+    let mut other = connect(&server);
+    assert_eq!(c.cmd("EXEC"), err("ERR EXEC without MULTI"));
+    assert_eq!(c.cmd("DISCARD"), err("ERR DISCARD without MULTI"));
+    assert_eq!(c.cmd("MULTI"), OK);
+    assert_eq!(c.cmd("MULTI"), err("ERR MULTI calls can not be nested"));
+    assert_eq!(c.cmd("SET a 1"), "+QUEUED\r\n");
+    assert_eq!(c.cmd("INCR a"), "+QUEUED\r\n");
+    assert_eq!(c.cmd("GET a"), "+QUEUED\r\n");
+    assert_eq!(other.cmd("GET a"), NIL, "nothing runs before EXEC");
+    assert_eq!(c.cmd("EXEC"), format!("*3\r\n{OK}{}{}", int(2), bulk("2")));
+    // A command refused while queuing aborts the transaction.
+    assert_eq!(c.cmd("MULTI"), OK);
+    assert_eq!(c.cmd("SET a 5"), "+QUEUED\r\n");
+    assert_eq!(c.cmd("NOSUCH"), err("ERR unknown command 'NOSUCH', with args beginning with: "));
+    assert_eq!(c.cmd("EXEC"), err("EXECABORT Transaction discarded because of previous errors."));
+    assert_eq!(c.cmd("GET a"), bulk("2"));
+    // A command failing inside EXEC does not undo the others.
+    assert_eq!(c.cmd("MULTI"), OK);
+    assert_eq!(c.cmd("SET s abc"), "+QUEUED\r\n");
+    assert_eq!(c.cmd("INCR s"), "+QUEUED\r\n");
+    assert_eq!(c.cmd("EXEC"), format!("*2\r\n{OK}{}", err("ERR value is not an integer or out of range")));
+    // DISCARD.
+    assert_eq!(c.cmd("MULTI"), OK);
+    assert_eq!(c.cmd("SET a 9"), "+QUEUED\r\n");
+    assert_eq!(c.cmd("DISCARD"), OK);
+    assert_eq!(c.cmd("GET a"), bulk("2"));
+    // WATCH: a key changed by another client makes EXEC do nothing.
+    assert_eq!(c.cmd("WATCH a missing"), OK);
+    assert_eq!(other.cmd("SET a other"), OK);
+    assert_eq!(c.cmd("MULTI"), OK);
+    assert_eq!(c.cmd("WATCH a"), err("ERR WATCH inside MULTI is not allowed"));
+    assert_eq!(c.cmd("SET a mine"), "+QUEUED\r\n");
+    assert_eq!(c.cmd("EXEC"), "*-1\r\n");
+    assert_eq!(c.cmd("GET a"), bulk("other"));
+    // Unchanged watched keys (including one still missing): EXEC runs.
+    assert_eq!(c.cmd("WATCH a missing"), OK);
+    assert_eq!(c.cmd("MULTI"), OK);
+    assert_eq!(c.cmd("SET a mine"), "+QUEUED\r\n");
+    assert_eq!(c.cmd("EXEC"), format!("*1\r\n{OK}"));
+    assert_eq!(c.cmd("GET a"), bulk("mine"));
+    // A watched key created meanwhile counts as changed; UNWATCH forgets.
+    assert_eq!(c.cmd("WATCH missing"), OK);
+    assert_eq!(other.cmd("SET missing now"), OK);
+    assert_eq!(c.cmd("UNWATCH"), OK);
+    assert_eq!(c.cmd("MULTI"), OK);
+    assert_eq!(c.cmd("GET missing"), "+QUEUED\r\n");
+    assert_eq!(c.cmd("EXEC"), format!("*1\r\n{}", bulk("now")));
+    // RESET leaves a transaction.
+    assert_eq!(c.cmd("MULTI"), OK);
+    assert_eq!(c.cmd("RESET"), "+RESET\r\n");
+    assert_eq!(c.cmd("EXEC"), err("ERR EXEC without MULTI"));
+}
+
+#[test]
+fn watched_transactions_never_lose_an_update() {
+    let (_dir, server) = start();
+    let addr = server.redis_addr().unwrap();
+    connect(&server).cmd("SET n 0");
+    // Each client adds 1, 100 times, with WATCH / GET / MULTI / SET / EXEC, retrying on conflict.
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut c = Resp::connect(addr);
+                for _ in 0..100 {
+                    loop {
+                        assert_eq!(c.cmd("WATCH n"), OK);
+                        let value: i64 = c.cmd("GET n").split("\r\n").nth(1).unwrap().parse().unwrap();
+                        assert_eq!(c.cmd("MULTI"), OK);
+                        assert_eq!(c.call(&["SET", "n", &(value + 1).to_string()]), "+QUEUED\r\n");
+                        if c.cmd("EXEC") != "*-1\r\n" {
+                            break;
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(connect(&server).cmd("GET n"), bulk("400"));
 }
 
 #[test]

@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use bytes::Bytes;
+
 use crate::resp::Protocol;
 
 /// What CLIENT LIST and CLIENT INFO show of a client; shared between its connection and the
@@ -58,6 +60,29 @@ pub struct Client {
     /// Close the connection without sending anything more (SHUTDOWN).
     pub close_now: bool,
     pub info: Arc<Mutex<ClientInfo>>,
+    /// Inside MULTI: the commands queued for EXEC.
+    pub multi: Option<Vec<Vec<Bytes>>>,
+    /// A command was refused while queuing: EXEC must abort.
+    pub multi_failed: bool,
+    /// WATCHed keys and the version each had (None: absent) when watched.
+    pub watched: Vec<(Bytes, Option<u64>)>,
+}
+
+impl Client {
+    /// A new, authenticated or not, RESP2 client.
+    pub fn new(id: u64, authenticated: bool, info: Arc<Mutex<ClientInfo>>) -> Client {
+        Client {
+            id,
+            protocol: Protocol::Resp2,
+            authenticated,
+            close_after_reply: false,
+            close_now: false,
+            info,
+            multi: None,
+            multi_failed: false,
+            watched: Vec::new(),
+        }
+    }
 }
 
 impl Client {

@@ -27,7 +27,7 @@ use tokio::sync::watch;
 use super::client::{Client, ClientInfo};
 use super::dispatch::{dispatch, Ctx};
 use super::shared::Shared;
-use crate::resp::{encode, Protocol, RequestParser};
+use crate::resp::{encode, RequestParser};
 use crate::stats::add;
 
 /// Initial and minimum free space of the read buffer.
@@ -68,7 +68,7 @@ impl Connection {
             resp: 2,
         }));
         shared.register(info.clone());
-        let client = Client { id, protocol: Protocol::Resp2, authenticated: true, close_after_reply: false, close_now: false, info };
+        let client = Client::new(id, true, info);
         let mut connection = Connection {
             stream,
             shared,

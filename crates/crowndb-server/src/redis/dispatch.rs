@@ -12,7 +12,7 @@ use bytes::Bytes;
 use crowndb::{Db, Durability, Entry, WriteOptions};
 
 use super::client::Client;
-use super::cmd::{command, connection, expire, keyspace, server, strings};
+use super::cmd::{command, connection, expire, keyspace, server, strings, transaction};
 use super::reply::{self, Reply, MAX_KEY_LEN};
 use super::shared::Shared;
 use crate::resp::Frame;
@@ -73,6 +73,57 @@ pub static COMMANDS: &[Spec] = &[
     spec!("select", 2, C, NOKEY, "connection", "2.0.0", "Changes the selected database.", connection::select),
     spec!("client", -2, &["sentinel"], NOKEY, "connection", "2.4.0", "A container for client connection commands.", connection::client),
     spec!("reset", 1, NA, NOKEY, "connection", "6.2.0", "Resets the connection.", connection::reset),
+    // transactions
+    spec!(
+        "multi",
+        1,
+        &["noscript", "loading", "stale", "fast", "allow_busy"],
+        NOKEY,
+        "transactions",
+        "1.2.0",
+        "Starts a transaction.",
+        transaction::multi
+    ),
+    spec!(
+        "exec",
+        1,
+        &["noscript", "loading", "stale", "skip_slowlog"],
+        NOKEY,
+        "transactions",
+        "1.2.0",
+        "Executes all commands in a transaction.",
+        transaction::exec
+    ),
+    spec!(
+        "discard",
+        1,
+        &["noscript", "loading", "stale", "fast", "allow_busy"],
+        NOKEY,
+        "transactions",
+        "2.0.0",
+        "Discards a transaction.",
+        transaction::discard
+    ),
+    spec!(
+        "watch",
+        -2,
+        &["noscript", "loading", "stale", "fast", "allow_busy"],
+        KEYS,
+        "transactions",
+        "2.2.0",
+        "Monitors changes to keys to determine the execution of a transaction.",
+        transaction::watch
+    ),
+    spec!(
+        "unwatch",
+        1,
+        &["noscript", "loading", "stale", "fast", "allow_busy"],
+        NOKEY,
+        "transactions",
+        "2.2.0",
+        "Forgets about watched keys of a transaction.",
+        transaction::unwatch
+    ),
     // strings
     spec!("get", 2, RF, KEY1, "string", "1.0.0", "Returns the string value of a key.", strings::get),
     spec!(
@@ -365,24 +416,41 @@ impl Ctx<'_> {
 /// Runs one request and returns its reply.
 pub fn dispatch(ctx: &mut Ctx, args: &[Bytes]) -> Frame {
     incr(&ctx.shared.counters.total_commands_processed);
-    let reply = run(ctx, args);
+    let shared = ctx.shared;
+    let reply = if args[0].eq_ignore_ascii_case(b"exec") {
+        let _exclusive = shared.exec_lock.write().unwrap_or_else(|e| e.into_inner());
+        run(ctx, args)
+    } else {
+        let _shared = shared.exec_lock.read().unwrap_or_else(|e| e.into_inner());
+        run(ctx, args)
+    };
     if matches!(reply, Frame::Error(_)) {
         incr(&ctx.shared.counters.total_error_replies);
     }
     reply
 }
 
-fn run(ctx: &mut Ctx, args: &[Bytes]) -> Frame {
+/// Runs one command (no locking: EXEC runs its queue through this while it holds the lock).
+pub fn run(ctx: &mut Ctx, args: &[Bytes]) -> Frame {
     let Some(spec) = lookup(&args[0]) else {
+        ctx.client.multi_failed |= ctx.client.multi.is_some();
         return reply::unknown_command(args);
     };
     let argc = args.len() as i64;
     let arity = i64::from(spec.arity);
     if (arity > 0 && argc != arity) || (arity < 0 && argc < -arity) {
+        ctx.client.multi_failed |= ctx.client.multi.is_some();
         return reply::wrong_arity(spec.name);
     }
     if !ctx.client.authenticated && !spec.allowed_without_auth() {
+        ctx.client.multi_failed |= ctx.client.multi.is_some();
         return reply::noauth();
+    }
+    if let Some(queue) = &mut ctx.client.multi {
+        if !matches!(spec.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset") {
+            queue.push(args.to_vec());
+            return Frame::simple("QUEUED");
+        }
     }
     ctx.client.with_info(|info| {
         info.last_active = std::time::Instant::now();

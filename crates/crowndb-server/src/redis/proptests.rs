@@ -12,7 +12,7 @@ use super::client::{Client, ClientInfo};
 use super::dispatch::{dispatch, Ctx, COMMANDS};
 use super::shared::Shared;
 use crate::config::Config;
-use crate::resp::{Frame, Protocol};
+use crate::resp::Frame;
 use crate::stats::ServerStats;
 
 fn harness() -> (tempfile::TempDir, Shared, Client) {
@@ -35,7 +35,7 @@ fn harness() -> (tempfile::TempDir, Shared, Client) {
         last_command: String::new(),
         resp: 2,
     }));
-    let client = Client { id: 1, protocol: Protocol::Resp2, authenticated: true, close_after_reply: false, close_now: false, info };
+    let client = Client::new(1, true, info);
     (dir, shared, client)
 }
 
@@ -102,6 +102,8 @@ fn argument() -> impl Strategy<Value = Bytes> {
         "1mb",
         "requirepass",
         "save",
+        "MULTI",
+        "EXEC",
     ])
     .prop_map(|w| Bytes::from_static(w.as_bytes()));
     prop_oneof![4 => words, 1 => prop::collection::vec(any::<u8>(), 0..24).prop_map(Bytes::from)]
@@ -132,6 +134,8 @@ proptest! {
             ctx.client.close_after_reply = false;
             ctx.client.close_now = false;
         }
+        // Leave a transaction the random requests may have opened.
+        ctx.client.multi = None;
         let set = [Bytes::from_static(b"SET"), Bytes::from_static(b"after"), Bytes::from_static(b"v")];
         prop_assert_eq!(dispatch(&mut ctx, &set), Frame::ok());
         let get = [Bytes::from_static(b"GET"), Bytes::from_static(b"after")];

@@ -75,6 +75,9 @@ pub struct Shared {
     /// The store's sequence number at the last save (for `rdb_changes_since_last_save`).
     pub last_save_sequence: AtomicU64,
     shutdown: Arc<watch::Sender<bool>>,
+    /// Every command runs holding this shared; EXEC holds it exclusively, so a transaction's
+    /// WATCH check and its commands run with no other client's command in between.
+    pub exec_lock: RwLock<()>,
 }
 
 impl Shared {
@@ -99,6 +102,7 @@ impl Shared {
             last_save: AtomicU64::new(unix_now()),
             last_save_sequence: AtomicU64::new(last_sequence),
             shutdown,
+            exec_lock: RwLock::new(()),
         }
     }
 

@@ -144,6 +144,9 @@ pub fn select(_ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 pub fn reset(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
     ctx.client.protocol = Protocol::Resp2;
     ctx.client.authenticated = ctx.shared.settings().requirepass.is_none();
+    ctx.client.multi = None;
+    ctx.client.multi_failed = false;
+    ctx.client.watched.clear();
     ctx.client.with_info(|info| {
         info.name.clear();
         info.resp = 2;

@@ -7,6 +7,7 @@ pub mod expire;
 pub mod keyspace;
 pub mod server;
 pub mod strings;
+pub mod transaction;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
