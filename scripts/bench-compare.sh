@@ -18,6 +18,7 @@ out=target/bench-compare
 workloads=fillseq,fillrandom,overwrite,readrandom,readmissing,readhot,readwhilewriting,deleterandom,mixed
 mkdir -p "$out"
 rm -rf "$work"
+load=$(cut -d' ' -f1-3 /proc/loadavg)
 
 if ! command -v db_bench >/dev/null; then
   echo "installing rocksdb-tools for db_bench" >&2
@@ -41,5 +42,5 @@ db_bench --benchmarks=fillseq,fillrandom,overwrite,readrandom,readmissing,readwh
 rocks_disk=$(du -sb "$work/rocksdb" | cut -f1)
 rm -rf "$work"
 
-python3 scripts/bench_compare_report.py "$out/peers.jsonl" "$out/db_bench.txt" "$rocks_disk" "$num" docs/benchmarks.md docs
+python3 scripts/bench_compare_report.py "$out/peers.jsonl" "$out/db_bench.txt" "$rocks_disk" "$num" docs/benchmarks.md docs "$load"
 echo "wrote the comparison into docs/benchmarks.md and docs/bench-compare-*.svg" >&2

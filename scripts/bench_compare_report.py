@@ -5,6 +5,7 @@ two SVG charts. Only the text between the section's markers is replaced."""
 import json, os, platform, re, subprocess, sys
 
 peers_path, rocks_path, rocks_disk, num, md_path, svg_dir = sys.argv[1:7]
+load = sys.argv[7] if len(sys.argv) > 7 else "?"
 WORKLOADS = ["fillseq", "fillrandom", "overwrite", "readrandom", "readmissing", "readhot",
              "readwhilewriting", "deleterandom", "mixed"]
 STORES = ["crowndb", "rocksdb", "sled", "fjall", "redb"]
@@ -126,7 +127,8 @@ on). Fill workloads start from an empty store; the others run on what the previo
 left. mixed is 90% reads (db_bench's readrandomwriterandom); db_bench 7.8 has no readhot. Figures on a shared 2-core
 machine move by 10-20% between runs: read the ratios, not the absolute numbers.
 
-Machine: {machine}.
+Machine: {machine}. Load average when the run started: {load} (other work on the machine
+slows every store, but not equally, since they run one after the other).
 
 ### Throughput (operations per second)
 
