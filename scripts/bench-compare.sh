@@ -10,6 +10,9 @@
 #
 # About 5 minutes on 2 cores at the default NUM (redb, one transaction per write, is the
 # slowest). BENCH_DIR sets the scratch directory (default /tmp/crowndb-compare).
+# SERVERS=1 also runs the server benchmarks (scripts/bench-memcached.sh: memcaslap against
+# memcached and `crowndb serve`; scripts/bench-redis.sh: redis-benchmark against Redis and
+# `crowndb serve`), which write docs/bench-server.md and docs/bench-redis.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 num=${1:-200000}
@@ -44,3 +47,12 @@ rm -rf "$work"
 
 python3 scripts/bench_compare_report.py "$out/peers.jsonl" "$out/db_bench.txt" "$rocks_disk" "$num" docs/benchmarks.md docs "$load"
 echo "wrote the comparison into docs/benchmarks.md and docs/bench-compare-*.svg" >&2
+
+if [ "${SERVERS:-0}" = 1 ]; then
+  for server_bench in scripts/bench-memcached.sh scripts/bench-redis.sh; do
+    if [ -x "$server_bench" ]; then
+      echo "== $server_bench" >&2
+      "$server_bench"
+    fi
+  done
+fi

@@ -158,6 +158,10 @@ its periodic flush; fjall's defaults (journal written, not synced); redb commits
 in its own transaction with `Durability::None`, every 1024th with `Eventual` (redb frees
 pages only on durable commits; without them its file grows by gigabytes); RocksDB
 `--sync=false` (WAL written, not synced).
+
+The servers are compared by `SERVERS=1 scripts/bench-compare.sh` (or the scripts alone):
+[bench-server.md](bench-server.md) (memcaslap: memcached and `crowndb serve`) and
+[bench-redis.md](bench-redis.md) (redis-benchmark: Redis and `crowndb serve`).
 <!-- bench-compare:end -->
 """
 
