@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Redis-protocol benchmark, side by side in one run: redis-benchmark against Redis 7 (Debian
+# redis-server, --appendonly yes --appendfsync everysec, no RDB snapshots) and against
+# `crowndb serve` (durability everysec), same client settings:
+#   redis-benchmark -t set,get,incr,mset -d 100 -r 1000000 -c 50        (one request at a time)
+#   redis-benchmark -t set,get,incr,mset -d 100 -r 1000000 -c 50 -P 16  (pipelines of 16)
+# Rounds alternate between the servers; the best round of each is reported. Then 1M keys
+# (100-byte values) are loaded into each with redis-cli --pipe and their RSS read.
+# Writes docs/bench-redis.md. Not a test: run it on an otherwise idle machine.
+#
+#   scripts/bench-redis.sh [REQUESTS] [KEYS]     (defaults 200000 1000000; ROUNDS=2)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+requests=${1:-200000}
+keys=${2:-1000000}
+rounds=${ROUNDS:-2}
+work=${BENCH_DIR:-/tmp/crowndb-bench-redis}
+out=target/bench
+rport=${REDIS_PORT:-21479}
+cport=${CROWNDB_PORT:-21480}
+mkdir -p "$out"
+rm -rf "$work"
+mkdir -p "$work/redis"
+
+if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
+  echo "installing redis-server and redis-tools" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-tools >/dev/null
+fi
+cargo build --release -p crowndb-cli
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+redis-server --port "$rport" --bind 127.0.0.1 --dir "$work/redis" --appendonly yes --appendfsync everysec \
+  --save "" --daemonize no --logfile "$work/redis.log" &
+pids+=($!); rpid=$!
+./target/release/crowndb serve --data-dir "$work/crowndb" --memcached-addr off --redis-addr "127.0.0.1:$cport" \
+  --durability everysec --log-level warn &
+pids+=($!); cpid=$!
+for port in "$rport" "$cport"; do
+  for _ in $(seq 100); do redis-cli -p "$port" PING >/dev/null 2>&1 && break; sleep 0.1; done
+done
+
+for round in $(seq 1 "$rounds"); do
+  for name in redis crowndb; do
+    port=$rport; [ "$name" = crowndb ] && port=$cport
+    for pipeline in 1 16; do
+      n=$requests; [ "$pipeline" = 16 ] && n=$((requests * 5))
+      echo "== round $round: $name -P $pipeline" >&2
+      redis-benchmark -p "$port" -t set,get,incr,mset -d 100 -r 1000000 -c 50 -P "$pipeline" -n "$n" --csv \
+        >"$out/redis-benchmark-$name-P$pipeline-$round.csv" 2>/dev/null
+      cat "$out/redis-benchmark-$name-P$pipeline-$round.csv" >&2
+    done
+  done
+done
+
+# The same 1M keys into both (fresh keys, 100-byte values), then their resident memory.
+for port in "$rport" "$cport"; do
+  redis-cli -p "$port" FLUSHALL >/dev/null
+  python3 - "$keys" <<'PY' | redis-cli -p "$port" --pipe >/dev/null
+import sys
+keys = int(sys.argv[1])
+value = b"v" * 100
+out = sys.stdout.buffer
+for start in range(0, keys, 10000):
+    out.write(b"".join(b"*3\r\n$3\r\nSET\r\n$%d\r\nload:%d\r\n$100\r\n%s\r\n" % (len(b"load:%d" % i), i, value) for i in range(start, min(keys, start + 10000))))
+PY
+done
+rss() { awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status"; }
+redis_rss=$(rss "$rpid" VmRSS)
+crowndb_rss=$(rss "$cpid" VmRSS)
+redis_anon=$(rss "$rpid" RssAnon)
+crowndb_anon=$(rss "$cpid" RssAnon)
+redis_keys=$(redis-cli -p "$rport" DBSIZE)
+crowndb_keys=$(redis-cli -p "$cport" DBSIZE)
+
+python3 - "$out" "$rounds" "$redis_rss" "$crowndb_rss" "$redis_keys" "$crowndb_keys" "$requests" "$keys" "$redis_anon" "$crowndb_anon" <<'PY' >docs/bench-redis.md
+import csv, os, subprocess, sys
+out, rounds = sys.argv[1], int(sys.argv[2])
+redis_rss, crowndb_rss, redis_keys, crowndb_keys = (int(x) for x in sys.argv[3:7])
+requests, keys = int(sys.argv[7]), int(sys.argv[8])
+redis_anon, crowndb_anon = int(sys.argv[9]), int(sys.argv[10])
+
+def best(name, pipeline):
+    rates = {}
+    for r in range(1, rounds + 1):
+        with open(f"{out}/redis-benchmark-{name}-P{pipeline}-{r}.csv") as f:
+            for row in csv.reader(f):
+                if len(row) < 2 or row[0] == "test":
+                    continue
+                test = row[0].split(" ")[0]
+                rates[test] = max(rates.get(test, 0.0), float(row[1]))
+    return rates
+
+version = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.split()[2]
+cpus = os.cpu_count()
+print("# Redis protocol: CrownDB against Redis 7, with redis-benchmark")
+print()
+print("Produced by `scripts/bench-redis.sh` (do not edit by hand). One run, one machine "
+      f"({cpus} cores, shared), both servers up at once, rounds alternating between them; the "
+      f"best of {rounds} rounds per line. Redis {version.replace('v=', '')} with `--appendonly yes "
+      "--appendfsync everysec` and no RDB snapshots; `crowndb serve --durability everysec` "
+      "(the same promise: a power failure loses at most about a second, a crash of the process "
+      "nothing).")
+print()
+print("`redis-benchmark -t set,get,incr,mset -d 100 -r 1000000 -c 50`, "
+      f"`-n {requests}` one request at a time and `-n {requests * 5} -P 16` in pipelines of 16; "
+      "requests per second (MSET sets 10 keys per request).")
+print()
+print("| test | Redis | CrownDB | CrownDB / Redis |")
+print("|---|---:|---:|---:|")
+for pipeline in (1, 16):
+    r, c = best("redis", pipeline), best("crowndb", pipeline)
+    for test in ("SET", "GET", "INCR", "MSET"):
+        if test in r and test in c:
+            label = f"{test}" + ("" if pipeline == 1 else " -P 16")
+            print(f"| {label} | {r[test]:,.0f} | {c[test]:,.0f} | {c[test] / r[test]:.2f}x |")
+print()
+print(f"Resident memory after `FLUSHALL` and loading {keys:,} fresh keys with 100-byte values "
+      "(`redis-cli --pipe`), with the servers still running after the runs above. RSS is all "
+      "resident pages; anonymous is the part that is not a mapped file (heap, stacks):")
+print()
+print("| | keys (DBSIZE) | RSS | anonymous | RSS CrownDB / Redis | anonymous CrownDB / Redis |")
+print("|---|---:|---:|---:|---:|---:|")
+print(f"| Redis | {redis_keys:,} | {redis_rss / 1024:.0f} MiB | {redis_anon / 1024:.0f} MiB | | |")
+print(f"| CrownDB | {crowndb_keys:,} | {crowndb_rss / 1024:.0f} MiB | {crowndb_anon / 1024:.0f} MiB | "
+      f"{crowndb_rss / redis_rss:.2f}x | {crowndb_anon / redis_anon:.2f}x |")
+print()
+print("Redis holds every key and value in its heap. CrownDB holds an index of 8 bytes per key in "
+      "RAM and reads values from memory-mapped segment files: the rest of its RSS is file pages "
+      "of those segments that are mapped in (recently written or read data, shared with the page "
+      "cache and reclaimable by the kernel under memory pressure), not memory that grows without "
+      "bound with the data.")
+PY
+cat docs/bench-redis.md
