@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
@@ -430,4 +431,33 @@ fn streamed_large_values_round_trip_through_a_dump() {
     let (before, after) = (contents(&src), contents(&dst));
     assert_eq!(after, before);
     assert_eq!(after[&b"big"[..]].0, big);
+}
+
+#[test]
+fn a_torn_tail_is_a_warning_and_scripts_get_no_progress_bars() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
+    let d = dir_arg(&dir);
+    let (serial_guard, db) = open(&dir, small_segments());
+    for i in 0..100u32 {
+        db.put(format!("key:{i}").as_bytes(), b"value").unwrap();
+    }
+    let crash = db.simulate_crash();
+    drop(serial_guard);
+    // A write cut short by the crash: half a record after the last one.
+    let mut record = std::fs::read(&crash.active_segment).unwrap()[32..32 + 40].to_vec();
+    record[24] ^= 0xff;
+    std::fs::OpenOptions::new().write(true).open(&crash.active_segment).unwrap().write_all_at(&record, crash.written_len).unwrap();
+
+    let out = crowndb(&["check", "--data-dir", &d]);
+    let report = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert!(report.contains(&format!("WARNING {} offset {}: torn tail", crash.active_segment.display(), crash.written_len)), "{report}");
+    assert!(report.starts_with("WARNING") && report.contains("ok: 1 warnings"), "{report}");
+    // stderr is not a terminal here: no bar, no escape sequences, nothing but the result.
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+    let dump = tmp.path().join("d");
+    let out = crowndb(&["dump", "--data-dir", &d, dump.to_str().unwrap()]);
+    // 16-byte header, 100 entries of 28 + key + 5 bytes, 40-byte end entry.
+    assert_eq!(text(&out.stderr), format!("dumped 100 keys ({} bytes)\n", 16 + 100 * 33 + 10 * 5 + 90 * 6 + 40));
 }
