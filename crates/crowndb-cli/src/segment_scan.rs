@@ -21,6 +21,16 @@ pub enum Severity {
     Warning,
 }
 
+impl Severity {
+    /// How `check` and `repair` print it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Severity::Damage => "DAMAGE",
+            Severity::Warning => "WARNING",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Finding {
     pub severity: Severity,
@@ -281,8 +291,9 @@ fn record_entries(data: &[u8], off: u64) -> Result<(u64, Vec<(FooterEntry, u64)>
 
 fn walk_records(scan: &mut SegmentScan, data: &[u8], newest: bool, progress: &mut impl FnMut(u64)) {
     let end = scan.data_end as usize;
-    let listed: Option<std::collections::HashSet<u64>> = match &scan.footer {
-        FooterState::Valid { entries, .. } => Some(entries.iter().map(|e| e.offset).collect()),
+    // Footer entries by offset: where records start, and the hash of each one's key.
+    let listed: Option<std::collections::HashMap<u64, u64>> = match &scan.footer {
+        FooterState::Valid { entries, .. } => Some(entries.iter().map(|e| (e.offset, e.hash)).collect()),
         _ => None,
     };
     // After a bad record, the next offset where a record that verifies starts. With a
@@ -295,7 +306,7 @@ fn walk_records(scan: &mut SegmentScan, data: &[u8], newest: bool, progress: &mu
             }
             match record_entries(&data[p..end], p as u64) {
                 Ok((_, list)) => match &listed {
-                    Some(set) => list.first().is_some_and(|(e, _)| set.contains(&e.offset)),
+                    Some(map) => list.first().is_some_and(|(e, _)| map.contains_key(&e.offset)),
                     None => true,
                 },
                 Err(_) => false,
@@ -348,7 +359,11 @@ fn walk_records(scan: &mut SegmentScan, data: &[u8], newest: bool, progress: &mu
                     );
                 } else {
                     let what = if next.is_some() { "up to the next valid record" } else { "up to the end of the data" };
-                    scan.note(Severity::Damage, off as u64, format!("bad record: {why}; {} bytes {what}", range_end - off));
+                    let key = listed.as_ref().and_then(|map| intact_key(&data[off..end], *map.get(&(off as u64))?));
+                    let key = key
+                        .map(|k| format!("; key {} (its key is intact: it matches the footer's hash)", crate::cmd::escape(k)))
+                        .unwrap_or_default();
+                    scan.note(Severity::Damage, off as u64, format!("bad record: {why}; {} bytes {what}{key}", range_end - off));
                 }
                 match next {
                     Some(n) => off = n,
@@ -359,6 +374,13 @@ fn walk_records(scan: &mut SegmentScan, data: &[u8], newest: bool, progress: &mu
     }
     scan.entries.sort_unstable_by_key(|e| (e.hash, e.offset));
     progress(scan.file_len);
+}
+
+/// The key of a damaged record, if its bytes still hash to what the footer says.
+fn intact_key(record: &[u8], hash: u64) -> Option<&[u8]> {
+    let key_len = u16::from_le_bytes(record.get(6..8)?.try_into().ok()?) as usize;
+    let key = record.get(HEADER_LEN..HEADER_LEN + key_len)?;
+    (xxhash_rust::xxh3::xxh3_64(key) == hash).then_some(key)
 }
 
 fn compare_footer(scan: &mut SegmentScan, listed: &[FooterEntry]) {

@@ -233,6 +233,8 @@ fn check_finds_a_flipped_byte_and_repair_salvages_the_rest() {
     assert_eq!(out.status.code(), Some(4), "{report}");
     assert!(report.contains(&format!("DAMAGE {} offset {start}:", path.display())), "{report}");
     assert!(report.contains("checksum mismatch"), "{report}");
+    let damaged_key = crowndb::format::decode_record(&original).unwrap().key.to_vec();
+    assert!(report.contains(&format!("key {} (its key is intact", String::from_utf8(damaged_key).unwrap())), "{report}");
 
     let out = crowndb(&["repair", "--data-dir", &d]);
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));

@@ -29,16 +29,11 @@ pub fn run(args: CheckArgs) -> CliResult {
         done += scan.file_len;
         records += scan.entries.len() as u64;
         for f in &scan.findings {
-            let label = match f.severity {
-                Severity::Damage => {
-                    damaged += 1;
-                    "DAMAGE"
-                }
-                Severity::Warning => {
-                    warnings += 1;
-                    "WARNING"
-                }
-            };
+            match f.severity {
+                Severity::Damage => damaged += 1,
+                Severity::Warning => warnings += 1,
+            }
+            let label = f.severity.label();
             bar.suspend(|| println!("{label} {} offset {}: {}", path.display(), f.offset, f.reason));
         }
     }

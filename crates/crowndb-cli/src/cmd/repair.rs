@@ -56,6 +56,9 @@ pub fn run(args: RepairArgs) -> CliResult {
         if !scan.needs_repair(newest) {
             continue;
         }
+        for f in &scan.findings {
+            bar.suspend(|| println!("{} {} offset {}: {}", f.severity.label(), path.display(), f.offset, f.reason));
+        }
         let pieces = quarantine_pieces(&scan);
         let moved: u64 = pieces.iter().map(|(_, r)| r.end - r.start).sum();
         bar.suspend(|| {
