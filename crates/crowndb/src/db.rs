@@ -397,7 +397,7 @@ impl Db {
             })
             .collect();
         Stats {
-            keys: inner.index.len() as u64,
+            keys: (inner.index.len() as u64).saturating_sub(inner.chunk_entries.load(std::sync::atomic::Ordering::Relaxed)),
             live_bytes: segments.iter().map(|s| s.live_bytes).sum(),
             dead_bytes: segments.iter().map(|s| s.dead_bytes).sum(),
             segments,

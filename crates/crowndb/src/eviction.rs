@@ -69,7 +69,11 @@ impl Inner {
                         self.history.lock().entry(e.hash).or_default().push((address, w.next_seq));
                     }
                     self.index.remove(e.hash, address);
-                    evicted += 1;
+                    if e.kind == RecordKind::Chunk {
+                        self.chunk_entries.fetch_sub(1, Ordering::Relaxed);
+                    } else {
+                        evicted += 1;
+                    }
                 }
                 // A record older ones may hide behind must keep hiding them once it is gone.
                 if (e.kind == RecordKind::Put && current || e.kind == RecordKind::Delete) && seq >= others_min_seq {

@@ -110,6 +110,8 @@ pub(crate) struct Inner {
     pub segments_deleted: AtomicU64,
     /// Keys dropped by cache-mode eviction.
     pub evictions: AtomicU64,
+    /// Index entries that are chunks of streamed values, not keys.
+    pub chunk_entries: AtomicU64,
     /// Set when the store is closing: long work (compaction) stops early.
     pub stopping: std::sync::atomic::AtomicBool,
 }

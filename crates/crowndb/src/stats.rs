@@ -16,7 +16,8 @@ pub struct SegmentStats {
 /// Figures of a whole store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stats {
-    /// Keys in the index (expired keys not yet reclaimed included).
+    /// Keys in the index (expired keys not yet reclaimed included; the chunks of
+    /// streamed values are not keys and are not counted).
     pub keys: u64,
     pub live_bytes: u64,
     pub dead_bytes: u64,

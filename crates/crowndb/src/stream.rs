@@ -14,6 +14,7 @@
 //! the key is overwritten meanwhile; it implements `Read` and `Seek`.
 
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::codec;
@@ -90,7 +91,9 @@ impl Inner {
                 self.lookup_in(Namespace::Chunks, &key, hash, |address, segment, rec| (address, segment.clone(), rec.header.record_len()));
             if let Ok(Some((address, segment, len))) = found {
                 self.remember(hash, address, superseded_at);
-                self.index.remove(hash, address);
+                if self.index.remove(hash, address) {
+                    self.chunk_entries.fetch_sub(1, Ordering::Relaxed);
+                }
                 segment.sub_live(len);
             }
         }
@@ -141,6 +144,7 @@ impl Inner {
         let (segment, offset) = self.append(&mut w, len, |buf| record::encode_into(buf, meta, key, &stored))?;
         w.next_seq += 1;
         self.index.insert(key_hash(key), self.codec.encode(segment.slot, offset));
+        self.chunk_entries.fetch_add(1, Ordering::Relaxed);
         segment.add_live(len as u64);
         Ok(w.log_end)
     }
@@ -180,7 +184,9 @@ impl Inner {
             let found =
                 self.lookup_in(Namespace::Chunks, key, hash, |address, segment, rec| (address, segment.clone(), rec.header.record_len()));
             if let Ok(Some((address, segment, len))) = found {
-                self.index.remove(hash, address);
+                if self.index.remove(hash, address) {
+                    self.chunk_entries.fetch_sub(1, Ordering::Relaxed);
+                }
                 segment.sub_live(len);
             }
         }
@@ -230,6 +236,8 @@ impl Inner {
 
     /// Removes chunks that belong to no current head (an abandoned or crashed stream).
     pub(crate) fn drop_orphan_chunks(&self, chunks: &[(u64, u64)]) {
+        let indexed = chunks.iter().filter(|(hash, address)| self.index.contains_exact(*hash, *address)).count();
+        self.chunk_entries.store(indexed as u64, Ordering::Relaxed);
         let table = self.table.load();
         for &(hash, address) in chunks {
             let (slot, offset) = self.codec.decode(address);
@@ -243,6 +251,7 @@ impl Inner {
                 rec.header.codec == codec::CHUNKED && Manifest::decode(rec.value).is_some_and(|m| m.stream_id == stream_id)
             });
             if !matches!(owner, Ok(Some(true))) && self.index.remove(hash, address) {
+                self.chunk_entries.fetch_sub(1, Ordering::Relaxed);
                 segment.sub_live(header.record_len());
             }
         }
@@ -337,20 +346,9 @@ impl Write for ValueWriter {
 
 impl Drop for ValueWriter {
     fn drop(&mut self) {
-        if self.finished {
-            return;
-        }
-        // Abandoned: its chunks leave the index now; compaction reclaims their space.
-        let _w = self.inner.writer.lock();
-        for key in &self.written {
-            let hash = key_hash(key);
-            let found = self
-                .inner
-                .lookup_in(Namespace::Chunks, key, hash, |address, segment, rec| (address, segment.clone(), rec.header.record_len()));
-            if let Ok(Some((address, segment, len))) = found {
-                self.inner.index.remove(hash, address);
-                segment.sub_live(len);
-            }
+        if !self.finished {
+            // Abandoned: its chunks leave the index now; compaction reclaims their space.
+            self.inner.forget_chunks(&self.written);
         }
     }
 }

@@ -153,6 +153,7 @@ fn large_puts_are_streamed_and_touch_rewrites_only_the_head() {
     let db = Db::open(dir.path(), Options { clock: clock.clone(), ..options() }).unwrap();
     let value: Vec<u8> = (0..5_000_000u64).map(|i| byte_at(9, i)).collect();
     let v1 = db.put(b"large", &value).unwrap();
+    assert_eq!(db.stats().keys, 1, "chunks of a streamed value are not keys");
     assert_eq!(db.get(b"large").unwrap().as_deref(), Some(&value[..]));
     assert_eq!(db.get_stream(b"large").unwrap().unwrap().len(), 5_000_000);
     let written = db.stats().disk_bytes_written;
@@ -167,6 +168,7 @@ fn large_puts_are_streamed_and_touch_rewrites_only_the_head() {
     db.close().unwrap();
     let db = Db::open(dir.path(), Options { clock: clock.clone(), ..options() }).unwrap();
     assert_eq!(db.get(b"large").unwrap().as_deref(), Some(&value[..]));
+    assert_eq!(db.stats().keys, 1, "chunks of a streamed value are not keys");
     clock.advance(500);
     assert_eq!(db.get(b"large").unwrap(), None);
     assert_eq!(db.touch(b"large", None).unwrap(), None, "an expired key cannot be touched back");
