@@ -255,13 +255,28 @@ fn read_footer(scan: &mut SegmentScan, data: &[u8]) {
     scan.footer = FooterState::Valid { entries };
 }
 
+/// Whether a record's stored value decodes as its codec byte says (docs/format.md,
+/// "Record"): as is (0), LZ4 with the length prepended (1), or a 24-byte streamed-value
+/// manifest (2, puts only). Tombstones hold nothing.
+fn check_value(kind: RecordKind, codec: u8, value: &[u8]) -> Result<(), String> {
+    match (kind, codec) {
+        (RecordKind::Delete, 0) if value.is_empty() => Ok(()),
+        (RecordKind::Delete, _) => Err(format!("tombstone with codec {codec} and a {}-byte value", value.len())),
+        (_, 0) => Ok(()),
+        (_, 1) => lz4_flex::block::decompress_size_prepended(value).map(|_| ()).map_err(|e| format!("LZ4 value does not decompress: {e}")),
+        (RecordKind::Put, 2) if value.len() == 24 => Ok(()),
+        (RecordKind::Put, 2) => Err(format!("streamed-value manifest of {} bytes, not 24", value.len())),
+        (_, other) => Err(format!("unknown value codec {other}")),
+    }
+}
+
 /// The records of a batch envelope's payload, each verified: (offset in payload, record).
 fn split_batch(payload: &[u8]) -> Option<Vec<(usize, FooterEntry, u64)>> {
     let mut out = Vec::new();
     let mut off = 0;
     while off < payload.len() {
         let rec = format::decode_record(&payload[off..]).ok()?;
-        if rec.header.kind == RecordKind::Batch {
+        if rec.header.kind == RecordKind::Batch || check_value(rec.header.kind, rec.header.codec, rec.value).is_err() {
             return None;
         }
         let len = rec.header.record_len();
@@ -278,13 +293,14 @@ fn record_entries(data: &[u8], off: u64) -> Result<(u64, Vec<(FooterEntry, u64)>
     let len = rec.header.record_len();
     if rec.header.kind == RecordKind::Batch {
         let start = off + HEADER_LEN as u64 + rec.key.len() as u64;
-        let inner = split_batch(rec.value).ok_or("batch envelope holds an invalid record")?;
+        let inner = split_batch(rec.value).ok_or("batch envelope holds an invalid record or value")?;
         let list = inner.into_iter().map(|(o, mut e, seq)| {
             e.offset = start + o as u64;
             (e, seq)
         });
         return Ok((len, list.collect()));
     }
+    check_value(rec.header.kind, rec.header.codec, rec.value)?;
     let entry = FooterEntry { hash: xxhash_rust::xxh3::xxh3_64(rec.key), offset: off, kind: rec.header.kind, len: len as u32 };
     Ok((len, vec![(entry, rec.header.seq)]))
 }
@@ -400,5 +416,46 @@ fn compare_footer(scan: &mut SegmentScan, listed: &[FooterEntry]) {
     problems.sort();
     for (offset, why) in problems {
         scan.note(Severity::Damage, offset, why);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record as docs/format.md lays it out, with a valid checksum.
+    fn record(kind: u8, codec: u8, seq: u64, key: &[u8], value: &[u8]) -> Vec<u8> {
+        let mut r = vec![0u8; HEADER_LEN];
+        r[4] = kind;
+        r[5] = codec;
+        r[6..8].copy_from_slice(&(key.len() as u16).to_le_bytes());
+        r[8..12].copy_from_slice(&(value.len() as u32).to_le_bytes());
+        r[16..24].copy_from_slice(&seq.to_le_bytes());
+        r.extend_from_slice(key);
+        r.extend_from_slice(value);
+        let crc = crc32c::crc32c(&r[4..]);
+        r[..4].copy_from_slice(&crc.to_le_bytes());
+        r
+    }
+
+    #[test]
+    fn a_value_that_does_not_decode_is_damage_even_with_a_valid_checksum() {
+        let mut seg = encode_header(1).to_vec();
+        seg.extend(record(1, 0, 1, b"plain", b"value"));
+        let bad_at = seg.len() as u64;
+        seg.extend(record(1, 1, 2, b"lz4", b"\x40\x00\x00\x00garbage that is not an lz4 block"));
+        seg.extend(record(1, 1, 3, b"good-lz4", &lz4_flex::block::compress_prepend_size(&[7u8; 200])));
+        seg.extend(record(1, 7, 4, b"codec", b"x"));
+        seg.extend(record(2, 0, 5, b"gone", b""));
+        let scan = scan_segment(Path::new("000000000001.seg"), 1, &seg, true, |_| {});
+        let damage: Vec<_> =
+            scan.findings.iter().filter(|f| f.severity == Severity::Damage).map(|f| (f.offset, f.reason.clone())).collect();
+        assert_eq!(damage.len(), 2, "{damage:?}");
+        assert_eq!(damage[0].0, bad_at);
+        assert!(damage[0].1.contains("LZ4 value does not decompress"), "{damage:?}");
+        assert!(damage[1].1.contains("unknown value codec 7"), "{damage:?}");
+        assert_eq!(scan.entries.len(), 3, "plain, good-lz4 and the tombstone verify");
+        assert_eq!(scan.min_put_seq, 1);
+        assert_eq!(scan.max_seq, 5);
     }
 }
