@@ -380,7 +380,8 @@ pub fn run(args: BenchArgs) -> CliResult {
 fn run_workloads(args: &BenchArgs, dir: &Path, options: &Options, setup: &Arc<Setup>) -> CliResult<Vec<Report>> {
     let mut reports = Vec::new();
     let mut db: Option<Db> = None;
-    let baseline = rss_anon_bytes();
+    // Anonymous memory before the current store was opened: what it holds is the growth.
+    let mut baseline = rss_anon_bytes();
     for (n, workload) in args.workloads.iter().enumerate() {
         let seed = 1000 + n as u64;
         let fresh = workload.starts_with("fill");
@@ -389,6 +390,7 @@ fn run_workloads(args: &BenchArgs, dir: &Path, options: &Options, setup: &Arc<Se
                 old.close()?;
             }
             wipe(dir)?;
+            baseline = rss_anon_bytes();
             db = Some(Db::open(dir, options.clone())?);
         }
         let store = db.as_ref().expect("opened above");
