@@ -40,3 +40,63 @@ fn a_segment_killed_before_its_header_was_written_does_not_stop_the_store_openin
     let db = crowndb::Db::open(dir.path(), crowndb::Options::default()).expect("an empty newest segment is an interrupted creation");
     assert_eq!(db.get(b"k").unwrap(), Some(b"v".to_vec()));
 }
+
+/// Known issue 3 (engine, crates/crowndb/src/recovery.rs `apply`): when a key's newest
+/// record is damaged, replay cannot read its sequence number and keeps it *beside* the older
+/// record; `get` then skips the damaged candidate and returns the older value with no error.
+/// A damaged tombstone likewise brings a deleted value back. Expected: a corruption error.
+#[test]
+#[ignore = "known issue 3: a damaged newest record makes get return the previous version silently"]
+fn a_damaged_newest_record_is_an_error_not_the_previous_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = crowndb::Options { background_compaction: false, ..Default::default() };
+    let db = crowndb::Db::open(dir.path(), options.clone()).unwrap();
+    db.put(b"key", &[b'1'; 300]).unwrap();
+    db.put(b"key", &[b'2'; 300]).unwrap();
+    db.close().unwrap();
+    let seg =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|x| x == "seg")).unwrap();
+    let mut bytes = std::fs::read(&seg).unwrap();
+    let at = bytes.windows(300).position(|w| w == [b'2'; 300]).unwrap() + 150;
+    bytes[at] ^= 0x10;
+    std::fs::write(&seg, &bytes).unwrap();
+    let db = crowndb::Db::open(dir.path(), options).unwrap();
+    let got = db.get(b"key");
+    assert!(got.is_err(), "a damaged newest record read as {:?}", got.map(|v| v.map(|v| String::from_utf8_lossy(&v[..3]).into_owned())));
+}
+
+/// Known issue 2b (`crowndb check` / `crowndb repair`, crates/crowndb-cli/src/segment_scan.rs):
+/// a kill can leave a batch whose inner records are written but whose envelope header is not
+/// (the crash torture meets this). Opening the store drops the whole batch, as it must; but
+/// check reports "32 zero bytes where records should be" as DAMAGE and repair keeps the
+/// complete inner records as records of their own: half a batch becomes visible.
+#[test]
+#[ignore = "known issue 2b: repair salvages the inner records of a torn batch"]
+fn repair_never_makes_half_a_batch_visible() {
+    let Some(bin) = crowndb_torture::crash::find_crowndb_bin() else {
+        eprintln!("SKIPPED: no crowndb binary next to the test (cargo build -p crowndb-cli)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let options = crowndb::Options { durability: crowndb::Durability::Always, background_compaction: false, ..Default::default() };
+    let db = crowndb::Db::open(dir.path(), options.clone()).unwrap();
+    db.put(b"a", b"old").unwrap();
+    let mut batch = crowndb::WriteBatch::new();
+    batch.put(b"a", b"new").put(b"b", b"new").put(b"c", &[7; 1000]);
+    db.write(&batch).unwrap();
+    let crash = db.simulate_crash();
+    let mut bytes = std::fs::read(&crash.active_segment).unwrap();
+    // Segment header (32) + the put of "a" (32 + 1 + 3) = the envelope at 68.
+    let envelope = 68;
+    assert_eq!(bytes[envelope + 4], 3, "a batch envelope at {envelope}");
+    let end = crash.written_len as usize;
+    bytes[envelope..envelope + 32].fill(0); // the header not written yet
+    bytes[end - 500..end].fill(0); // the last inner record cut short
+    std::fs::write(&crash.active_segment, &bytes).unwrap();
+
+    let out = std::process::Command::new(bin).arg("repair").arg("--data-dir").arg(dir.path()).output().unwrap();
+    println!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let db = crowndb::Db::open(dir.path(), options).unwrap();
+    let (a, b) = (db.get(b"a").unwrap(), db.get(b"b").unwrap());
+    assert_eq!((a.as_deref(), b.as_deref()), (Some(&b"old"[..]), None), "half of a torn batch survived repair");
+}
