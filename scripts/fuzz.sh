@@ -29,9 +29,9 @@ for t in "${targets[@]}"; do
     >"$log" 2>&1 || status=1
   took=$(( $(date +%s) - start ))
   # Executions and speed from libFuzzer's own final stats (the wall time includes the build).
-  runs=$(grep -Eo 'stat::number_of_executed_units: [0-9]+' "$log" | grep -Eo '[0-9]+$' || true)
+  runs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -Eo '[0-9]+$' || true)
   [ -n "$runs" ] || runs=$(grep -Eo '^#[0-9]+' "$log" | tail -1 | tr -d '#' || echo 0)
-  speed=$(grep -Eo 'stat::average_exec_per_sec: [0-9]+' "$log" | grep -Eo '[0-9]+$' || echo "?")
+  speed=$(grep -Eo 'stat::average_exec_per_sec: *[0-9]+' "$log" | grep -Eo '[0-9]+$' || echo "?")
   after=$(ls "artifacts/$t" | wc -l)
   found=$(( after - before ))
   for f in $(ls -t "artifacts/$t" | head -n "$found"); do cp "artifacts/$t/$f" "regressions/$t/"; done
