@@ -16,7 +16,7 @@ use crowndb::format::{self, FooterEntry, RecordKind, Trailer, ENTRY_LEN, HEADER_
 pub enum Severity {
     /// Data that fails its checksum or a structure that is impossible: exit code 4.
     Damage,
-    /// What a crash leaves and the next open fixes by itself (a torn tail of the newest
+    /// What a crash leaves and the next open fixes by itself (a torn tail of an unsealed
     /// segment, a segment not yet sealed). Reported, exit code 0.
     Warning,
 }
@@ -142,8 +142,8 @@ pub fn encode_header(generation: u64) -> [u8; SEGMENT_HEADER_LEN as usize] {
     h
 }
 
-/// Scans one segment file. `newest`: it is the segment with the highest generation (the
-/// active one, whose unsealed tail may be torn by a crash without damage).
+/// Scans one segment file. `newest`: it has the highest generation (the one a store keeps
+/// appending to, so it may lack a footer without a crash).
 /// `progress` is called with bytes scanned so far.
 pub fn scan_segment(path: &Path, generation: u64, data: &[u8], newest: bool, mut progress: impl FnMut(u64)) -> SegmentScan {
     let file_len = data.len() as u64;
@@ -175,12 +175,12 @@ pub fn scan_segment(path: &Path, generation: u64, data: &[u8], newest: bool, mut
         return scan;
     }
     read_footer(&mut scan, data);
-    walk_records(&mut scan, data, newest, &mut progress);
+    walk_records(&mut scan, data, &mut progress);
     if let FooterState::Valid { entries, .. } = &scan.footer {
         let listed = entries.clone();
         compare_footer(&mut scan, &listed);
     } else if !newest && matches!(scan.footer, FooterState::Absent) {
-        scan.note(Severity::Warning, scan.data_end, "segment is not sealed (no footer; a crash while sealing): the next open writes one");
+        scan.note(Severity::Warning, scan.data_end, "segment is not sealed (no footer: a crash left it so): the next open writes one");
     }
     scan
 }
@@ -305,7 +305,7 @@ fn record_entries(data: &[u8], off: u64) -> Result<(u64, Vec<(FooterEntry, u64)>
     Ok((len, vec![(entry, rec.header.seq)]))
 }
 
-fn walk_records(scan: &mut SegmentScan, data: &[u8], newest: bool, progress: &mut impl FnMut(u64)) {
+fn walk_records(scan: &mut SegmentScan, data: &[u8], progress: &mut impl FnMut(u64)) {
     let end = scan.data_end as usize;
     // Footer entries by offset: where records start, and the hash of each one's key.
     let listed: Option<std::collections::HashMap<u64, u64>> = match &scan.footer {
@@ -329,6 +329,7 @@ fn walk_records(scan: &mut SegmentScan, data: &[u8], newest: bool, progress: &mu
             }
         })
     };
+    let unsealed = matches!(scan.footer, FooterState::Absent);
     let mut off = SEGMENT_HEADER_LEN as usize;
     let mut last_progress = 0;
     while off < end {
@@ -348,39 +349,39 @@ fn walk_records(scan: &mut SegmentScan, data: &[u8], newest: bool, progress: &mu
                 scan.good.push((off as u64, len));
                 off += len as usize;
             }
+            Err(why) if unsealed => {
+                // A segment without a footer is what a crash left (closing seals every
+                // segment): its records end at the first one that does not verify, as the
+                // engine's open decides. What follows was being written when the process
+                // died; records in it that verify (the inner records of a batch whose
+                // envelope header was not written yet, say) were never committed, and
+                // must not be brought back.
+                let Some(last) = data[off..end].iter().rposition(|&b| b != 0).map(|i| off + i + 1) else {
+                    break; // the preallocated, never written end of the segment
+                };
+                scan.bad.push(BadRange { start: off as u64, end: last as u64 });
+                scan.note(
+                    Severity::Warning,
+                    off as u64,
+                    format!(
+                        "torn tail: {} bytes after the last valid record ({why}); a crash cut a write short; the next open moves them to quarantine/",
+                        last - off
+                    ),
+                );
+                break;
+            }
             Err(why) => {
+                // A sealed segment: every record in it was complete when it was sealed, so
+                // what verifies after the damage is kept.
                 let next = resync(off + 1);
                 let stop = next.unwrap_or(end);
-                let Some(last) = data[off..stop].iter().rposition(|&b| b != 0).map(|i| off + i + 1) else {
-                    // Only zeroes up to the next record or the end.
-                    if next.is_none() && listed.is_none() {
-                        break; // the preallocated, never written end of the segment
-                    }
-                    scan.bad.push(BadRange { start: off as u64, end: stop as u64 });
-                    scan.note(Severity::Damage, off as u64, format!("{} zero bytes where records should be", stop - off));
-                    off = stop;
-                    continue;
-                };
-                let range_end = if next.is_some() || listed.is_some() { stop } else { last };
-                scan.bad.push(BadRange { start: off as u64, end: range_end as u64 });
-                let torn = next.is_none() && newest && matches!(scan.footer, FooterState::Absent);
-                if torn {
-                    scan.note(
-                        Severity::Warning,
-                        off as u64,
-                        format!(
-                            "torn tail: {} bytes after the last valid record ({why}); a crash cut a write short; the next open moves them to quarantine/",
-                            range_end - off
-                        ),
-                    );
-                } else {
-                    let what = if next.is_some() { "up to the next valid record" } else { "up to the end of the data" };
-                    let key = listed.as_ref().and_then(|map| intact_key(&data[off..end], *map.get(&(off as u64))?));
-                    let key = key
-                        .map(|k| format!("; key {} (its key is intact: it matches the footer's hash)", crate::cmd::escape(k)))
-                        .unwrap_or_default();
-                    scan.note(Severity::Damage, off as u64, format!("bad record: {why}; {} bytes {what}{key}", range_end - off));
-                }
+                let what = if next.is_some() { "up to the next valid record" } else { "up to the end of the data" };
+                scan.bad.push(BadRange { start: off as u64, end: stop as u64 });
+                let key = listed.as_ref().and_then(|map| intact_key(&data[off..end], *map.get(&(off as u64))?));
+                let key = key
+                    .map(|k| format!("; key {} (its key is intact: it matches the footer's hash)", crate::cmd::escape(k)))
+                    .unwrap_or_default();
+                scan.note(Severity::Damage, off as u64, format!("bad record: {why}; {} bytes {what}{key}", stop - off));
                 match next {
                     Some(n) => off = n,
                     None => break,
@@ -447,13 +448,29 @@ mod tests {
         seg.extend(record(1, 1, 3, b"good-lz4", &lz4_flex::block::compress_prepend_size(&[7u8; 200])));
         seg.extend(record(1, 7, 4, b"codec", b"x"));
         seg.extend(record(2, 0, 5, b"gone", b""));
+
+        // Without a footer (what a crash leaves), the records end at the first bad one.
         let scan = scan_segment(Path::new("000000000001.seg"), 1, &seg, true, |_| {});
+        assert_eq!(scan.findings.len(), 1, "{:?}", scan.findings);
+        assert_eq!((scan.findings[0].severity, scan.findings[0].offset), (Severity::Warning, bad_at));
+        assert!(scan.findings[0].reason.contains("LZ4 value does not decompress"), "{:?}", scan.findings);
+        assert_eq!(scan.entries.len(), 1);
+
+        // Sealed (here with a footer whose checksum is wrong): what verifies after is kept.
+        let records_end = seg.len() as u64;
+        seg.extend_from_slice(b"CROWNFTR");
+        for field in [records_end, 0, 5, 1] {
+            seg.extend_from_slice(&u64::to_le_bytes(field));
+        }
+        seg.extend_from_slice(&[0u8; 8]);
+        let scan = scan_segment(Path::new("000000000001.seg"), 1, &seg, false, |_| {});
         let damage: Vec<_> =
             scan.findings.iter().filter(|f| f.severity == Severity::Damage).map(|f| (f.offset, f.reason.clone())).collect();
-        assert_eq!(damage.len(), 2, "{damage:?}");
-        assert_eq!(damage[0].0, bad_at);
-        assert!(damage[0].1.contains("LZ4 value does not decompress"), "{damage:?}");
-        assert!(damage[1].1.contains("unknown value codec 7"), "{damage:?}");
+        assert_eq!(damage.len(), 3, "{damage:?}");
+        assert!(damage[0].1.contains("footer damaged"), "{damage:?}");
+        assert_eq!(damage[1].0, bad_at);
+        assert!(damage[1].1.contains("LZ4 value does not decompress"), "{damage:?}");
+        assert!(damage[2].1.contains("unknown value codec 7"), "{damage:?}");
         assert_eq!(scan.entries.len(), 3, "plain, good-lz4 and the tombstone verify");
         assert_eq!(scan.min_put_seq, 1);
         assert_eq!(scan.max_seq, 5);

@@ -463,3 +463,47 @@ fn a_torn_tail_is_a_warning_and_scripts_get_no_progress_bars() {
     // 16-byte header, 100 entries of 28 + key + 5 bytes, 40-byte end entry.
     assert_eq!(text(&out.stderr), format!("dumped 100 keys ({} bytes)\n", 16 + 100 * 33 + 10 * 5 + 90 * 6 + 40));
 }
+
+#[test]
+fn repair_never_brings_back_part_of_a_torn_batch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
+    let (serial_guard, db) = open(&dir, Options { background_compaction: false, ..Options::default() });
+    db.put(b"a", b"old").unwrap();
+    let mut batch = crowndb::WriteBatch::new();
+    batch.put(b"a", b"new").put(b"b", b"new").put(b"c", &[7; 1000]);
+    db.write(&batch).unwrap();
+    let crash = db.simulate_crash();
+    drop(serial_guard);
+    let mut bytes = std::fs::read(&crash.active_segment).unwrap();
+    let envelope = 32 + 32 + 1 + 3; // segment header, the put of "a"
+    assert_eq!(bytes[envelope + 4], 3);
+    let end = crash.written_len as usize;
+    bytes[envelope..envelope + 32].fill(0); // the envelope header not written yet
+    bytes[end - 500..end].fill(0); // the last inner record cut short
+    std::fs::write(&crash.active_segment, &bytes).unwrap();
+
+    let out = crowndb(&["check", "--data-dir", &dir_arg(&dir)]);
+    let report = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert!(report.contains(&format!("WARNING {} offset {envelope}: torn tail", crash.active_segment.display())), "{report}");
+    let out = crowndb(&["repair", "--data-dir", &dir_arg(&dir)]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    let after = contents(&dir);
+    assert_eq!(after.keys().collect::<Vec<_>>(), [&b"a".to_vec()]);
+    assert_eq!(after[&b"a"[..]].0, b"old");
+    let name = crash.active_segment.file_name().unwrap().to_str().unwrap().to_string();
+    let kept = std::fs::read(dir.join("quarantine").join(format!("{name}.{envelope}.bad"))).unwrap();
+    assert_eq!(
+        kept,
+        bytes[envelope..end - 500]
+            .iter()
+            .rev()
+            .skip_while(|&&b| b == 0)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .copied()
+            .collect::<Vec<u8>>()
+    );
+}

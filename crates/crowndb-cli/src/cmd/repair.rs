@@ -7,9 +7,13 @@
 //! file with a fresh header and footer, which replaces the old one by rename. Before
 //! that, the bytes left behind go to `quarantine/`: `<segment>.<offset>.bad` for each
 //! range that is not a valid record, `<segment>.0.header` for a damaged header and
-//! `<segment>.<offset>.footer` for a damaged footer. Records that verify after a damaged
-//! one are kept (a damaged batch's inner records that verify on their own included). A
-//! key whose newest record was damaged reads as its previous version, if one survives.
+//! `<segment>.<offset>.footer` for a damaged footer. In a sealed segment, records that
+//! verify after a damaged one are kept (a damaged batch's inner records that verify on
+//! their own included: the batch was committed before the segment was sealed). In a
+//! segment without a footer (what a crash leaves), the records end at the first one that
+//! does not verify, as at open: what follows was in flight and is only quarantined, so a
+//! torn batch never comes back in part. A key whose newest record was damaged reads as its
+//! previous version, if one survives.
 
 use std::io::Write;
 use std::os::unix::fs::FileExt;
