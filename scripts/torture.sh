@@ -2,15 +2,17 @@
 # Crash torture in release: N SIGKILL cycles of a writer (puts, deletes, batches, streamed
 # values, compactions; sync-always) against one store, each followed by a paranoid reopen,
 # a comparison with the writer's side log and `crowndb check` before and after recovery.
-# Then bit-flip / truncation damage trials. See docs/reliability.md.
+# Then the same through `crowndb serve` (killed under memcached clients), and bit-flip /
+# truncation damage trials. See docs/reliability.md.
 #
-#   scripts/torture.sh [CYCLES] [DAMAGE_TRIALS]      defaults: 1000 cycles, 500 trials
+#   scripts/torture.sh [CYCLES] [DAMAGE_TRIALS] [SERVER_KILLS]   defaults: 1000, 500, 200
 #   SEED=123 scripts/torture.sh 100                   reproduce a run
 #   STRICT=1 scripts/torture.sh 100                   fail on the known issues too
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cycles="${1:-1000}"
 trials="${2:-500}"
+kills="${3:-200}"
 seed="${SEED:-$(date +%s%N)}"
 strict=()
 [ -n "${STRICT:-}" ] && strict=(--strict)
@@ -24,5 +26,6 @@ cargo build --release -q -p crowndb-cli -p crowndb-torture
 export CROWNDB_BIN="$PWD/target/release/crowndb"
 start=$(date +%s)
 target/release/crowndb-torture crash --cycles "$cycles" --seed "$seed" "${strict[@]}"
+target/release/crowndb-torture server-crash --cycles "$kills" --seed "$seed"
 target/release/crowndb-torture damage --trials "$trials" --seed "$seed"
 echo "total: $(( $(date +%s) - start )) s"

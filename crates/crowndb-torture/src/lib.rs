@@ -2,6 +2,8 @@
 //!
 //! - `crash.rs`: SIGKILL crash torture: a writer child process, killed at random moments,
 //!   and a verifier that reopens the store and checks it against the writer's side log.
+//! - `server_crash.rs`: the same through `crowndb serve`: memcached clients in this process,
+//!   the server killed under their load.
 //! - `oplog.rs`: the side log's format and the intent/ack protocol.
 //! - `faults.rs`: fault injection: a full disk (a size-limited tmpfs) and damaged segment
 //!   files (bit flips, truncations).
@@ -11,4 +13,5 @@ pub mod crash;
 pub mod faults;
 pub mod oplog;
 pub mod rng;
+pub mod server_crash;
 pub mod values;

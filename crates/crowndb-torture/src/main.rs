@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! crowndb-torture crash [--dir DIR] [--cycles N] [--seed S] [--min-delay-ms MS] [--max-delay-ms MS] [--sync-log] [--no-check] [--strict] [-v]
+//! crowndb-torture server-crash [--dir DIR] [--cycles N] [--clients N] [--seed S]
 //! crowndb-torture damage [--dir DIR] [--trials N] [--seed S] [--keep]
 //! crowndb-torture writer --dir DIR --log FILE --seed S --first-id N [--sync-log]     (the child; run by `crash`)
 //! ```
@@ -10,7 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crowndb_torture::crash::{find_crowndb_bin, run_torture, run_writer, TortureConfig};
-use crowndb_torture::faults;
+use crowndb_torture::{faults, server_crash};
 
 struct Args(Vec<String>);
 
@@ -56,7 +57,7 @@ fn default_seed() -> u64 {
 fn run() -> Result<(), String> {
     let mut argv: Vec<String> = std::env::args().skip(1).collect();
     if argv.is_empty() {
-        return Err("usage: crowndb-torture crash|damage|writer [options] (see docs/reliability.md)".into());
+        return Err("usage: crowndb-torture crash|server-crash|damage|writer [options] (see docs/reliability.md)".into());
     }
     let command = argv.remove(0);
     let mut args = Args(argv);
@@ -120,7 +121,28 @@ fn run() -> Result<(), String> {
             }
             Ok(())
         }
-        other => Err(format!("unknown command {other:?}: crash, damage or writer")),
+        "server-crash" => {
+            let seed = args.number("--seed", default_seed())?;
+            let cycles = args.number("--cycles", 20)?;
+            let clients = args.number("--clients", 4)? as u32;
+            let dir = match args.value("--dir")? {
+                Some(d) => PathBuf::from(d),
+                None => server_crash::default_dir(seed),
+            };
+            args.finish()?;
+            let bin = find_crowndb_bin().ok_or("the crowndb binary was not found next to this one; set CROWNDB_BIN")?;
+            println!(
+                "server crash torture: seed {seed}, {cycles} kills of {} serve, {clients} clients, data in {}",
+                bin.display(),
+                dir.display()
+            );
+            let report = server_crash::run_server_torture(&bin, &dir, cycles, clients, seed)
+                .map_err(|e| format!("FAILED (seed {seed}, data kept in {}): {e}", dir.display()))?;
+            println!("ok: {report}");
+            let _ = std::fs::remove_dir_all(&dir);
+            Ok(())
+        }
+        other => Err(format!("unknown command {other:?}: crash, server-crash, damage or writer")),
     }
 }
 
