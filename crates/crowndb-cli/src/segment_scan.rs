@@ -360,14 +360,27 @@ fn walk_records(scan: &mut SegmentScan, data: &[u8], progress: &mut impl FnMut(u
                     break; // the preallocated, never written end of the segment
                 };
                 scan.bad.push(BadRange { start: off as u64, end: last as u64 });
-                scan.note(
-                    Severity::Warning,
-                    off as u64,
-                    format!(
-                        "torn tail: {} bytes after the last valid record ({why}); a crash cut a write short; the next open moves them to quarantine/",
-                        last - off
-                    ),
-                );
+                if last == end {
+                    // A crash leaves the unwritten, preallocated (zero) end of the file after
+                    // a torn write; bytes running to the very end mean the file was cut.
+                    scan.note(
+                        Severity::Damage,
+                        off as u64,
+                        format!(
+                            "bad record: {why}; the file ends {} bytes later, inside the records (truncated?); the records after the cut are lost",
+                            last - off
+                        ),
+                    );
+                } else {
+                    scan.note(
+                        Severity::Warning,
+                        off as u64,
+                        format!(
+                            "torn tail: {} bytes after the last valid record ({why}); a crash cut a write short; the next open moves them to quarantine/",
+                            last - off
+                        ),
+                    );
+                }
                 break;
             }
             Err(why) => {
@@ -449,12 +462,19 @@ mod tests {
         seg.extend(record(1, 7, 4, b"codec", b"x"));
         seg.extend(record(2, 0, 5, b"gone", b""));
 
-        // Without a footer (what a crash leaves), the records end at the first bad one.
-        let scan = scan_segment(Path::new("000000000001.seg"), 1, &seg, true, |_| {});
+        // Without a footer (what a crash leaves: the preallocated end is zeros), the records
+        // end at the first bad one.
+        let mut crashed = seg.clone();
+        crashed.extend_from_slice(&[0u8; 4096]);
+        let scan = scan_segment(Path::new("000000000001.seg"), 1, &crashed, true, |_| {});
         assert_eq!(scan.findings.len(), 1, "{:?}", scan.findings);
         assert_eq!((scan.findings[0].severity, scan.findings[0].offset), (Severity::Warning, bad_at));
         assert!(scan.findings[0].reason.contains("LZ4 value does not decompress"), "{:?}", scan.findings);
         assert_eq!(scan.entries.len(), 1);
+        // The same bytes running to the end of the file: it was cut, not torn by a crash.
+        let scan = scan_segment(Path::new("000000000001.seg"), 1, &seg, true, |_| {});
+        assert_eq!((scan.findings.len(), scan.findings[0].severity), (1, Severity::Damage), "{:?}", scan.findings);
+        assert!(scan.findings[0].reason.contains("truncated"), "{:?}", scan.findings);
 
         // Sealed (here with a footer whose checksum is wrong): what verifies after is kept.
         let records_end = seg.len() as u64;
