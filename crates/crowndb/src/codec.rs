@@ -34,7 +34,15 @@ pub fn encode(value: &[u8], mode: Compression) -> (Cow<'_, [u8]>, u8) {
 pub fn decode(codec: u8, stored: &[u8]) -> Result<Vec<u8>, String> {
     match codec {
         RAW => Ok(stored.to_vec()),
-        LZ4 => lz4_flex::decompress_size_prepended(stored).map_err(|e| format!("LZ4 value does not decompress: {e}")),
+        LZ4 => {
+            // LZ4 cannot expand data more than 255 times: refuse a declared length beyond
+            // that before allocating it (a crafted or damaged record could claim 4 GiB).
+            let declared = stored.get(..4).map_or(0, |b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize);
+            if stored.len() < 4 || declared > (stored.len() - 4).saturating_mul(255).saturating_add(16) {
+                return Err(format!("LZ4 value declares {declared} bytes from {} stored bytes", stored.len()));
+            }
+            lz4_flex::decompress_size_prepended(stored).map_err(|e| format!("LZ4 value does not decompress: {e}"))
+        }
         CHUNKED => Err("a streamed value's manifest is not a value".into()),
         other => Err(format!("unknown value codec {other} (written by a newer CrownDB?)")),
     }
@@ -65,5 +73,9 @@ mod tests {
         assert_eq!(encode(&noise, Compression::Lz4).1, LZ4);
         assert_eq!(encode(&text, Compression::Off).1, RAW);
         assert!(decode(9, b"x").unwrap_err().contains("unknown value codec 9"));
+        // A 14-byte value claiming 4 GiB is refused before anything is allocated.
+        let mut crafted = u32::MAX.to_le_bytes().to_vec();
+        crafted.extend_from_slice(&[0x10, b'a', 0, 0, 0, 0, 0, 0, 0, 0]);
+        assert!(decode(LZ4, &crafted).unwrap_err().contains("declares 4294967295 bytes"));
     }
 }

@@ -145,26 +145,44 @@ impl Inner {
             if !std::ptr::eq(Arc::as_ptr(&table), Arc::as_ptr(&self.table.load())) {
                 continue;
             }
-            let mut damage = None;
+            // The matching record, and damage that may be this key's newer version: a
+            // damaged record whose key still reads as this one, or whose header is unreadable.
+            let mut found: Option<(u64, &Arc<Segment>, RecordRef<'_>)> = None;
+            let mut damage: Option<(Error, Option<u64>)> = None;
             for address in candidates.iter() {
                 let (slot, offset) = self.codec.decode(address);
                 let Some(segment) = table.get(slot) else {
-                    damage.get_or_insert_with(|| {
-                        Error::corruption(&self.dir, offset, format!("index names segment slot {slot}, which is not open"))
-                    });
+                    let e = Error::corruption(&self.dir, offset, format!("index names segment slot {slot}, which is not open"));
+                    damage.get_or_insert((e, None));
                     continue;
                 };
                 match segment.record_at(offset) {
-                    Ok(rec) if rec.key == key && Namespace::of(rec.header.kind) == namespace => return Ok(Some(f(address, segment, &rec))),
-                    Ok(_) => {}
-                    Err(e) => {
-                        damage.get_or_insert(e);
+                    Ok(rec) if rec.key == key && Namespace::of(rec.header.kind) == namespace => {
+                        if found.as_ref().is_none_or(|(_, _, f)| f.header.seq < rec.header.seq) {
+                            found = Some((address, segment, rec));
+                        }
                     }
+                    Ok(_) => {}
+                    Err(e) => match segment.key_at(offset) {
+                        Ok((h, k)) if k != key || Namespace::of(h.kind) != namespace => {} // another key's
+                        Ok((h, _)) => {
+                            if damage.as_ref().is_none_or(|(_, s)| s.is_some_and(|s| s < h.seq)) {
+                                damage = Some((e, Some(h.seq)));
+                            }
+                        }
+                        Err(_) => damage = Some((e, None)),
+                    },
                 }
             }
-            return match damage {
-                Some(e) => Err(e),
-                None => Ok(None),
+            return match (found, damage) {
+                // Only an older version is damaged: the newest one reads fine.
+                (Some((address, segment, rec)), Some((_, Some(damaged_seq)))) if damaged_seq < rec.header.seq => {
+                    Ok(Some(f(address, segment, &rec)))
+                }
+                // The newest version may be the damaged one: never answer with an older one.
+                (_, Some((e, _))) => Err(e),
+                (Some((address, segment, rec)), None) => Ok(Some(f(address, segment, &rec))),
+                (None, None) => Ok(None),
             };
         }
     }

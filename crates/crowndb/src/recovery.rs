@@ -65,7 +65,8 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, DirLock)> {
         fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
     let lock = DirLock::acquire(dir)?;
-    let generations = list_segments(dir)?;
+    let mut generations = list_segments(dir)?;
+    drop_unborn_newest_segment(dir, &mut generations)?;
     let mut loaded = Vec::with_capacity(generations.len());
     for (i, &generation) in generations.iter().enumerate() {
         let is_last = i + 1 == generations.len();
@@ -143,13 +144,35 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, DirLock)> {
     Ok((inner, lock))
 }
 
+/// Removes the newest segment file if its header was never written (a crash while an older
+/// version of CrownDB created it): such a file cannot hold a record.
+fn drop_unborn_newest_segment(dir: &Path, generations: &mut Vec<u64>) -> Result<()> {
+    let Some(&newest) = generations.last() else { return Ok(()) };
+    let path = dir.join(segment::file_name(newest));
+    let mut head = [0u8; SEGMENT_HEADER_LEN as usize];
+    let file = fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+    let len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
+    let unborn = len < SEGMENT_HEADER_LEN || (file.read_exact_at(&mut head, 0).is_ok() && head.iter().all(|&b| b == 0));
+    if unborn {
+        tracing::warn!("{}: the newest segment has no header (its creation was interrupted); removing it", path.display());
+        fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+        generations.pop();
+    }
+    Ok(())
+}
+
 /// Generations of the segment files in `dir`, oldest first.
 fn list_segments(dir: &Path) -> Result<Vec<u64>> {
     let mut generations = Vec::new();
     for entry in fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
-        if let Some(g) = entry.file_name().to_str().and_then(segment::parse_file_name) {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if let Some(g) = segment::parse_file_name(name) {
             generations.push(g);
+        } else if name.ends_with(".seg.tmp") {
+            // A segment whose creation a crash interrupted: it never held a record.
+            let _ = fs::remove_file(entry.path());
         }
     }
     generations.sort_unstable();
@@ -181,6 +204,20 @@ fn load_segment(dir: &Path, generation: u64, slot: u32, is_last: bool, paranoid:
         entries.push(FooterEntry { hash: key_hash(rec.key), offset, kind: rec.header.kind, len: rec.header.record_len() as u32 });
     });
     segment.note_put_seq(end.min_put_seq);
+    // Segment files are preallocated, and a crash leaves zeroes (or a torn record) after the
+    // last record, never the end of the file in the middle of one. Only the newest segment
+    // may legitimately end that way (an older version's write path); in any other, a record
+    // cut by the end of the file means the file was truncated: refuse rather than lose what
+    // was after the cut without a word.
+    if !is_last && end.stop == Some(crate::record::RecordError::Truncated) {
+        return Err(Error::corruption(
+            &segment.path,
+            end.end,
+            format!(
+                "the file ends in the middle of a record and has no footer: it was truncated ({file_len} bytes); run `crowndb repair` to keep the records before the cut"
+            ),
+        ));
+    }
     if end.end < file_len {
         quarantine_tail(dir, &segment, end.end, file_len)?;
     }
@@ -364,28 +401,36 @@ fn apply(index: &Index, table: &SegmentTable, codec: AddressCodec, segment: &Seg
         }
         Err(candidates) => candidates,
     };
-    let new = match segment.record_at(e.offset) {
-        Ok(rec) => rec,
+    // The record's key and sequence number; for a damaged record, as far as its header
+    // and key still read (reads of that key then report the damage rather than fall back
+    // to an older version).
+    let (new_key, new_seq) = match segment.record_at(e.offset) {
+        Ok(rec) => (rec.key, rec.header.seq),
         Err(err) => {
             tracing::warn!("{err}");
-            if matches!(e.kind, RecordKind::Put | RecordKind::Chunk) {
-                index.insert(e.hash, address);
-                add(tombstones);
+            match segment.key_at(e.offset) {
+                Ok((header, key)) => (key, header.seq),
+                Err(_) => {
+                    // Nothing readable: keep it indexed (even a tombstone), so that every
+                    // read of a key sharing its hash reports the damage.
+                    index.insert(e.hash, address);
+                    return;
+                }
             }
-            return;
         }
     };
+    let new_namespace = Namespace::of(e.kind);
     for candidate in candidates.iter() {
         let (slot, offset) = codec.decode(candidate);
         let Some(other_segment) = table.get(slot) else { continue };
-        let Ok(other) = other_segment.record_at(offset) else { continue };
-        if other.key != new.key || Namespace::of(other.header.kind) != Namespace::of(new.header.kind) {
+        let Ok((other, other_key)) = other_segment.key_at(offset) else { continue };
+        if other_key != new_key || Namespace::of(other.kind) != new_namespace {
             continue;
         }
-        if new.header.seq > other.header.seq {
+        if new_seq > other.seq {
             index.replace(e.hash, candidate, address);
-            if matches!(other.header.kind, RecordKind::Put | RecordKind::Chunk) {
-                other_segment.sub_live(other.header.record_len());
+            if matches!(other.kind, RecordKind::Put | RecordKind::Chunk) {
+                other_segment.sub_live(other.record_len());
             }
             add(tombstones);
         }

@@ -152,18 +152,23 @@ impl Role {
 
 impl Segment {
     /// Creates a new, empty, preallocated segment ready for appending.
+    /// The file is prepared under a temporary name (`NNN.seg.tmp`) and renamed once its
+    /// header is on disk, so a crash never leaves a segment file without a valid header.
     pub fn create(dir: &Path, generation: u64, slot: u32, segment_size: u64) -> Result<Segment> {
         let path = dir.join(file_name(generation));
-        let file = OpenOptions::new().read(true).write(true).create_new(true).open(&path).map_err(|e| Error::io(&path, e))?;
+        let tmp = dir.join(format!("{}.tmp", file_name(generation)));
+        let _ = std::fs::remove_file(&tmp);
+        let file = OpenOptions::new().read(true).write(true).create_new(true).open(&tmp).map_err(|e| Error::io(&tmp, e))?;
         let made = (|| {
-            preallocate(&path, &file, segment_size)?;
-            file.write_all_at(&encode_header(generation), 0).map_err(|e| Error::io(&path, e))?;
-            file.sync_all().map_err(|e| Error::io(&path, e))?;
+            preallocate(&tmp, &file, segment_size)?;
+            file.write_all_at(&encode_header(generation), 0).map_err(|e| Error::io(&tmp, e))?;
+            file.sync_all().map_err(|e| Error::io(&tmp, e))?;
+            std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
             sync_dir(dir)
         })();
         if let Err(e) = made {
             drop(file);
-            let _ = std::fs::remove_file(&path);
+            let _ = std::fs::remove_file(&tmp);
             return Err(e);
         }
         let segment = Self::map_writable(path, file, generation, slot, SEGMENT_HEADER_LEN, segment_size)?;

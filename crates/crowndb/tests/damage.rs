@@ -185,3 +185,67 @@ fn stats_track_live_and_dead_bytes() {
     let reopened = Db::open(dir.path(), opts()).unwrap().stats();
     assert_eq!((reopened.keys, reopened.live_bytes), (450, 450 * record));
 }
+
+#[test]
+fn a_damaged_newest_version_is_an_error_never_the_previous_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), opts()).unwrap();
+    db.put(b"key", &[b'1'; 300]).unwrap();
+    db.put(b"key", &[b'2'; 300]).unwrap();
+    db.put(b"gone", &[b'3'; 300]).unwrap();
+    db.delete(b"gone").unwrap();
+    db.close().unwrap();
+    let seg = &segments(dir.path())[0];
+    flip(seg, find(seg, &[b'2'; 300]) + 150);
+    let db = Db::open(dir.path(), opts()).unwrap();
+    let err = db.get(b"key").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Corruption, "{err}");
+    assert_eq!(db.get(b"gone").unwrap(), None);
+}
+
+#[test]
+fn a_damaged_tombstone_does_not_bring_the_deleted_value_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), opts()).unwrap();
+    db.put(b"deleted-key", &[b'v'; 300]).unwrap();
+    db.delete(b"deleted-key").unwrap();
+    db.close().unwrap();
+    let seg = &segments(dir.path())[0];
+    let bytes = fs::read(seg).unwrap();
+    // The tombstone is the second record with this key: damage its checksum field.
+    let first = find(seg, b"deleted-key") as usize;
+    let second = first + 1 + bytes[first + 1..].windows(11).position(|w| w == b"deleted-key").unwrap();
+    flip(seg, (second - 32) as u64);
+    let db = Db::open(dir.path(), opts()).unwrap();
+    match db.get(b"deleted-key") {
+        Ok(None) | Err(_) => {}
+        Ok(Some(_)) => panic!("a damaged tombstone let the deleted value come back"),
+    }
+}
+
+#[test]
+fn interrupted_segment_creation_does_not_stop_the_store_opening() {
+    let dir = filled(200);
+    let newest =
+        segments(dir.path()).iter().filter_map(|p| crowndb::format::parse_segment_file_name(p.file_name()?.to_str()?)).max().unwrap();
+    // Left by a crash mid-creation: a temporary file, and (older versions) an empty segment.
+    fs::write(dir.path().join(format!("{}.tmp", crowndb::format::segment_file_name(newest + 1))), [0u8; 100]).unwrap();
+    fs::File::create(dir.path().join(crowndb::format::segment_file_name(newest + 1))).unwrap();
+    let db = Db::open(dir.path(), opts()).unwrap();
+    assert_eq!(db.get(&key(7)).unwrap(), Some(value(7)));
+    assert!(!dir.path().join(format!("{}.tmp", crowndb::format::segment_file_name(newest + 1))).exists());
+}
+
+#[test]
+fn a_truncated_older_segment_is_refused_with_a_clear_error() {
+    let dir = filled(1000);
+    let segs = segments(dir.path());
+    assert!(segs.len() >= 3);
+    let victim = &segs[1];
+    let len = fs::metadata(victim).unwrap().len();
+    // Cut inside the records (the footer goes too).
+    fs::OpenOptions::new().write(true).open(victim).unwrap().set_len(len / 2 + 7).unwrap();
+    let err = Db::open(dir.path(), opts()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Corruption);
+    assert!(err.to_string().contains("truncated") && err.to_string().contains("crowndb repair"), "{err}");
+}
