@@ -213,7 +213,17 @@ pub struct DamageReport {
     pub detected_by_paranoid_open: u64,
     /// Damage that neither found, in bytes no reader looks at (the trailer's reserved field).
     pub harmless_undetected: u64,
+    /// The newest segment cut exactly between two records: it looks like the active segment
+    /// of a store that crashed, so nothing can tell (the records after the cut are lost).
+    pub undetectable_clean_cuts: u64,
     pub check_runs: u64,
+    /// `crowndb repair` runs, and how many left a store that `crowndb check` finds clean.
+    pub repairs: u64,
+    pub repaired_clean: u64,
+    /// Reads of every key after repair: errors, and values older than current or absent.
+    pub reads_after_repair: u64,
+    pub errors_after_repair: u64,
+    pub stale_or_lost_after_repair: u64,
 }
 
 impl std::fmt::Display for DamageReport {
@@ -222,7 +232,9 @@ impl std::fmt::Display for DamageReport {
             f,
             "{} trials ({} bit flips, {} truncations): 0 wrong values; open refused {} times; {} reads: {} errors, \
              {} stale (an older version), {} lost ({} of those after bit flips, the rest after truncations); damage found by check {} of {} runs, by paranoid open {} times; \
-             {} harmless flips in reserved bytes found by neither",
+             {} harmless flips in reserved bytes found by neither, {} cuts of the newest segment between records \
+             (indistinguishable from a crash) found by neither; {} repairs, {} of them checked clean after, \
+             {} reads after repair: {} errors, {} stale or lost, 0 wrong",
             self.trials,
             self.bit_flips,
             self.truncations,
@@ -235,7 +247,13 @@ impl std::fmt::Display for DamageReport {
             self.detected_by_check,
             self.check_runs,
             self.detected_by_paranoid_open,
-            self.harmless_undetected
+            self.harmless_undetected,
+            self.undetectable_clean_cuts,
+            self.repairs,
+            self.repaired_clean,
+            self.reads_after_repair,
+            self.errors_after_repair,
+            self.stale_or_lost_after_repair
         )
     }
 }
@@ -329,9 +347,12 @@ pub fn run_damage(dir: &Path, trials: u64, seed: u64, check_bin: Option<&Path>) 
     let mut report = DamageReport::default();
     let damaged = dir.join("damaged");
     let paranoid_copy = dir.join("paranoid");
+    let repaired = dir.join("repaired");
     for trial in 0..trials {
         copy_dir(&pristine, &damaged)?;
-        let victim = damaged.join(files[rng.below(files.len() as u64) as usize].file_name().expect("a file name"));
+        let pick = rng.below(files.len() as u64) as usize;
+        let is_newest = pick + 1 == files.len();
+        let victim = damaged.join(files[pick].file_name().expect("a file name"));
         let len = std::fs::metadata(&victim).map_err(|e| e.to_string())?.len();
         let offset = rng.below(len);
         let mut bytes = std::fs::read(&victim).map_err(|e| e.to_string())?;
@@ -365,6 +386,10 @@ pub fn run_damage(dir: &Path, trials: u64, seed: u64, check_bin: Option<&Path>) 
             }
         }
         copy_dir(&damaged, &paranoid_copy)?;
+        if let Some(bin) = check_bin {
+            copy_dir(&damaged, &repaired)?;
+            repair_and_read(bin, &repaired, &history, &mut report).map_err(context)?;
+        }
         let paranoid = Options { paranoid_open: true, background_compaction: false, ..Options::default() };
         if std::env::var_os("CROWNDB_DAMAGE_VERBOSE").is_some() {
             println!("trial {trial}: {what}; paranoid open:");
@@ -384,6 +409,8 @@ pub fn run_damage(dir: &Path, trials: u64, seed: u64, check_bin: Option<&Path>) 
         if !detected {
             if in_reserved {
                 report.harmless_undetected += 1;
+            } else if !flipped && is_newest {
+                report.undetectable_clean_cuts += 1;
             } else {
                 return Err(context("neither `crowndb check` nor a paranoid open noticed".into()));
             }
@@ -409,6 +436,32 @@ pub fn run_damage(dir: &Path, trials: u64, seed: u64, check_bin: Option<&Path>) 
         report.trials += 1;
     }
     Ok(report)
+}
+
+/// Runs `crowndb repair` on a damaged copy, then `crowndb check` (which must be clean) and reads
+/// every key: no wrong value, and no error (repair removed what does not verify).
+fn repair_and_read(bin: &Path, dir: &Path, history: &History, report: &mut DamageReport) -> Result<(), String> {
+    let out = Command::new(bin).arg("repair").arg("--data-dir").arg(dir).output().map_err(|e| e.to_string())?;
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    if !matches!(out.status.code(), Some(0) | Some(4)) {
+        return Err(format!("`crowndb repair` failed ({}):\n{text}", out.status));
+    }
+    report.repairs += 1;
+    let out = Command::new(bin).arg("check").arg("--data-dir").arg(dir).output().map_err(|e| e.to_string())?;
+    let checked = String::from_utf8_lossy(&out.stdout);
+    if out.status.success() && !checked.lines().any(|l| l.starts_with("DAMAGE")) {
+        report.repaired_clean += 1;
+    } else if std::env::var_os("CROWNDB_DAMAGE_VERBOSE").is_some() {
+        println!("  after repair, check says:\n{checked}");
+    }
+    let db = Db::open(dir, Options { background_compaction: false, ..Options::default() })
+        .map_err(|e| format!("opening the repaired store: {e}\nrepair said:\n{text}"))?;
+    let mut after = DamageReport::default();
+    check_reads(&db, history, &mut after).map_err(|e| format!("after repair: {e}"))?;
+    report.reads_after_repair += after.reads;
+    report.errors_after_repair += after.read_errors;
+    report.stale_or_lost_after_repair += after.stale_reads + after.lost_reads;
+    Ok(())
 }
 
 /// Reads every key and iterates: a value must be one the key really had.
