@@ -183,7 +183,8 @@ pub struct TortureConfig {
     pub check_bin: Option<PathBuf>,
     /// Print one line per cycle.
     pub verbose: bool,
-    /// Fail on the known issues listed in [`TortureReport`] instead of counting them.
+    /// Fail on the known issues listed in [`TortureReport`] (fixed since; the default) instead
+    /// of counting them (`--tolerate-known-issues`, for bisecting older commits).
     pub strict: bool,
 }
 
@@ -204,11 +205,11 @@ pub struct TortureReport {
     pub kills_before_first_ack: u64,
     pub checks_run: u64,
     pub check_warnings: u64,
-    /// Known issue 1 (engine): a kill between creating a segment file and writing its header
-    /// leaves an empty or header-less newest segment, and the store then refuses to open. Without
-    /// `strict`, the harness deletes that file (what a fix would do at open) and counts it here.
+    /// Known issue 1 (engine, fixed in 1bf8196): a kill between creating a segment file and
+    /// writing its header left an empty or header-less newest segment, and the store then
+    /// refused to open. Without `strict`, the harness deletes that file and counts it here.
     pub known_uninitialised_segment: u64,
-    /// Known issue 2 (`crowndb check`): torn writes a kill leaves, which the engine's open cuts
+    /// Known issue 2 (`crowndb check`, fixed in 323a843): torn writes a kill leaves, which the engine's open cuts
     /// cleanly, are reported as DAMAGE: (a) a torn last record in an unsealed segment that is not
     /// the newest generation (the writer's active segment is often older than the compaction
     /// outputs; check treats only the newest as being written); (b) a batch whose envelope

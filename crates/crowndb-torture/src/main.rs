@@ -1,7 +1,7 @@
 //! `crowndb-torture`: the reliability harnesses as a command (see docs/reliability.md).
 //!
 //! ```text
-//! crowndb-torture crash [--dir DIR] [--cycles N] [--seed S] [--min-delay-ms MS] [--max-delay-ms MS] [--sync-log] [--no-check] [--strict] [-v]
+//! crowndb-torture crash [--dir DIR] [--cycles N] [--seed S] [--min-delay-ms MS] [--max-delay-ms MS] [--sync-log] [--no-check] [--tolerate-known-issues] [-v]
 //! crowndb-torture server-crash [--dir DIR] [--cycles N] [--clients N] [--seed S]
 //! crowndb-torture damage [--dir DIR] [--trials N] [--seed S] [--keep]
 //! crowndb-torture writer --dir DIR --log FILE --seed S --first-id N [--sync-log]     (the child; run by `crash`)
@@ -85,7 +85,7 @@ fn run() -> Result<(), String> {
                 sync_log: args.flag("--sync-log"),
                 check_bin: if args.flag("--no-check") { None } else { find_crowndb_bin() },
                 verbose: args.flag("-v"),
-                strict: args.flag("--strict"),
+                strict: !args.flag("--tolerate-known-issues"),
                 dir,
             };
             args.finish()?;

@@ -20,12 +20,10 @@ fn damaged_segments_never_yield_wrong_values_and_are_detected() {
     assert_eq!(report.trials, 80);
 }
 
-/// Known issue 1 (engine, crates/crowndb/src/segment.rs `Segment::create`): the file is
-/// created under its final name before its header is written, so a kill in between leaves an
-/// empty newest segment and the store then refuses to open. The crash torture meets this
-/// about once in 150 kills. Run with `cargo test -p crowndb-torture -- --ignored` once fixed.
+/// Regression test for finding 1 (docs/reliability.md; fixed in 1bf8196): a segment file
+/// created under its final name before its header was written, left empty by a kill, made
+/// every later open fail. The crash torture met this about once in 150 kills.
 #[test]
-#[ignore = "known issue 1: an empty newest segment (killed while creating it) makes open fail"]
 fn a_segment_killed_before_its_header_was_written_does_not_stop_the_store_opening() {
     let dir = tempfile::tempdir().unwrap();
     let db = crowndb::Db::open(dir.path(), crowndb::Options::default()).unwrap();
@@ -41,12 +39,9 @@ fn a_segment_killed_before_its_header_was_written_does_not_stop_the_store_openin
     assert_eq!(db.get(b"k").unwrap(), Some(b"v".to_vec()));
 }
 
-/// Known issue 3 (engine, crates/crowndb/src/recovery.rs `apply`): when a key's newest
-/// record is damaged, replay cannot read its sequence number and keeps it *beside* the older
-/// record; `get` then skips the damaged candidate and returns the older value with no error.
-/// A damaged tombstone likewise brings a deleted value back. Expected: a corruption error.
+/// Regression test for finding 3 (fixed in 1bf8196): when a key's newest record was damaged,
+/// replay kept it beside the older record and `get` returned the older value with no error.
 #[test]
-#[ignore = "known issue 3: a damaged newest record makes get return the previous version silently"]
 fn a_damaged_newest_record_is_an_error_not_the_previous_value() {
     let dir = tempfile::tempdir().unwrap();
     let options = crowndb::Options { background_compaction: false, ..Default::default() };
@@ -65,13 +60,10 @@ fn a_damaged_newest_record_is_an_error_not_the_previous_value() {
     assert!(got.is_err(), "a damaged newest record read as {:?}", got.map(|v| v.map(|v| String::from_utf8_lossy(&v[..3]).into_owned())));
 }
 
-/// Known issue 2b (`crowndb check` / `crowndb repair`, crates/crowndb-cli/src/segment_scan.rs):
-/// a kill can leave a batch whose inner records are written but whose envelope header is not
-/// (the crash torture meets this). Opening the store drops the whole batch, as it must; but
-/// check reports "32 zero bytes where records should be" as DAMAGE and repair keeps the
-/// complete inner records as records of their own: half a batch becomes visible.
+/// Regression test for finding 2b (fixed in 323a843): a kill can leave a batch whose inner
+/// records are written but whose envelope header is not. Opening the store drops the whole
+/// batch; `crowndb repair` used to keep the complete inner records: half a batch visible.
 #[test]
-#[ignore = "known issue 2b: repair salvages the inner records of a torn batch"]
 fn repair_never_makes_half_a_batch_visible() {
     let Some(bin) = crowndb_torture::crash::find_crowndb_bin() else {
         eprintln!("SKIPPED: no crowndb binary next to the test (cargo build -p crowndb-cli)");

@@ -79,12 +79,10 @@ fn record_decoder_inputs() {
             }
         }
         if let Ok(rec) = decode_record(&bytes) {
-            // Known finding 5 (docs/reliability.md): an LZ4 value allocates its declared length.
-            let declared = rec.value.get(..4).map_or(0, |b| u32::from_le_bytes(b.try_into().unwrap()));
-            if rec.header.codec != 1 || declared <= 64 << 20 {
-                let _ = rec.decoded_value();
-            } else {
-                println!("{}: skipped, LZ4 value declares {declared} bytes (known finding 5)", path.display());
+            // Finding 5 (fixed): the LZ4 regression input must be refused, not allocated.
+            let decoded = rec.decoded_value();
+            if path.ends_with("lz4-declared-4GiB-oom") {
+                assert!(decoded.is_err(), "an LZ4 value declaring 4 GiB decoded");
             }
         }
     }
