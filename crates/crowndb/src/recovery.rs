@@ -205,11 +205,12 @@ fn load_segment(dir: &Path, generation: u64, slot: u32, is_last: bool, paranoid:
     });
     segment.note_put_seq(end.min_put_seq);
     // Segment files are preallocated, and a crash leaves zeroes (or a torn record) after the
-    // last record, never the end of the file in the middle of one. Only the newest segment
+    // last record, never the end of the file in the middle of one. (Garbage whose header
+    // claims a length past the end is told apart by the preallocated zeroes after it.) Only the newest segment
     // may legitimately end that way (an older version's write path); in any other, a record
     // cut by the end of the file means the file was truncated: refuse rather than lose what
     // was after the cut without a word.
-    if !is_last && end.stop == Some(crate::record::RecordError::Truncated) {
+    if !is_last && end.stop == Some(crate::record::RecordError::Truncated) && !ends_in_zeroes(&segment, file_len) {
         return Err(Error::corruption(
             &segment.path,
             end.end,
@@ -229,6 +230,12 @@ fn load_segment(dir: &Path, generation: u64, slot: u32, is_last: bool, paranoid:
         sealed = true;
     }
     Ok(Loaded { segment: Arc::new(segment), entries: Entries::Scanned(entries), data_end: end.end, max_seq: end.max_seq, sealed })
+}
+
+/// True if the last bytes of the file are zero: the unwritten, preallocated end of a segment.
+fn ends_in_zeroes(segment: &Segment, file_len: u64) -> bool {
+    let n = file_len.min(64);
+    segment.raw_bytes(file_len - n, n).iter().all(|&b| b == 0)
 }
 
 /// Paranoid open of a sealed segment: its records must all verify, up to the footer.
