@@ -4,8 +4,9 @@
 # `crowndb serve` (durability everysec), same client settings:
 #   redis-benchmark -t set,get,incr,mset -d 100 -r 1000000 -c 50        (one request at a time)
 #   redis-benchmark -t set,get,incr,mset -d 100 -r 1000000 -c 50 -P 16  (pipelines of 16)
-# Rounds alternate between the servers; the best round of each is reported. Then 1M keys
-# (100-byte values) are loaded into each with redis-cli --pipe and their RSS read.
+# Rounds alternate between the servers; the best round of each is reported. Then both servers
+# are restarted empty, 1M keys (100-byte values) are loaded into each with redis-cli --pipe, and
+# their RSS read.
 # Writes docs/bench-redis.md. Not a test: run it on an otherwise idle machine.
 #
 #   scripts/bench-redis.sh [REQUESTS] [KEYS]     (defaults 200000 1000000; ROUNDS=2)
@@ -32,16 +33,27 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-redis-server --port "$rport" --bind 127.0.0.1 --dir "$work/redis" --appendonly yes --appendfsync everysec \
-  --save "" --daemonize no --logfile "$work/redis.log" &
-pids+=($!); rpid=$!
-./target/release/crowndb serve --data-dir "$work/crowndb" --memcached-addr off --redis-addr "127.0.0.1:$cport" \
-  --durability everysec --log-level warn &
-pids+=($!); cpid=$!
-for port in "$rport" "$cport"; do
-  for _ in $(seq 100); do redis-cli -p "$port" PING >/dev/null 2>&1 && break; sleep 0.1; done
-done
+# Starts both servers on empty data directories (suffix $1).
+start_servers() {
+  mkdir -p "$work/redis$1"
+  redis-server --port "$rport" --bind 127.0.0.1 --dir "$work/redis$1" --appendonly yes --appendfsync everysec \
+    --save "" --daemonize no --logfile "$work/redis$1.log" &
+  pids+=($!); rpid=$!
+  ./target/release/crowndb serve --data-dir "$work/crowndb$1" --memcached-addr off --redis-addr "127.0.0.1:$cport" \
+    --durability everysec --log-level warn &
+  pids+=($!); cpid=$!
+  for port in "$rport" "$cport"; do
+    for _ in $(seq 100); do redis-cli -p "$port" PING >/dev/null 2>&1 && break; sleep 0.1; done
+  done
+}
+stop_servers() {
+  redis-cli -p "$rport" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
+  redis-cli -p "$cport" SHUTDOWN >/dev/null 2>&1 || true
+  while kill -0 "$rpid" 2>/dev/null || kill -0 "$cpid" 2>/dev/null; do sleep 0.1; done
+}
+start_servers 1
 
+load=$(cut -d' ' -f1-3 /proc/loadavg)
 for round in $(seq 1 "$rounds"); do
   for name in redis crowndb; do
     port=$rport; [ "$name" = crowndb ] && port=$cport
@@ -55,9 +67,10 @@ for round in $(seq 1 "$rounds"); do
   done
 done
 
-# The same 1M keys into both (fresh keys, 100-byte values), then their resident memory.
+# The same 1M keys into both, restarted empty (100-byte values), then their resident memory.
+stop_servers
+start_servers 2
 for port in "$rport" "$cport"; do
-  redis-cli -p "$port" FLUSHALL >/dev/null
   python3 - "$keys" <<'PY' | redis-cli -p "$port" --pipe >/dev/null
 import sys
 keys = int(sys.argv[1])
@@ -75,12 +88,13 @@ crowndb_anon=$(rss "$cpid" RssAnon)
 redis_keys=$(redis-cli -p "$rport" DBSIZE)
 crowndb_keys=$(redis-cli -p "$cport" DBSIZE)
 
-python3 - "$out" "$rounds" "$redis_rss" "$crowndb_rss" "$redis_keys" "$crowndb_keys" "$requests" "$keys" "$redis_anon" "$crowndb_anon" <<'PY' >docs/bench-redis.md
+python3 - "$out" "$rounds" "$redis_rss" "$crowndb_rss" "$redis_keys" "$crowndb_keys" "$requests" "$keys" "$redis_anon" "$crowndb_anon" "$load" <<'PY' >docs/bench-redis.md
 import csv, os, subprocess, sys
 out, rounds = sys.argv[1], int(sys.argv[2])
 redis_rss, crowndb_rss, redis_keys, crowndb_keys = (int(x) for x in sys.argv[3:7])
 requests, keys = int(sys.argv[7]), int(sys.argv[8])
 redis_anon, crowndb_anon = int(sys.argv[9]), int(sys.argv[10])
+load = sys.argv[11]
 
 def best(name, pipeline):
     rates = {}
@@ -102,7 +116,8 @@ print("Produced by `scripts/bench-redis.sh` (do not edit by hand). One run, one 
       f"best of {rounds} rounds per line. Redis {version.replace('v=', '')} with `--appendonly yes "
       "--appendfsync everysec` and no RDB snapshots; `crowndb serve --durability everysec` "
       "(the same promise: a power failure loses at most about a second, a crash of the process "
-      "nothing).")
+      "nothing). Load average when the runs started: " + load + " (other work on the machine; "
+      "it weighs on both servers alike, and the rounds alternate).")
 print()
 print("`redis-benchmark -t set,get,incr,mset -d 100 -r 1000000 -c 50`, "
       f"`-n {requests}` one request at a time and `-n {requests * 5} -P 16` in pipelines of 16; "
@@ -117,9 +132,9 @@ for pipeline in (1, 16):
             label = f"{test}" + ("" if pipeline == 1 else " -P 16")
             print(f"| {label} | {r[test]:,.0f} | {c[test]:,.0f} | {c[test] / r[test]:.2f}x |")
 print()
-print(f"Resident memory after `FLUSHALL` and loading {keys:,} fresh keys with 100-byte values "
-      "(`redis-cli --pipe`), with the servers still running after the runs above. RSS is all "
-      "resident pages; anonymous is the part that is not a mapped file (heap, stacks):")
+print(f"Resident memory after loading {keys:,} keys with 100-byte values (`redis-cli --pipe`) into "
+      "both servers restarted empty. RSS is all resident pages; anonymous is the part that is not "
+      "a mapped file (heap, stacks):")
 print()
 print("| | keys (DBSIZE) | RSS | anonymous | RSS CrownDB / Redis | anonymous CrownDB / Redis |")
 print("|---|---:|---:|---:|---:|---:|")
