@@ -6,7 +6,9 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let dir = args.next().unwrap_or_else(|| "/tmp/crowndb-reopen".into());
     let n: u64 = args.next().map_or(3_000_000, |s| s.parse().expect("key count"));
-    let opts = || crowndb::Options { durability: crowndb::Durability::Never, ..Default::default() };
+    // PARANOID=1: open by reading and verifying every record instead of the footers.
+    let paranoid_open = std::env::var("PARANOID").is_ok();
+    let opts = || crowndb::Options { durability: crowndb::Durability::Never, paranoid_open, ..Default::default() };
     if !std::path::Path::new(&dir).exists() {
         let db = crowndb::Db::open(&dir, opts()).unwrap();
         for i in 0..n {

@@ -310,13 +310,23 @@ fn replay(index: &Index, table: &SegmentTable, codec: AddressCodec, loaded: &[Lo
                 let shards = Index::shard_count();
                 let (lo, hi) = (part * shards / workers, (part + 1) * shards / workers);
                 let mut my_chunks = Vec::new();
-                for (segment, list) in lists {
-                    list.for_each_in_shards(lo, hi, |e| {
-                        if e.kind == RecordKind::Chunk {
-                            my_chunks.push((e.hash, codec.encode(segment.slot, e.offset)));
-                        }
-                        apply(index, table, codec, segment, e, &mut tombstones)
-                    });
+                // Shard by shard: one shard's table fits in the CPU cache while every
+                // segment's entries for it are inserted.
+                // The full 64-bit hashes seen in the current shard: a record whose hash was
+                // not seen is a new key for sure, inserted without reading any record; only
+                // records sharing a full hash (overwrites, in practice) are compared by key.
+                let mut seen = std::collections::HashSet::new();
+                for shard in lo..hi {
+                    seen.clear();
+                    for (segment, list) in lists {
+                        list.for_each_in_shards(shard, shard + 1, |e| {
+                            if e.kind == RecordKind::Chunk {
+                                my_chunks.push((e.hash, codec.encode(segment.slot, e.offset)));
+                            }
+                            let known = !seen.insert(e.hash);
+                            apply(index, table, codec, segment, e, known, &mut tombstones)
+                        });
+                    }
                 }
                 chunks.lock().extend(my_chunks);
                 for (hash, address) in tombstones {
@@ -346,35 +356,38 @@ impl<'a> EntryList<'a> {
         }
     }
 
-    /// Calls `f` for the entries whose shard is in `lo..hi`; entries are sorted by hash.
+    /// Calls `f` for the entries whose shard is in `lo..hi`; entries are sorted by hash, so
+    /// they are one range, found by binary search.
     fn for_each_in_shards(&self, lo: usize, hi: usize, mut f: impl FnMut(&FooterEntry)) {
-        let in_range = |hash: u64| (lo..hi).contains(&Index::shard_of(hash));
+        let (count, hash_at): (usize, Box<dyn Fn(usize) -> u64 + '_>) = match self {
+            EntryList::Footer(bytes) => (
+                bytes.len() / ENTRY_LEN,
+                Box::new(move |i| u64::from_le_bytes(bytes[i * ENTRY_LEN..i * ENTRY_LEN + 8].try_into().expect("8 bytes"))),
+            ),
+            EntryList::Scanned(v) => (v.len(), Box::new(move |i| v[i].hash)),
+        };
+        let first_at_least = |shard: usize| {
+            let (mut a, mut b) = (0, count);
+            while a < b {
+                let mid = (a + b) / 2;
+                if Index::shard_of(hash_at(mid)) < shard {
+                    a = mid + 1;
+                } else {
+                    b = mid;
+                }
+            }
+            a
+        };
+        let (start, end) = (first_at_least(lo), first_at_least(hi));
         match self {
             EntryList::Footer(bytes) => {
-                let count = bytes.len() / ENTRY_LEN;
-                let hash_at = |i: usize| u64::from_le_bytes(bytes[i * ENTRY_LEN..i * ENTRY_LEN + 8].try_into().unwrap());
-                // First entry whose shard is >= lo (binary search over the sorted hashes).
-                let (mut a, mut b) = (0, count);
-                while a < b {
-                    let mid = (a + b) / 2;
-                    if Index::shard_of(hash_at(mid)) < lo {
-                        a = mid + 1;
-                    } else {
-                        b = mid;
-                    }
-                }
-                for chunk in bytes[a * ENTRY_LEN..].chunks_exact(ENTRY_LEN) {
-                    match FooterEntry::decode(chunk) {
-                        Some(e) if in_range(e.hash) => f(&e),
-                        Some(_) => break,
-                        None => {}
+                for chunk in bytes[start * ENTRY_LEN..end * ENTRY_LEN].chunks_exact(ENTRY_LEN) {
+                    if let Some(e) = FooterEntry::decode(chunk) {
+                        f(&e);
                     }
                 }
             }
-            EntryList::Scanned(v) => {
-                let start = v.partition_point(|e| Index::shard_of(e.hash) < lo);
-                v[start..].iter().take_while(|e| in_range(e.hash)).for_each(f);
-            }
+            EntryList::Scanned(v) => v[start..end].iter().for_each(f),
         }
     }
 
@@ -395,12 +408,27 @@ impl<'a> EntryList<'a> {
 }
 
 /// Applies one record to the index during replay.
-fn apply(index: &Index, table: &SegmentTable, codec: AddressCodec, segment: &Segment, e: &FooterEntry, tombstones: &mut Vec<(u64, u64)>) {
+/// `known`: another record with the same full hash was already applied (else this record
+/// is certainly the first of its key, and is inserted without reading anything).
+fn apply(
+    index: &Index,
+    table: &SegmentTable,
+    codec: AddressCodec,
+    segment: &Segment,
+    e: &FooterEntry,
+    known: bool,
+    tombstones: &mut Vec<(u64, u64)>,
+) {
     let address = codec.encode(segment.slot, e.offset);
     let add = |tombstones: &mut Vec<(u64, u64)>| match e.kind {
         RecordKind::Put | RecordKind::Chunk => segment.add_live(e.len as u64),
         _ => tombstones.push((e.hash, address)),
     };
+    if !known {
+        index.insert(e.hash, address);
+        add(tombstones);
+        return;
+    }
     let candidates = match index.insert_if_vacant(e.hash, address) {
         Ok(()) => {
             add(tombstones);
