@@ -11,6 +11,7 @@
 pub mod config;
 mod error;
 pub mod memcache;
+mod net;
 pub mod redis;
 pub mod resp;
 pub mod server;

@@ -186,11 +186,7 @@ impl Inner {
         if sync_now {
             self.sync_all()?;
         }
-        let (retire_seq, wait_for) = {
-            let w = self.writer.lock();
-            let wait_for: Vec<_> = w.unsynced.iter().chain(std::iter::once(&w.active)).map(|s| (s.clone(), s.data_len())).collect();
-            (w.next_seq, wait_for)
-        };
+        let (retire_seq, wait_for) = self.retirement_point();
         {
             let _roles = self.roles_lock.lock();
             for out in &output.finished {
@@ -377,6 +373,14 @@ impl Inner {
     /// True if a retired segment waits for the log to be synced.
     pub fn has_retired_waiting_for_sync(&self) -> bool {
         self.retired.lock().iter().any(|r| r.wait_for.iter().any(|(s, len)| s.synced_len() < *len))
+    }
+
+    /// The next sequence number, and the segments (with lengths) whose data must be synced
+    /// before a segment retired now may be deleted.
+    pub(crate) fn retirement_point(&self) -> (u64, Vec<(Arc<Segment>, u64)>) {
+        let w = self.writer.lock();
+        let wait_for = w.unsynced.iter().chain(std::iter::once(&w.active)).map(|s| (s.clone(), s.data_len())).collect();
+        (w.next_seq, wait_for)
     }
 
     /// Deletes retired segments that no open snapshot can read any more.

@@ -84,11 +84,7 @@ impl Inner {
         }
         victim.sub_live(victim.live_bytes());
         self.evictions.fetch_add(evicted, Ordering::Relaxed);
-        let (retire_seq, wait_for) = {
-            let w = self.writer.lock();
-            let wait_for: Vec<_> = w.unsynced.iter().chain(std::iter::once(&w.active)).map(|s| (s.clone(), s.data_len())).collect();
-            (w.next_seq, wait_for)
-        };
+        let (retire_seq, wait_for) = self.retirement_point();
         {
             let _roles = self.roles_lock.lock();
             victim.set_role(Role::Evicted);

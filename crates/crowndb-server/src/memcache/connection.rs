@@ -16,7 +16,7 @@ use std::io;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
@@ -24,13 +24,7 @@ use super::handler::{Flow, Handler};
 use super::{parse, reply, ErrorKind, Limits};
 use crate::stats::incr;
 
-/// Initial and minimum free space of the read buffer.
-const READ_CHUNK: usize = 16 * 1024;
-/// Replies buffered before they are sent even if more requests are waiting, so that a pipeline
-/// of large `get`s cannot make the write buffer grow without bound.
-const MAX_PENDING_OUTPUT: usize = 4 << 20;
-/// An idle connection keeps its buffers only if they are at most this big.
-const KEEP_BUFFER: usize = 64 * 1024;
+use crate::net::{MAX_PENDING_OUTPUT, READ_CHUNK};
 
 /// A memcached connection and its buffers.
 pub struct Connection {
@@ -87,32 +81,7 @@ impl Connection {
             if pass.more {
                 continue;
             }
-            if *shutdown.borrow() {
-                return Ok(());
-            }
-            if self.read_buf.is_empty() && self.read_buf.capacity() > KEEP_BUFFER {
-                self.read_buf = BytesMut::with_capacity(READ_CHUNK);
-            }
-            if self.write_buf.capacity() > KEEP_BUFFER {
-                self.write_buf = BytesMut::with_capacity(READ_CHUNK);
-            }
-            self.read_buf.reserve(READ_CHUNK);
-            let read = async {
-                match self.idle_timeout {
-                    Some(limit) => tokio::time::timeout(limit, self.stream.read_buf(&mut self.read_buf)).await.ok(),
-                    None => Some(self.stream.read_buf(&mut self.read_buf).await),
-                }
-            };
-            let n = tokio::select! {
-                read = read => match read {
-                    None => {
-                        tracing::debug!("closing an idle connection");
-                        return Ok(());
-                    }
-                    Some(result) => result?,
-                },
-                _ = shutdown.changed() => return Ok(()),
-            };
+            let n = crate::net::refill(&mut self.stream, &mut self.read_buf, &mut self.write_buf, self.idle_timeout, &mut shutdown).await?;
             if n == 0 {
                 return Ok(());
             }

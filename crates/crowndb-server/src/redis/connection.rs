@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
@@ -30,12 +30,7 @@ use super::shared::Shared;
 use crate::resp::{encode, RequestParser};
 use crate::stats::add;
 
-/// Initial and minimum free space of the read buffer.
-const READ_CHUNK: usize = 16 * 1024;
-/// Replies buffered before they are sent even if more requests are waiting.
-const MAX_PENDING_OUTPUT: usize = 4 << 20;
-/// An idle connection keeps its buffers only if they are at most this big.
-const KEEP_BUFFER: usize = 64 * 1024;
+use crate::net::{MAX_PENDING_OUTPUT, READ_CHUNK};
 
 /// A Redis connection and its buffers.
 pub struct Connection {
@@ -123,33 +118,7 @@ impl Connection {
             if more {
                 continue;
             }
-            if *shutdown.borrow() {
-                return Ok(());
-            }
-            if self.read_buf.is_empty() && self.read_buf.capacity() > KEEP_BUFFER {
-                self.read_buf = BytesMut::with_capacity(READ_CHUNK);
-            }
-            if self.write_buf.capacity() > KEEP_BUFFER {
-                self.write_buf = BytesMut::with_capacity(READ_CHUNK);
-            }
-            self.read_buf.reserve(READ_CHUNK);
-            let timeout = self.timeout;
-            let read = async {
-                match timeout {
-                    Some(limit) => tokio::time::timeout(limit, self.stream.read_buf(&mut self.read_buf)).await.ok(),
-                    None => Some(self.stream.read_buf(&mut self.read_buf).await),
-                }
-            };
-            let n = tokio::select! {
-                read = read => match read {
-                    None => {
-                        tracing::debug!("closing an idle Redis connection");
-                        return Ok(());
-                    }
-                    Some(result) => result?,
-                },
-                _ = shutdown.changed() => return Ok(()),
-            };
+            let n = crate::net::refill(&mut self.stream, &mut self.read_buf, &mut self.write_buf, self.timeout, &mut shutdown).await?;
             if n == 0 {
                 return Ok(());
             }
