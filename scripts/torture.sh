@@ -2,7 +2,8 @@
 # Crash torture in release: N SIGKILL cycles of a writer (puts, deletes, batches, streamed
 # values, compactions; sync-always) against one store, each followed by a paranoid reopen,
 # a comparison with the writer's side log and `crowndb check` before and after recovery.
-# Then the same through `crowndb serve` (killed under memcached clients), and bit-flip /
+# Then the same through `crowndb serve` (killed under memcached clients, then under Redis
+# clients plus redis-benchmark), and bit-flip /
 # truncation damage trials. See docs/reliability.md.
 #
 #   scripts/torture.sh [CYCLES] [DAMAGE_TRIALS] [SERVER_KILLS]   defaults: 1000, 500, 200
@@ -28,5 +29,6 @@ export CROWNDB_BIN="$PWD/target/release/crowndb"
 start=$(date +%s)
 target/release/crowndb-torture crash --cycles "$cycles" --seed "$seed" "${tolerate[@]}"
 target/release/crowndb-torture server-crash --cycles "$kills" --seed "$seed"
+target/release/crowndb-torture server-crash --protocol redis --cycles "$kills" --seed "$seed"
 target/release/crowndb-torture damage --trials "$trials" --seed "$seed"
 echo "total: $(( $(date +%s) - start )) s"

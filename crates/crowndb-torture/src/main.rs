@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! crowndb-torture crash [--dir DIR] [--cycles N] [--seed S] [--min-delay-ms MS] [--max-delay-ms MS] [--sync-log] [--no-check] [--tolerate-known-issues] [-v]
-//! crowndb-torture server-crash [--dir DIR] [--cycles N] [--clients N] [--seed S]
+//! crowndb-torture server-crash [--dir DIR] [--cycles N] [--clients N] [--protocol memcached|redis] [--seed S]
 //! crowndb-torture damage [--dir DIR] [--trials N] [--seed S] [--keep]
 //! crowndb-torture writer --dir DIR --log FILE --seed S --first-id N [--sync-log]     (the child; run by `crash`)
 //! ```
@@ -125,6 +125,7 @@ fn run() -> Result<(), String> {
             let seed = args.number("--seed", default_seed())?;
             let cycles = args.number("--cycles", 20)?;
             let clients = args.number("--clients", 4)? as u32;
+            let protocol = server_crash::Protocol::parse(&args.value("--protocol")?.unwrap_or_else(|| "memcached".into()))?;
             let dir = match args.value("--dir")? {
                 Some(d) => PathBuf::from(d),
                 None => server_crash::default_dir(seed),
@@ -132,11 +133,11 @@ fn run() -> Result<(), String> {
             args.finish()?;
             let bin = find_crowndb_bin().ok_or("the crowndb binary was not found next to this one; set CROWNDB_BIN")?;
             println!(
-                "server crash torture: seed {seed}, {cycles} kills of {} serve, {clients} clients, data in {}",
+                "server crash torture: seed {seed}, {cycles} kills of {} serve, {clients} {protocol:?} clients, data in {}",
                 bin.display(),
                 dir.display()
             );
-            let report = server_crash::run_server_torture(&bin, &dir, cycles, clients, seed)
+            let report = server_crash::run_server_torture(&bin, &dir, protocol, cycles, clients, seed)
                 .map_err(|e| format!("FAILED (seed {seed}, data kept in {}): {e}", dir.display()))?;
             println!("ok: {report}");
             let _ = std::fs::remove_dir_all(&dir);

@@ -1,10 +1,12 @@
 //! Crash torture through the server: `crowndb serve --durability always` is killed with
-//! SIGKILL while client threads send memcached `set`s and `delete`s, each client on keys of
-//! its own, one request at a time. The clients are this process, so their logs are in
-//! memory: a `STORED` or `DELETED`/`NOT_FOUND` reply is an acknowledgement, the one request
-//! sent without a reply is in flight. After the kill the store is opened directly with
-//! `paranoid_open` and every acknowledged write must be there (the request in flight: old or
-//! new value, nothing else); then the next server starts on the same directory.
+//! SIGKILL while client threads send writes over the memcached protocol (`set`, `delete`) or
+//! the Redis protocol (`SET`, `DEL`), each client on keys of its own, in pipelined bursts of
+//! 1–8 requests on distinct keys. The clients are this process, so their logs are in memory:
+//! a `STORED`/`DELETED`/`NOT_FOUND` or `+OK`/`:n` reply is an acknowledgement; the requests of
+//! the burst sent without a reply are in flight. With the Redis protocol, `redis-benchmark`
+//! (when installed) adds pipelined load on other keys. After the kill the store is opened
+//! directly with `paranoid_open` and every acknowledged write must be there (a request in
+//! flight: old or new value, nothing else); then the next server starts on the same directory.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -20,22 +22,78 @@ use crowndb::{Db, Options};
 use crate::rng::Rng;
 use crate::values::ValueId;
 
-/// One client's view: each key's acknowledged value (`None`: deleted), and the write in flight.
+/// Which protocol the clients speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Memcached,
+    Redis,
+}
+
+impl Protocol {
+    pub fn parse(name: &str) -> Result<Protocol, String> {
+        match name {
+            "memcached" => Ok(Protocol::Memcached),
+            "redis" => Ok(Protocol::Redis),
+            other => Err(format!("--protocol {other:?}: use memcached or redis")),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Protocol::Memcached => "memcached",
+            Protocol::Redis => "Redis",
+        }
+    }
+
+    /// The request writing `value` (or deleting, for `None`) under `key`.
+    fn request(self, key: &str, value: Option<ValueId>) -> Vec<u8> {
+        match (self, value) {
+            (Protocol::Memcached, Some(v)) => {
+                let mut req = format!("set {key} 0 0 {}\r\n", v.len).into_bytes();
+                req.extend_from_slice(&v.bytes());
+                req.extend_from_slice(b"\r\n");
+                req
+            }
+            (Protocol::Memcached, None) => format!("delete {key}\r\n").into_bytes(),
+            (Protocol::Redis, Some(v)) => {
+                let mut req = format!("*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n${}\r\n", key.len(), v.len).into_bytes();
+                req.extend_from_slice(&v.bytes());
+                req.extend_from_slice(b"\r\n");
+                req
+            }
+            (Protocol::Redis, None) => format!("*2\r\n$3\r\nDEL\r\n${}\r\n{key}\r\n", key.len()).into_bytes(),
+        }
+    }
+
+    /// Whether a reply line acknowledges a write.
+    fn acknowledges(self, line: &str) -> bool {
+        match self {
+            Protocol::Memcached => matches!(line, "STORED" | "DELETED" | "NOT_FOUND"),
+            Protocol::Redis => line == "+OK" || line == ":0" || line == ":1",
+        }
+    }
+}
+
+/// One client's view: each key's acknowledged value (`None`: deleted), and the writes in
+/// flight (distinct keys, sent and not answered when the server died).
 #[derive(Debug, Default, Clone)]
 struct ClientLog {
     acked: BTreeMap<String, Option<ValueId>>,
-    in_flight: Option<(String, Option<ValueId>)>,
+    in_flight: Vec<(String, Option<ValueId>)>,
     acks: u64,
 }
 
 /// Figures of a server torture run.
 #[derive(Debug, Default)]
 pub struct ServerTortureReport {
+    pub protocol: Option<&'static str>,
     pub cycles: u64,
     pub acknowledged: u64,
     pub keys_verified: u64,
     pub in_flight_applied: u64,
     pub in_flight_absent: u64,
+    /// Cycles during which redis-benchmark loaded the server too.
+    pub benchmark_cycles: u64,
     pub elapsed: Duration,
 }
 
@@ -43,14 +101,16 @@ impl std::fmt::Display for ServerTortureReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} server kills in {:.1} s: {} memcached writes acknowledged, {} key checks, requests in flight at the kill: \
-             {} applied, {} absent; 0 failures",
+            "{} server kills in {:.1} s: {} {} writes acknowledged, {} key checks, requests in flight at the kill: \
+             {} applied, {} absent; redis-benchmark loading the server at {} kills; 0 failures",
             self.cycles,
             self.elapsed.as_secs_f64(),
             self.acknowledged,
+            self.protocol.unwrap_or("?"),
             self.keys_verified,
             self.in_flight_applied,
-            self.in_flight_absent
+            self.in_flight_absent,
+            self.benchmark_cycles
         )
     }
 }
@@ -60,13 +120,18 @@ fn free_port() -> Result<u16, String> {
     Ok(l.local_addr().map_err(|e| e.to_string())?.port())
 }
 
-fn start_server(bin: &Path, store: &Path, port: u16, log: &Path) -> Result<Child, String> {
+fn start_server(bin: &Path, store: &Path, protocol: Protocol, port: u16, log: &Path) -> Result<Child, String> {
     let stderr = std::fs::File::create(log).map_err(|e| e.to_string())?;
+    let listen = format!("127.0.0.1:{port}");
+    let (memcached, redis) = match protocol {
+        Protocol::Memcached => (listen.as_str(), "off"),
+        Protocol::Redis => ("off", listen.as_str()),
+    };
     Command::new(bin)
         .arg("serve")
         .arg("--data-dir")
         .arg(store)
-        .args(["--memcached-addr", &format!("127.0.0.1:{port}"), "--redis-addr", "off", "--durability", "always", "--threads", "2"])
+        .args(["--memcached-addr", memcached, "--redis-addr", redis, "--durability", "always", "--threads", "2"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(stderr)
@@ -74,69 +139,120 @@ fn start_server(bin: &Path, store: &Path, port: u16, log: &Path) -> Result<Child
         .map_err(|e| format!("starting {} serve: {e}", bin.display()))
 }
 
-/// One client: sets and deletes on `c<client>k<n>` keys until the connection breaks.
-fn client(port: u16, client: u32, seed: u64, first_op: u64, stop: Arc<AtomicBool>, mut log: ClientLog) -> ClientLog {
+/// `redis-benchmark` pipelining SETs on its own keys (`key:...`), if it is installed: load the
+/// verifying clients compete with. Its writes are not verified (it keeps no log).
+fn start_redis_benchmark(port: u16) -> Option<Child> {
+    Command::new("redis-benchmark")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-t",
+            "set",
+            "-P",
+            "16",
+            "-c",
+            "8",
+            "-n",
+            "100000000",
+            "-r",
+            "100000",
+            "-d",
+            "64",
+            "-q",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()
+}
+
+fn connect(port: u16, stop: &AtomicBool) -> Option<TcpStream> {
     let deadline = Instant::now() + Duration::from_secs(10);
-    let stream = loop {
+    loop {
         match TcpStream::connect(("127.0.0.1", port)) {
-            Ok(s) => break s,
+            Ok(s) => return Some(s),
             Err(_) if Instant::now() < deadline && !stop.load(Ordering::Relaxed) => std::thread::sleep(Duration::from_millis(5)),
-            Err(_) => return log,
+            Err(_) => return None,
         }
-    };
+    }
+}
+
+/// What a client thread needs.
+struct ClientSpec {
+    protocol: Protocol,
+    port: u16,
+    client: u32,
+    seed: u64,
+    first_op: u64,
+    stop: Arc<AtomicBool>,
+}
+
+/// One client: bursts of writes on `c<client>k<n>` keys until the connection breaks.
+fn client(spec: ClientSpec, mut log: ClientLog) -> ClientLog {
+    let ClientSpec { protocol, port, client, seed, first_op, stop } = spec;
+    let Some(stream) = connect(port, &stop) else { return log };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
     let mut writer = stream.try_clone().expect("clone a TCP stream");
     let mut reader = BufReader::new(stream);
     let mut rng = Rng::new(seed);
     let mut line = String::new();
-    for op in first_op.. {
-        if stop.load(Ordering::Relaxed) {
-            break;
+    let mut op = first_op;
+    'bursts: while !stop.load(Ordering::Relaxed) {
+        let burst = rng.range(1, 8) as usize;
+        let mut request = Vec::new();
+        while log.in_flight.len() < burst {
+            let key = format!("c{client}k{}", rng.below(50));
+            if log.in_flight.iter().any(|(k, _)| *k == key) {
+                continue;
+            }
+            let new = rng.chance(80).then(|| ValueId { op, slot: client, len: rng.range(0, 3000) });
+            op += 1;
+            request.extend_from_slice(&protocol.request(&key, new));
+            log.in_flight.push((key, new));
         }
-        let key = format!("c{client}k{}", rng.below(50));
-        let (request, new) = if rng.chance(80) {
-            let v = ValueId { op, slot: client, len: rng.range(0, 3000) };
-            let mut req = format!("set {key} 0 0 {}\r\n", v.len).into_bytes();
-            req.extend_from_slice(&v.bytes());
-            req.extend_from_slice(b"\r\n");
-            (req, Some(v))
-        } else {
-            (format!("delete {key}\r\n").into_bytes(), None)
-        };
-        log.in_flight = Some((key.clone(), new));
         if writer.write_all(&request).is_err() {
             break;
         }
-        line.clear();
-        match reader.read_line(&mut line) {
-            Ok(n) if n > 0 => {}
-            _ => break,
-        }
-        match line.trim_end() {
-            "STORED" | "DELETED" | "NOT_FOUND" => {
-                log.acked.insert(key, new);
-                log.in_flight = None;
-                log.acks += 1;
+        // Replies come in order: each one acknowledges the oldest request still in flight.
+        while !log.in_flight.is_empty() {
+            line.clear();
+            match reader.read_line(&mut line) {
+                Ok(n) if n > 0 => {}
+                _ => break 'bursts,
             }
-            other => panic!("client {client}: unexpected reply {other:?} to a write"),
+            let reply = line.trim_end();
+            assert!(protocol.acknowledges(reply), "client {client}: unexpected reply {reply:?} to a write");
+            let (key, new) = log.in_flight.remove(0);
+            log.acked.insert(key, new);
+            log.acks += 1;
         }
     }
     log
 }
 
 /// Runs `cycles` server kills with `clients` client threads; `Err` describes the first violation.
-pub fn run_server_torture(bin: &Path, dir: &Path, cycles: u64, clients: u32, seed: u64) -> Result<ServerTortureReport, String> {
+pub fn run_server_torture(
+    bin: &Path,
+    dir: &Path,
+    protocol: Protocol,
+    cycles: u64,
+    clients: u32,
+    seed: u64,
+) -> Result<ServerTortureReport, String> {
     let started = Instant::now();
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     let store = dir.join("store");
     let server_log = dir.join("server.stderr");
     let mut rng = Rng::new(seed);
     let mut logs: Vec<ClientLog> = vec![ClientLog::default(); clients as usize];
-    let mut report = ServerTortureReport::default();
+    let mut report = ServerTortureReport { protocol: Some(protocol.name()), ..ServerTortureReport::default() };
     let mut next_op = 1u64;
     for cycle in 0..cycles {
         let port = free_port()?;
-        let mut server = start_server(bin, &store, port, &server_log)?;
+        let mut server = start_server(bin, &store, protocol, port, &server_log)?;
         let stop = Arc::new(AtomicBool::new(false));
         let handles: Vec<_> = logs
             .drain(..)
@@ -144,19 +260,32 @@ pub fn run_server_torture(bin: &Path, dir: &Path, cycles: u64, clients: u32, see
             .map(|(i, log)| {
                 let stop = stop.clone();
                 let (seed, first) = (rng.next_u64(), next_op + i as u64 * 1_000_000);
-                std::thread::spawn(move || client(port, i as u32, seed, first, stop, log))
+                let spec = ClientSpec { protocol, port, client: i as u32, seed, first_op: first, stop };
+                std::thread::spawn(move || client(spec, log))
             })
             .collect();
         next_op += clients as u64 * 1_000_000;
+        let mut benchmark = None;
+        if protocol == Protocol::Redis && connect(port, &stop).is_some() {
+            benchmark = start_redis_benchmark(port);
+        }
         std::thread::sleep(Duration::from_millis(rng.range(150, 700)));
         if let Some(status) = server.try_wait().map_err(|e| e.to_string())? {
             stop.store(true, Ordering::Relaxed);
             let text = std::fs::read_to_string(&server_log).unwrap_or_default();
             return Err(format!("cycle {cycle}: the server exited by itself ({status}): {text}"));
         }
+        // redis-benchmark still running just before the kill: it loaded the server this cycle.
+        if benchmark.as_mut().is_some_and(|b| b.try_wait().ok().flatten().is_none()) {
+            report.benchmark_cycles += 1;
+        }
         unsafe { libc::kill(server.id() as libc::pid_t, libc::SIGKILL) };
         let _ = server.wait();
         stop.store(true, Ordering::Relaxed);
+        if let Some(mut benchmark) = benchmark.take() {
+            let _ = benchmark.kill();
+            let _ = benchmark.wait();
+        }
         for h in handles {
             logs.push(h.join().map_err(|_| format!("cycle {cycle}: a client thread panicked (see its message above)"))?);
         }
@@ -165,7 +294,7 @@ pub fn run_server_torture(bin: &Path, dir: &Path, cycles: u64, clients: u32, see
             .map_err(|e| format!("cycle {cycle}: reopening the server's store (paranoid): {e}"))?;
         for log in logs.iter_mut() {
             for (key, expected) in &log.acked {
-                if log.in_flight.as_ref().is_some_and(|(k, _)| k == key) {
+                if log.in_flight.iter().any(|(k, _)| k == key) {
                     continue;
                 }
                 let found = db.get(key.as_bytes()).map_err(|e| format!("cycle {cycle}: get {key}: {e}"))?;
@@ -177,7 +306,7 @@ pub fn run_server_torture(bin: &Path, dir: &Path, cycles: u64, clients: u32, see
                 }
                 report.keys_verified += 1;
             }
-            if let Some((key, new)) = log.in_flight.take() {
+            for (key, new) in std::mem::take(&mut log.in_flight) {
                 let old = log.acked.get(&key).copied().flatten();
                 let found = db.get(key.as_bytes()).map_err(|e| format!("cycle {cycle}: get {key}: {e}"))?;
                 let (is_old, is_new) = (found == old.map(|v| v.bytes()), found == new.map(|v| v.bytes()));
