@@ -31,4 +31,5 @@ target/release/crowndb-torture crash --cycles "$cycles" --seed "$seed" "${tolera
 target/release/crowndb-torture server-crash --cycles "$kills" --seed "$seed"
 target/release/crowndb-torture server-crash --protocol redis --cycles "$kills" --seed "$seed"
 target/release/crowndb-torture damage --trials "$trials" --seed "$seed"
+target/release/crowndb-torture dump-damage --trials "$trials" --seed "$seed"
 echo "total: $(( $(date +%s) - start )) s"

@@ -7,9 +7,11 @@
 //! - `oplog.rs`: the side log's format and the intent/ack protocol.
 //! - `faults.rs`: fault injection: a full disk (a size-limited tmpfs) and damaged segment
 //!   files (bit flips, truncations).
+//! - `dump_damage.rs`: damaged dump files against `crowndb load`.
 //! - `values.rs`, `rng.rs`: reproducible values and randomness from a seed.
 
 pub mod crash;
+pub mod dump_damage;
 pub mod faults;
 pub mod oplog;
 pub mod rng;

@@ -4,6 +4,7 @@
 //! crowndb-torture crash [--dir DIR] [--cycles N] [--seed S] [--min-delay-ms MS] [--max-delay-ms MS] [--sync-log] [--no-check] [--tolerate-known-issues] [-v]
 //! crowndb-torture server-crash [--dir DIR] [--cycles N] [--clients N] [--protocol memcached|redis] [--seed S]
 //! crowndb-torture damage [--dir DIR] [--trials N] [--seed S] [--keep]
+//! crowndb-torture dump-damage [--dir DIR] [--trials N] [--seed S]
 //! crowndb-torture writer --dir DIR --log FILE --seed S --first-id N [--sync-log]     (the child; run by `crash`)
 //! ```
 
@@ -11,7 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crowndb_torture::crash::{find_crowndb_bin, run_torture, run_writer, TortureConfig};
-use crowndb_torture::{faults, server_crash};
+use crowndb_torture::{dump_damage, faults, server_crash};
 
 struct Args(Vec<String>);
 
@@ -57,7 +58,7 @@ fn default_seed() -> u64 {
 fn run() -> Result<(), String> {
     let mut argv: Vec<String> = std::env::args().skip(1).collect();
     if argv.is_empty() {
-        return Err("usage: crowndb-torture crash|server-crash|damage|writer [options] (see docs/reliability.md)".into());
+        return Err("usage: crowndb-torture crash|server-crash|damage|dump-damage|writer [options] (see docs/reliability.md)".into());
     }
     let command = argv.remove(0);
     let mut args = Args(argv);
@@ -121,6 +122,22 @@ fn run() -> Result<(), String> {
             }
             Ok(())
         }
+        "dump-damage" => {
+            let seed = args.number("--seed", default_seed())?;
+            let trials = args.number("--trials", 200)?;
+            let dir = match args.value("--dir")? {
+                Some(d) => PathBuf::from(d),
+                None => std::env::temp_dir().join(format!("crowndb-dump-damage-{seed}")),
+            };
+            args.finish()?;
+            let bin = find_crowndb_bin().ok_or("the crowndb binary was not found next to this one; set CROWNDB_BIN")?;
+            println!("dump damage: seed {seed}, {trials} trials, data in {}", dir.display());
+            let report = dump_damage::run_dump_damage(&bin, &dir, trials, seed)
+                .map_err(|e| format!("FAILED (seed {seed}, data kept in {}): {e}", dir.display()))?;
+            println!("ok: {report}");
+            let _ = std::fs::remove_dir_all(&dir);
+            Ok(())
+        }
         "server-crash" => {
             let seed = args.number("--seed", default_seed())?;
             let cycles = args.number("--cycles", 20)?;
@@ -143,7 +160,7 @@ fn run() -> Result<(), String> {
             let _ = std::fs::remove_dir_all(&dir);
             Ok(())
         }
-        other => Err(format!("unknown command {other:?}: crash, server-crash, damage or writer")),
+        other => Err(format!("unknown command {other:?}: crash, server-crash, damage, dump-damage or writer")),
     }
 }
 
