@@ -783,3 +783,34 @@ fn connection_limit_gets_redis_error() {
     assert_eq!(second.reply(), err("ERR max number of clients reached"));
     assert!(second.is_closed());
 }
+
+/// Two clients race MSETNX on the same two keys, in opposite orders, round after round:
+/// exactly one wins each round and both keys hold the winner's values (a check-then-write
+/// with a window between would let both win, or mix their values).
+#[test]
+fn racing_msetnx_has_exactly_one_winner_and_never_mixes_values() {
+    let (_dir, server) = start();
+    let addr = server.redis_addr().unwrap();
+    let rounds = 300;
+    let racers: Vec<_> = ["x", "y"]
+        .into_iter()
+        .map(|who| {
+            std::thread::spawn(move || {
+                let mut c = Resp::connect(addr);
+                (0..rounds)
+                    .map(|r| {
+                        let (first, second) = if who == "x" { ("a", "b") } else { ("b", "a") };
+                        c.cmd(&format!("MSETNX r{r}{first} {who} r{r}{second} {who}")) == int(1)
+                    })
+                    .collect::<Vec<bool>>()
+            })
+        })
+        .collect();
+    let wins: Vec<Vec<bool>> = racers.into_iter().map(|t| t.join().unwrap()).collect();
+    let mut c = connect(&server);
+    for (r, (&x, &y)) in wins[0].iter().zip(&wins[1]).enumerate() {
+        assert!(x ^ y, "round {r}: x won {x}, y won {y}");
+        let winner = if x { "x" } else { "y" };
+        assert_eq!(c.cmd(&format!("MGET r{r}a r{r}b")), bulks(&[winner, winner]), "round {r}");
+    }
+}

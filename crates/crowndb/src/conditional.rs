@@ -2,6 +2,7 @@
 //! other write to the store can come between the read and the write (memcached's add,
 //! replace, cas, incr, append; Redis's SETNX, INCR, APPEND, GETSET...).
 
+use crate::batch::WriteBatch;
 use crate::db::Entry;
 use crate::error::Result;
 use crate::hash::key_hash;
@@ -130,6 +131,31 @@ impl Inner {
             UpdateOutcome::Stored(version) => PutOutcome::Stored(version),
             _ => verdict,
         })
+    }
+
+    /// Reads the live entries of `keys` and writes the batch `f` builds from them (nothing if
+    /// it returns `None`), atomically with respect to every other write of the store.
+    /// Returns whether a batch was written.
+    pub fn write_if(&self, keys: &[&[u8]], opts: &WriteOptions, f: impl FnOnce(&[Option<Entry>]) -> Option<WriteBatch>) -> Result<bool> {
+        for key in keys {
+            self.check_key(key)?;
+        }
+        let (batch, end) = {
+            let mut w = self.writer.lock();
+            w.check_writable()?;
+            let current: Vec<Option<Entry>> = keys.iter().map(|key| self.current_entry(key, key_hash(key)).1).collect();
+            let Some(batch) = f(&current) else { return Ok(false) };
+            if batch.is_empty() {
+                return Ok(false);
+            }
+            // Values are encoded under the lock here: the batch depends on what was read.
+            let prepared = self.prepare_batch(&batch)?;
+            let end = self.append_batch(&mut w, &batch, &prepared)?;
+            drop(prepared);
+            (batch, end)
+        };
+        self.finish_batch(&batch, end, opts)?;
+        Ok(true)
     }
 
     /// The key's current record (live or not) and its live entry, for a writer.

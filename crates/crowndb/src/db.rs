@@ -268,6 +268,36 @@ impl Db {
         self.inner().update(key, opts, f)
     }
 
+    /// Reads the live entries of several keys and writes the batch `f` builds from them,
+    /// atomically with respect to every other write of the store: no write can come between
+    /// the read and the batch (Redis's MSETNX, RENAME, COPY). `f` gets the entries in the
+    /// order of `keys` (`None`: no live value) and returns the batch, or `None` to write
+    /// nothing. Returns whether a batch was written. `f` runs under the writer lock: keep it
+    /// short.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = crowndb::Db::open(dir.path(), crowndb::Options::default()).unwrap();
+    /// db.put(b"from", b"v").unwrap();
+    /// // Move "from" to "to" unless "to" exists.
+    /// let moved = db.write_if(&[b"from", b"to"], &Default::default(), |entries| match entries {
+    ///     [Some(from), None] => {
+    ///         let mut batch = crowndb::WriteBatch::new();
+    ///         batch.put(b"to", &from.value).delete(b"from");
+    ///         Some(batch)
+    ///     }
+    ///     _ => None,
+    /// }).unwrap();
+    /// assert!(moved);
+    /// assert_eq!(db.get(b"to").unwrap(), Some(b"v".to_vec()));
+    /// ```
+    pub fn write_if<F>(&self, keys: &[&[u8]], opts: &WriteOptions, f: F) -> Result<bool>
+    where
+        F: FnOnce(&[Option<Entry>]) -> Option<WriteBatch>,
+    {
+        self.inner().write_if(keys, opts, f)
+    }
+
     /// Adds `delta` to the decimal integer stored under `key` (a missing key counts as 0)
     /// and returns the result, atomically (no update is lost under concurrency). Fails with
     /// `InvalidArgument` if the value is not a decimal integer that fits in an `i64`, or if

@@ -159,14 +159,25 @@ impl Inner {
         if batch.is_empty() {
             return Ok(());
         }
+        // Checked and compressed before taking the writer lock.
+        let prepared = self.prepare_batch(batch)?;
+        let end = {
+            let mut w = self.writer.lock();
+            self.append_batch(&mut w, batch, &prepared)?
+        };
+        self.finish_batch(batch, end, opts)
+    }
+
+    /// Checks a batch's keys, values and size, and encodes each value: the record lengths
+    /// [`Inner::append_batch`] lays out.
+    pub(crate) fn prepare_batch<'b>(&self, batch: &'b WriteBatch) -> Result<PreparedBatch<'b>> {
         for op in &batch.ops {
             self.check_key(op.key())?;
             if let BatchOp::Put { value, .. } = op {
                 self.check_value(value)?;
             }
         }
-        // Each operation's stored value and codec, and its record length.
-        let prepared: Vec<(std::borrow::Cow<'_, [u8]>, u8, usize)> = batch
+        let prepared: PreparedBatch<'b> = batch
             .ops
             .iter()
             .map(|op| match op {
@@ -182,30 +193,38 @@ impl Inner {
         if batch.ops.len() > u32::MAX as usize || total as u64 > self.max_record_len() {
             return Err(Error::TooLarge { what: "batch", size: total as u64, limit: self.max_record_len() });
         }
-        let end = {
-            let mut w = self.writer.lock();
-            w.check_writable()?;
-            let first_seq = w.next_seq;
-            let (segment, offset) = self.append(&mut w, total, |buf| encode_batch(buf, batch, &prepared, first_seq))?;
-            segment.note_put_seq(first_seq);
-            w.next_seq += batch.ops.len() as u64;
-            let mut at = offset + HEADER_LEN as u64;
-            for (i, (op, (_, _, len))) in batch.ops.iter().zip(&prepared).enumerate() {
-                let hash = key_hash(op.key());
-                let seq = first_seq + i as u64;
-                match op {
-                    BatchOp::Put { key, .. } => self.index_put(hash, key, self.codec.encode(segment.slot, at), &segment, *len, seq),
-                    BatchOp::Delete { key } => {
-                        if let Some(old) = self.find_for_write(key, hash) {
-                            self.retire(hash, &old, seq);
-                            self.index.remove(hash, old.address);
-                        }
+        Ok(prepared)
+    }
+
+    /// Appends a prepared batch as one envelope and updates the index; the caller holds the
+    /// writer lock. Returns the log position to sync to.
+    pub(crate) fn append_batch(&self, w: &mut WriterState, batch: &WriteBatch, prepared: &PreparedBatch<'_>) -> Result<u64> {
+        w.check_writable()?;
+        let total = HEADER_LEN + prepared.iter().map(|p| p.2).sum::<usize>();
+        let first_seq = w.next_seq;
+        let (segment, offset) = self.append(w, total, |buf| encode_batch(buf, batch, prepared, first_seq))?;
+        segment.note_put_seq(first_seq);
+        w.next_seq += batch.ops.len() as u64;
+        let mut at = offset + HEADER_LEN as u64;
+        for (i, (op, (_, _, len))) in batch.ops.iter().zip(prepared).enumerate() {
+            let hash = key_hash(op.key());
+            let seq = first_seq + i as u64;
+            match op {
+                BatchOp::Put { key, .. } => self.index_put(hash, key, self.codec.encode(segment.slot, at), &segment, *len, seq),
+                BatchOp::Delete { key } => {
+                    if let Some(old) = self.find_for_write(key, hash) {
+                        self.retire(hash, &old, seq);
+                        self.index.remove(hash, old.address);
                     }
                 }
-                at += *len as u64;
             }
-            w.log_end
-        };
+            at += *len as u64;
+        }
+        Ok(w.log_end)
+    }
+
+    /// After a batch is appended: counts its bytes and syncs if the durability asks for it.
+    pub(crate) fn finish_batch(&self, batch: &WriteBatch, end: u64, opts: &WriteOptions) -> Result<()> {
         let user: usize =
             batch.ops.iter().map(|op| op.key().len() + if let BatchOp::Put { value, .. } = op { value.len() } else { 0 }).sum();
         self.user_bytes_written.fetch_add(user as u64, Ordering::Relaxed);
@@ -260,6 +279,9 @@ impl Inner {
 }
 
 /// Lays out a batch envelope: header, then each operation as a complete record.
+/// Each operation of a batch: its stored (possibly compressed) value, codec and record length.
+pub(crate) type PreparedBatch<'b> = Vec<(std::borrow::Cow<'b, [u8]>, u8, usize)>;
+
 fn encode_batch(buf: &mut [u8], batch: &WriteBatch, prepared: &[(std::borrow::Cow<'_, [u8]>, u8, usize)], first_seq: u64) {
     let mut at = HEADER_LEN;
     for (i, (op, (stored, codec, len))) in batch.ops.iter().zip(prepared).enumerate() {

@@ -128,3 +128,71 @@ fn increment_and_append_are_atomic_under_concurrency() {
     assert!(db.increment(b"max", 1).unwrap_err().to_string().contains("overflow"));
     assert_eq!(db.get(b"max").unwrap(), Some(i64::MAX.to_string().into_bytes()));
 }
+
+fn number(e: &Option<Entry>) -> i64 {
+    e.as_ref().map_or(0, |e| std::str::from_utf8(&e.value).unwrap().parse().unwrap())
+}
+
+/// Transfers between two keys under `write_if`: if a write could come between the read and
+/// the batch, units would be created or destroyed and the sum would drift from 0.
+#[test]
+fn write_if_reads_and_writes_several_keys_atomically() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Arc::new(open(dir.path()));
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                let (from, to): (&[u8], &[u8]) = if t % 2 == 0 { (b"a", b"b") } else { (b"b", b"a") };
+                for _ in 0..1_000 {
+                    let written = db
+                        .write_if(&[from, to], &WriteOptions::default(), |e| {
+                            let mut batch = crowndb::WriteBatch::new();
+                            batch.put(from, (number(&e[0]) - 1).to_string().as_bytes()).put(to, (number(&e[1]) + 1).to_string().as_bytes());
+                            Some(batch)
+                        })
+                        .unwrap();
+                    assert!(written);
+                }
+            })
+        })
+        .collect();
+    threads.into_iter().for_each(|t| t.join().unwrap());
+    let a = number(&db.get_entry(b"a").unwrap());
+    let b = number(&db.get_entry(b"b").unwrap());
+    assert_eq!(a + b, 0, "a = {a}, b = {b}: a transfer was not atomic");
+    assert_eq!(a, 0, "as many transfers each way");
+}
+
+#[test]
+fn write_if_writes_nothing_when_the_function_declines_or_the_batch_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    db.put(b"taken", b"1").unwrap();
+    // MSETNX-style: any existing key declines the whole batch.
+    let written = db
+        .write_if(&[b"free", b"taken"], &WriteOptions::default(), |e| {
+            if e.iter().any(Option::is_some) {
+                return None;
+            }
+            let mut batch = crowndb::WriteBatch::new();
+            batch.put(b"free", b"x").put(b"taken", b"x");
+            Some(batch)
+        })
+        .unwrap();
+    assert!(!written);
+    assert_eq!(db.get(b"free").unwrap(), None);
+    assert_eq!(db.get(b"taken").unwrap(), Some(b"1".to_vec()));
+
+    // A value over the limit: an error naming the limit, and nothing of the batch written.
+    let limit = Options::default().max_value_size;
+    let err = db
+        .write_if(&[b"free"], &WriteOptions::default(), |_| {
+            let mut batch = crowndb::WriteBatch::new();
+            batch.put(b"free", b"x").put(b"big", &vec![0u8; limit + 1]);
+            Some(batch)
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("limit"), "{err}");
+    assert_eq!(db.get(b"free").unwrap(), None);
+}

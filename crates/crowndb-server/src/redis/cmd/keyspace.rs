@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 
 use bytes::Bytes;
-use crowndb::{Condition, WriteBatch};
+use crowndb::WriteBatch;
 
 use crate::memcache::flush::flush_now;
 use crate::redis::connection::blocking;
@@ -55,20 +55,42 @@ pub fn type_(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 fn rename_generic(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> Reply {
     let (src, dst) = (&args[1], writable_key(&args[2])?);
-    let Some(entry) = ctx.entry(src)? else {
+    if src.len() > MAX_KEY_LEN {
         return Err(Frame::err("no such key"));
-    };
-    if src == dst {
-        return Ok(if nx { Frame::Integer(0) } else { Frame::ok() });
     }
-    if nx && ctx.entry(dst)?.is_some() {
-        return Ok(Frame::Integer(0));
+    /// What the entries read under the writer lock decided.
+    enum Verdict {
+        NoSuchKey,
+        Same,
+        DestinationExists,
+        Moved,
     }
-    let mut batch = WriteBatch::new();
-    batch.put_with(dst, &entry.value, entry.flags, entry.expires_at_ms).delete(src);
+    let mut verdict = Verdict::NoSuchKey;
     let opts = ctx.write_options();
-    ctx.db().write_opt(&batch, &opts).map_err(reply::engine)?;
-    Ok(if nx { Frame::Integer(1) } else { Frame::ok() })
+    // Read and written under one lock: no write can come between.
+    ctx.db()
+        .write_if(&[src, dst], &opts, |entries| {
+            let Some(entry) = &entries[0] else { return None };
+            if src == dst {
+                verdict = Verdict::Same;
+                return None;
+            }
+            if nx && entries[1].is_some() {
+                verdict = Verdict::DestinationExists;
+                return None;
+            }
+            verdict = Verdict::Moved;
+            let mut batch = WriteBatch::new();
+            batch.put_with(dst, &entry.value, entry.flags, entry.expires_at_ms).delete(src);
+            Some(batch)
+        })
+        .map_err(reply::engine)?;
+    match verdict {
+        Verdict::NoSuchKey => Err(Frame::err("no such key")),
+        Verdict::Same => Ok(if nx { Frame::Integer(0) } else { Frame::ok() }),
+        Verdict::DestinationExists => Ok(Frame::Integer(0)),
+        Verdict::Moved => Ok(if nx { Frame::Integer(1) } else { Frame::ok() }),
+    }
 }
 
 pub fn rename(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
@@ -101,15 +123,23 @@ pub fn copy(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if src == dst {
         return Err(Frame::err("source and destination objects are the same"));
     }
-    let Some(entry) = ctx.entry(src)? else {
+    if src.len() > MAX_KEY_LEN {
         return Ok(Frame::Integer(0));
-    };
-    let opts = crowndb::WriteOptions { flags: entry.flags, expires_at_ms: entry.expires_at_ms, ..ctx.write_options() };
-    let condition = if replace { Condition::Always } else { Condition::IfAbsent };
-    match ctx.db().put_if(dst, &entry.value, condition, &opts).map_err(reply::engine)? {
-        crowndb::PutOutcome::Stored(_) => Ok(Frame::Integer(1)),
-        _ => Ok(Frame::Integer(0)),
     }
+    let opts = ctx.write_options();
+    let copied = ctx
+        .db()
+        .write_if(&[src, dst], &opts, |entries| {
+            let entry = entries[0].as_ref()?;
+            if !replace && entries[1].is_some() {
+                return None;
+            }
+            let mut batch = WriteBatch::new();
+            batch.put_with(dst, &entry.value, entry.flags, entry.expires_at_ms);
+            Some(batch)
+        })
+        .map_err(reply::engine)?;
+    Ok(Frame::Integer(copied as i64))
 }
 
 /// Keys read per page when walking the whole keyspace (KEYS, RANDOMKEY, FLUSH).

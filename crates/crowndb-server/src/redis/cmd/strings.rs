@@ -220,11 +220,23 @@ pub fn getex(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     Ok(old.map_or(Frame::Null, bulk))
 }
 
+/// Most bytes of values one MGET reply may hold beyond its first value. The reply is built
+/// whole before it is sent, so without a bound one request naming a large key thousands of
+/// times would hold gigabytes of server memory. A single value of any size is always sent.
+pub const MAX_MGET_REPLY: usize = 32 << 20;
+
 pub fn mget(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let mut values = Vec::with_capacity(args.len() - 1);
+    let mut value_bytes = 0usize;
     for key in &args[1..] {
         let entry = ctx.entry(key)?;
         ctx.count_lookup(entry.is_some());
+        if let Some(e) = &entry {
+            if value_bytes > 0 && value_bytes.saturating_add(e.value.len()) > MAX_MGET_REPLY {
+                return Err(Frame::err("the values asked for exceed 32 MiB in one reply; MGET fewer keys at once"));
+            }
+            value_bytes += e.value.len();
+        }
         values.push(entry.map_or(Frame::Null, |e| bulk(e.value)));
     }
     Ok(Frame::Array(values))
@@ -253,14 +265,11 @@ pub fn mset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 /// write are not one step (a key created by another client in between is overwritten).
 pub fn msetnx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let batch = pairs_batch(args, "msetnx")?;
-    for pair in args[1..].chunks(2) {
-        if ctx.entry(&pair[0])?.is_some() {
-            return Ok(Frame::Integer(0));
-        }
-    }
+    let keys: Vec<&[u8]> = args[1..].chunks(2).map(|pair| &pair[0][..]).collect();
     let opts = ctx.write_options();
-    ctx.db().write_opt(&batch, &opts).map_err(reply::engine)?;
-    Ok(Frame::Integer(1))
+    // Checked and written under one lock: no key can appear between the check and the write.
+    let written = ctx.db().write_if(&keys, &opts, |entries| entries.iter().all(Option::is_none).then_some(batch)).map_err(reply::engine)?;
+    Ok(Frame::Integer(written as i64))
 }
 
 /// The longest string a command may build (`proto-max-bulk-len`).
