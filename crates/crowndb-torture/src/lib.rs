@@ -8,12 +8,15 @@
 //! - `faults.rs`: fault injection: a full disk (a size-limited tmpfs) and damaged segment
 //!   files (bit flips, truncations).
 //! - `dump_damage.rs`: damaged dump files against `crowndb load`.
+//! - `overload.rs`: idle, non-reading and garbage-sending clients against `crowndb serve`,
+//!   with the server's memory measured.
 //! - `values.rs`, `rng.rs`: reproducible values and randomness from a seed.
 
 pub mod crash;
 pub mod dump_damage;
 pub mod faults;
 pub mod oplog;
+pub mod overload;
 pub mod rng;
 pub mod server_crash;
 pub mod values;

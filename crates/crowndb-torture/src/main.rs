@@ -5,6 +5,7 @@
 //! crowndb-torture server-crash [--dir DIR] [--cycles N] [--clients N] [--protocol memcached|redis] [--seed S]
 //! crowndb-torture damage [--dir DIR] [--trials N] [--seed S] [--keep]
 //! crowndb-torture dump-damage [--dir DIR] [--trials N] [--seed S]
+//! crowndb-torture overload [--dir DIR] [--idle N] [--non-readers N] [--garbage N] [--half-requests N] [--seconds S] [--seed S]
 //! crowndb-torture writer --dir DIR --log FILE --seed S --first-id N [--sync-log]     (the child; run by `crash`)
 //! ```
 
@@ -63,6 +64,39 @@ fn run() -> Result<(), String> {
     let command = argv.remove(0);
     let mut args = Args(argv);
     match command.as_str() {
+        "overload" => {
+            let defaults = crowndb_torture::overload::OverloadConfig::default();
+            let seed = args.number("--seed", default_seed())?;
+            let config = crowndb_torture::overload::OverloadConfig {
+                idle: args.number("--idle", defaults.idle)?,
+                non_readers: args.number("--non-readers", u64::from(defaults.non_readers))? as u32,
+                garbage_senders: args.number("--garbage", u64::from(defaults.garbage_senders))? as u32,
+                half_requests: args.number("--half-requests", u64::from(defaults.half_requests))? as u32,
+                duration: std::time::Duration::from_secs(args.number("--seconds", defaults.duration.as_secs())?),
+                seed,
+                ..defaults
+            };
+            let dir = match args.value("--dir")? {
+                Some(d) => PathBuf::from(d),
+                None => std::env::temp_dir().join(format!("crowndb-overload-{seed}")),
+            };
+            args.finish()?;
+            let bin = find_crowndb_bin().ok_or("the crowndb binary was not found next to this one; set CROWNDB_BIN")?;
+            println!(
+                "overload: {} serve, {} idle connections, {} non-reading clients, {} garbage senders, {} half requests, {} s",
+                bin.display(),
+                config.idle,
+                config.non_readers,
+                config.garbage_senders,
+                config.half_requests,
+                config.duration.as_secs()
+            );
+            let report = crowndb_torture::overload::run_overload(&bin, &dir, &config)
+                .map_err(|e| format!("FAILED (seed {seed}, server log in {}): {e}", dir.join("server.stderr").display()))?;
+            print!("{report}");
+            let _ = std::fs::remove_dir_all(&dir);
+            Ok(())
+        }
         "writer" => {
             let dir = args.value("--dir")?.ok_or("--dir is required")?;
             let log = args.value("--log")?.ok_or("--log is required")?;

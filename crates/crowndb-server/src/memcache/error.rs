@@ -49,7 +49,7 @@ impl ProtocolError {
 
     /// Whether the connection must be closed (after writing the reply, if it likes).
     pub fn closes_connection(&self) -> bool {
-        matches!(self.kind, ErrorKind::LineTooLong)
+        matches!(self.kind, ErrorKind::LineTooLong | ErrorKind::BinaryProtocol)
     }
 }
 
@@ -69,6 +69,10 @@ pub enum ErrorKind {
     /// we may send this line first.
     #[error("CLIENT_ERROR line too long")]
     LineTooLong,
+    /// A request starting with the binary protocol's magic byte (0x80). memcached would answer
+    /// in binary; we only speak text, so we say so and close.
+    #[error("CLIENT_ERROR binary protocol is not supported: use the text or meta commands")]
+    BinaryProtocol,
 }
 
 /// The reasons of a `CLIENT_ERROR`, with memcached's exact wording.
@@ -150,6 +154,7 @@ mod tests {
     #[test]
     fn only_a_long_line_closes() {
         assert!(ProtocolError::line_too_long().closes_connection());
+        assert!(ProtocolError::new(ErrorKind::BinaryProtocol, 0).closes_connection());
         assert!(!ProtocolError::new(ErrorKind::TooLarge, 1).closes_connection());
         assert!(!ProtocolError::new(ErrorKind::UnknownCommand, 1).closes_connection());
     }

@@ -376,6 +376,7 @@ impl Handler {
     fn get(&mut self, g: Get<'_>, out: &mut BytesMut) {
         let touch = g.touch.map(|exptime| Deadline::from_exptime(exptime, now_ms()));
         let start = out.len();
+        let mut value_bytes = 0;
         for key in g.keys.iter() {
             let counters = &self.stats.counters;
             incr(&counters.cmd_get);
@@ -389,6 +390,12 @@ impl Handler {
                     if touch.is_some() {
                         incr(&counters.touch_hits);
                     }
+                    if !reply::retrieval_fits(value_bytes, entry.value.len()) {
+                        out.truncate(start);
+                        reply::retrieval_too_large(out);
+                        return;
+                    }
+                    value_bytes += entry.value.len();
                     reply::value(out, key, entry.flags, &entry.value, g.with_cas.then_some(entry.version));
                 }
                 Ok(None) => {

@@ -32,6 +32,9 @@
 //! - When a storage command is refused from its line (a key too long, a bad number), memcached
 //!   leaves its data block to be read as commands; we swallow it whenever `<bytes>` could be read,
 //!   so a value is never executed as a command.
+//! - A request starting with byte 0x80 (the binary protocol's magic) gets `CLIENT_ERROR binary
+//!   protocol is not supported ...` and the connection is closed; memcached would switch to
+//!   its binary protocol.
 //! - The line limit also applies to complete lines, so what happens does not depend on how the
 //!   bytes were split into packets.
 //! - Numbers are plain decimal digits (and `-` for exptimes): no `+` or leading tabs, which C's
@@ -69,6 +72,11 @@ impl Default for Limits {
 /// - `Ok(None)`: the request is not complete; read more and call again with the same front.
 /// - `Err(e)`: bad input; see [`ProtocolError`] for what to reply and what to skip.
 pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Option<(Command<'a>, usize)>, ProtocolError> {
+    // A binary-protocol client would otherwise wait forever for a reply to a "line" that may
+    // hold no newline at all.
+    if buf.first() == Some(&BINARY_REQUEST_MAGIC) {
+        return Err(ProtocolError::new(ErrorKind::BinaryProtocol, 0));
+    }
     let Some(newline) = memchr::memchr(b'\n', buf) else {
         if buf.len() > line_limit(buf, limits) {
             return Err(ProtocolError::line_too_long());
@@ -83,6 +91,9 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Option<(Command<'a>, 
     let line = Line::split(text);
     Parser { buf, line: &line, consumed: newline + 1, limits }.command()
 }
+
+/// The first byte of every request of memcached's binary protocol, which we do not speak.
+const BINARY_REQUEST_MAGIC: u8 = 0x80;
 
 /// The limit for a line that starts like `line`.
 fn line_limit(line: &[u8], limits: &Limits) -> usize {

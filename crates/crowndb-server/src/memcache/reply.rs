@@ -38,6 +38,22 @@ pub fn value(out: &mut BytesMut, key: &[u8], flags: u32, data: &[u8], cas: Optio
     out.put_slice(b"\r\n");
 }
 
+/// Most bytes of values one retrieval reply (`get`, `gets`, `gat`, `gats` with many keys) may
+/// hold beyond its first value. A reply is built whole before it is sent, so without a bound
+/// one request naming a large key thousands of times would hold gigabytes of server memory.
+/// A single value of any size is always sent.
+pub const MAX_RETRIEVAL_REPLY: usize = 32 << 20;
+
+/// Whether a retrieval reply that holds `so_far` bytes of values can take `next` more.
+pub fn retrieval_fits(so_far: usize, next: usize) -> bool {
+    so_far == 0 || so_far.saturating_add(next) <= MAX_RETRIEVAL_REPLY
+}
+
+/// The reply to a retrieval over [`MAX_RETRIEVAL_REPLY`], instead of any of its values.
+pub fn retrieval_too_large(out: &mut BytesMut) {
+    server_error(out, "the values asked for exceed 32 MiB in one reply; get fewer keys at once");
+}
+
 /// `END`: closes a retrieval or `stats` reply.
 pub fn end(out: &mut BytesMut) {
     line(out, b"END");

@@ -747,6 +747,21 @@ fn a_long_partial_line_closes_the_connection() {
 }
 
 #[test]
+fn a_binary_protocol_request_closes_the_connection() {
+    // A binary GET of "foo": magic 0x80, opcode 0, key length 3, total body 3.
+    let mut input = vec![0x80, 0x00, 0x00, 0x03, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    input.extend_from_slice(b"foo");
+    for len in 1..=input.len() {
+        let err = error(&input[..len]);
+        assert_eq!(err.kind, ErrorKind::BinaryProtocol);
+        assert!(err.closes_connection());
+    }
+    assert_eq!(error(b"\x80\r\n").to_string(), "CLIENT_ERROR binary protocol is not supported: use the text or meta commands");
+    // Elsewhere in a line it is just a byte.
+    assert_eq!(error(b"x\x80\r\n").kind, ErrorKind::UnknownCommand);
+}
+
+#[test]
 fn a_long_complete_line_closes_the_connection() {
     let mut input = b"set ".to_vec();
     input.resize(3000, b'k');
