@@ -24,9 +24,19 @@ impl Background {
         threads.push(
             std::thread::Builder::new()
                 .name("crowndb-sealer".into())
-                .spawn(move || {
-                    for segment in seal_rx {
-                        seal(&segment);
+                .spawn({
+                    let inner = inner.clone();
+                    move || {
+                        for segment in seal_rx {
+                            // An I/O error (not a full disk) means the disk failed a write or
+                            // a sync of the file, whose records the sync was to cover too:
+                            // the store stops accepting writes.
+                            if let Err(e) = seal(&segment) {
+                                if e.kind() == crate::ErrorKind::Io {
+                                    inner.writer.lock().poison(&e);
+                                }
+                            }
+                        }
                     }
                 })
                 .expect("spawning the sealer thread"),
@@ -105,6 +115,9 @@ impl Inner {
     /// Background compaction: the most worthwhile segments, rate-limited, round after
     /// round while there is work (each round re-reads the figures).
     fn compact_in_background(&self) {
+        if self.poisoned().is_some() {
+            return; // nothing may be deleted or rewritten until the store is reopened
+        }
         match self.evict_over_budget() {
             Ok(0) => {}
             Ok(n) => {
@@ -137,11 +150,12 @@ impl Inner {
 }
 
 /// Writes the footer of a full segment. A failure is not a loss: the next open scans it.
-pub(crate) fn seal(segment: &Segment) {
+pub(crate) fn seal(segment: &Segment) -> crate::Result<()> {
     if segment.is_sealed() {
-        return;
+        return Ok(());
     }
-    if let Err(e) = segment.write_footer(segment.data_len()) {
+    let sealed = segment.write_footer(segment.data_len());
+    if let Err(e) = &sealed {
         tracing::error!("could not seal {}: {e}; it will be scanned at the next open", segment.path.display());
     }
     // Building the footer took a transient buffer of 24 bytes per record; glibc keeps
@@ -151,6 +165,7 @@ pub(crate) fn seal(segment: &Segment) {
     unsafe {
         libc::malloc_trim(0);
     }
+    sealed
 }
 
 impl Inner {
@@ -159,11 +174,15 @@ impl Inner {
         let sender = self.sealer.lock().clone();
         match sender {
             Some(tx) => {
+                // No sealer thread (stopping): seal here. The caller holds the writer lock, so
+                // a failure is only logged; the next open scans the segment.
                 if let Err(unsent) = tx.send(segment) {
-                    seal(&unsent.0);
+                    let _ = seal(&unsent.0);
                 }
             }
-            None => seal(&segment),
+            None => {
+                let _ = seal(&segment);
+            }
         }
     }
 }

@@ -143,6 +143,10 @@ impl Inner {
         sync_now: bool,
     ) -> Result<CompactionReport> {
         let _one_at_a_time = self.compaction_lock.lock();
+        // After a failed write or sync nothing may be deleted: a source's copy may be lost.
+        if let Some(refused) = self.poisoned() {
+            return Err(refused);
+        }
         // Chosen before the lock was ours: another pass may have compacted some meanwhile.
         let victims: Vec<_> = victims.into_iter().filter(|v| v.role() == Role::Data && v.is_sealed()).collect();
         let mut report = CompactionReport::default();
@@ -173,6 +177,9 @@ impl Inner {
                 Err(Stop::Failed(e)) => {
                     tracing::error!("compaction of {} stopped: {e}; the segment is left as it is", victim.path.display())
                 }
+            }
+            if let Some(refused) = self.poisoned() {
+                return Err(refused);
             }
         }
         if let Some(out) = output.segment.take() {
@@ -367,7 +374,20 @@ impl Inner {
     /// Seals a full or final output segment (synced). It becomes a data segment when the
     /// pass ends, together with the retirement of its sources.
     fn finish_output(&self, out: &Arc<Segment>) -> Result<()> {
-        out.write_footer(out.data_len())
+        let Err(e) = out.write_footer(out.data_len()) else { return Ok(()) };
+        // The index already points at the copies in `out`, which may not be on disk. An I/O
+        // error means the disk failed writing or syncing them: stop accepting writes (and
+        // compactions, so no source is deleted). Otherwise (a full disk) they become ordinary
+        // unsealed data, which the next sync covers before any source can be deleted.
+        if e.kind() == crate::ErrorKind::Io {
+            return Err(self.writer.lock().poison(&e));
+        }
+        {
+            let _roles = self.roles_lock.lock();
+            out.set_role(Role::Data);
+        }
+        self.writer.lock().unsynced.push(out.clone());
+        Err(e)
     }
 
     /// True if a retired segment waits for the log to be synced.

@@ -9,7 +9,7 @@ use crate::background::Background;
 use crate::batch::WriteBatch;
 use crate::compaction::CompactionReport;
 use crate::conditional::{Condition, PutOutcome, Update, UpdateOutcome};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::hash::key_hash;
 use crate::inner::{Inner, Refusal};
 use crate::iter::Iter;
@@ -575,6 +575,12 @@ impl Shared {
         }
         let synced = self.inner.sync_all();
         let mut w = self.inner.writer.lock();
+        // A store that stopped accepting writes after a failed write or sync says so again
+        // rather than report a clean close; its active segment is left for the next open
+        // to scan rather than sealed on a disk that failed.
+        if let Some(Refusal::Failed(why)) = &w.refusal {
+            return Err(Error::Poisoned(why.clone()));
+        }
         if w.refusal.is_none() {
             w.refusal = Some(Refusal::Closed);
         }

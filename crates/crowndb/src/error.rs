@@ -48,7 +48,10 @@ pub enum Error {
     #[error("{what} is {size} bytes, above the limit of {limit} bytes")]
     TooLarge { what: &'static str, size: u64, limit: u64 },
 
-    #[error("the store refuses writes after an earlier failure ({0}); reopen it once the cause is fixed")]
+    #[error(
+        "the store stopped accepting writes because writing or syncing its files failed ({0}): what reached the disk is uncertain, \
+         so nothing more is acknowledged; reads still work; fix the cause (see the kernel log) and reopen the store (restart the server)"
+    )]
     Poisoned(String),
 }
 

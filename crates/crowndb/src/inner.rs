@@ -39,6 +39,18 @@ pub(crate) enum Refusal {
 }
 
 impl WriterState {
+    /// Refuses every later write because of `cause` (the first cause is kept), and
+    /// returns the refusal for the caller that met it.
+    pub fn poison(&mut self, cause: &Error) -> Error {
+        if !matches!(self.refusal, Some(Refusal::Failed(_))) {
+            self.refusal = Some(Refusal::Failed(cause.to_string()));
+        }
+        match &self.refusal {
+            Some(Refusal::Failed(why)) => Error::Poisoned(why.clone()),
+            _ => unreachable!("set above"),
+        }
+    }
+
     pub fn check_writable(&self) -> Result<()> {
         match &self.refusal {
             None => Ok(()),
@@ -120,6 +132,15 @@ pub(crate) struct Inner {
 pub(crate) const NO_SNAPSHOT: u64 = u64::MAX;
 
 impl Inner {
+    /// The refusal, if a failed write or sync stopped the store accepting writes.
+    /// REQUIRES: the caller does not hold `writer`.
+    pub fn poisoned(&self) -> Option<Error> {
+        match &self.writer.lock().refusal {
+            Some(Refusal::Failed(why)) => Some(Error::Poisoned(why.clone())),
+            _ => None,
+        }
+    }
+
     /// Finds the newest record of `key` and hands it to `f`. A candidate whose record is
     /// damaged is skipped if another candidate matches, and reported otherwise.
     pub fn lookup<T>(&self, key: &[u8], hash: u64, f: impl FnOnce(u64, &Arc<Segment>, &RecordRef<'_>) -> T) -> Result<Option<T>> {

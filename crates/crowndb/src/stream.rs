@@ -168,12 +168,15 @@ impl Inner {
             }
             let manifest =
                 Manifest { stream_id, total_len: value.len() as u64, chunks: written.len() as u32, chunk_size: CHUNK_SIZE as u32 };
-            self.put_encoded(key, &manifest.encode(), codec::CHUNKED, value.len(), opts)
+            self.append_put(key, &manifest.encode(), codec::CHUNKED, value.len(), opts)
         })();
-        if result.is_err() {
-            self.forget_chunks(&written);
+        // Once the head is in the index its chunks must stay, even if the sync fails:
+        // forgetting them would leave a visible head whose chunks cannot be found.
+        let (seq, end) = result.inspect_err(|_| self.forget_chunks(&written))?;
+        if self.wants_sync(opts) {
+            self.sync_to(end)?;
         }
-        result
+        Ok(seq)
     }
 
     /// Takes the chunks of an unfinished stream out of the index.
@@ -313,8 +316,13 @@ impl ValueWriter {
             self.flush_chunk(self.buf.len())?;
         }
         let manifest = Manifest { stream_id: self.stream_id, total_len: self.total, chunks: self.chunks, chunk_size: CHUNK_SIZE as u32 };
-        let version = self.inner.put_encoded(&self.key, &manifest.encode(), codec::CHUNKED, self.total as usize, &self.opts)?;
+        let (version, end) = self.inner.append_put(&self.key, &manifest.encode(), codec::CHUNKED, self.total as usize, &self.opts)?;
+        // The head is in the index: its chunks stay even if the sync below fails (dropping
+        // an unfinished writer forgets them, which would leave the head without its chunks).
         self.finished = true;
+        if self.inner.wants_sync(&self.opts) {
+            self.inner.sync_to(end)?;
+        }
         Ok(version)
     }
 

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::batch::{BatchOp, WriteBatch};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::hash::key_hash;
 use crate::inner::{Inner, Refusal, WriterState};
 use crate::options::{Durability, WriteOptions};
@@ -52,7 +52,12 @@ impl Inner {
             return Err(Error::TooLarge { what: "record", size: len as u64, limit: self.max_record_len() });
         }
         if w.active.data_len() + len as u64 > w.active.capacity() {
-            self.roll(w)?;
+            if let Err(e) = self.roll(w) {
+                // The disk failed a write or sync of the new segment: stop accepting writes,
+                // as after a failed sync. A full disk does not poison: nothing was written,
+                // and writes resume once space is freed.
+                return Err(if e.kind() == ErrorKind::Io { w.poison(&e) } else { e });
+            }
         }
         let segment = w.active.clone();
         let offset = segment.data_len();
@@ -113,6 +118,16 @@ impl Inner {
     /// Writes a put whose value is already in its stored form (`codec`); `user_len` is the
     /// value's length as the caller gave it, for the write-amplification figures.
     pub(crate) fn put_encoded(&self, key: &[u8], stored: &[u8], codec: u8, user_len: usize, opts: &WriteOptions) -> Result<u64> {
+        let (seq, end) = self.append_put(key, stored, codec, user_len, opts)?;
+        if self.wants_sync(opts) {
+            self.sync_to(end)?;
+        }
+        Ok(seq)
+    }
+
+    /// `put_encoded` without the sync: appends and indexes the record (readers see it from
+    /// now on) and returns its sequence number and the log position a sync must reach.
+    pub(crate) fn append_put(&self, key: &[u8], stored: &[u8], codec: u8, user_len: usize, opts: &WriteOptions) -> Result<(u64, u64)> {
         let hash = key_hash(key);
         let len = encoded_len(key.len(), stored.len());
         let (seq, end) = {
@@ -127,10 +142,7 @@ impl Inner {
             (seq, w.log_end)
         };
         self.user_bytes_written.fetch_add((key.len() + user_len) as u64, Ordering::Relaxed);
-        if self.wants_sync(opts) {
-            self.sync_to(end)?;
-        }
-        Ok(seq)
+        Ok((seq, end))
     }
 
     pub fn delete(&self, key: &[u8], opts: &WriteOptions) -> Result<bool> {
@@ -257,10 +269,10 @@ impl Inner {
         self.syncs.fetch_add(1, Ordering::Relaxed);
         for segment in &segments {
             if let Err(e) = segment.sync() {
-                // What is in the page cache may never reach the disk: refuse further writes
-                // rather than acknowledge what might not be durable.
-                self.writer.lock().refusal = Some(Refusal::Failed(e.to_string()));
-                return Err(e);
+                // What is in the page cache may never reach the disk, and Linux reports a
+                // writeback error only once (a retried sync can succeed with the data lost):
+                // refuse every further write rather than acknowledge what might not be durable.
+                return Err(self.writer.lock().poison(&e));
             }
         }
         self.synced_to.fetch_max(target, Ordering::AcqRel);
