@@ -8,6 +8,8 @@
 //! - `faults.rs`: fault injection: a full disk (a size-limited tmpfs) and damaged segment
 //!   files (bit flips, truncations).
 //! - `dump_damage.rs`: damaged dump files against `crowndb load`.
+//! - `io_faults.rs`: I/O errors and short writes injected at the file layer (the
+//!   `crowndb-faultfs` LD_PRELOAD library) under a writer child.
 //! - `overload.rs`: idle, non-reading and garbage-sending clients against `crowndb serve`,
 //!   with the server's memory measured.
 //! - `values.rs`, `rng.rs`: reproducible values and randomness from a seed.
@@ -15,6 +17,7 @@
 pub mod crash;
 pub mod dump_damage;
 pub mod faults;
+pub mod io_faults;
 pub mod oplog;
 pub mod overload;
 pub mod rng;

@@ -5,6 +5,7 @@
 //! crowndb-torture server-crash [--dir DIR] [--cycles N] [--clients N] [--protocol memcached|redis] [--seed S]
 //! crowndb-torture damage [--dir DIR] [--trials N] [--seed S] [--keep]
 //! crowndb-torture dump-damage [--dir DIR] [--trials N] [--seed S]
+//! crowndb-torture io-faults [--dir DIR] [--trials N] [--server-trials N] [--fault NAME[,NAME...]] [--seed S] [-v]
 //! crowndb-torture overload [--dir DIR] [--idle N] [--non-readers N] [--garbage N] [--half-requests N] [--seconds S] [--seed S]
 //! crowndb-torture writer --dir DIR --log FILE --seed S --first-id N [--sync-log]     (the child; run by `crash`)
 //! ```
@@ -13,7 +14,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crowndb_torture::crash::{find_crowndb_bin, run_torture, run_writer, TortureConfig};
-use crowndb_torture::{dump_damage, faults, server_crash};
+use crowndb_torture::{dump_damage, faults, io_faults, server_crash};
 
 struct Args(Vec<String>);
 
@@ -96,6 +97,38 @@ fn run() -> Result<(), String> {
             print!("{report}");
             let _ = std::fs::remove_dir_all(&dir);
             Ok(())
+        }
+        "io-faults" => {
+            let seed = args.number("--seed", default_seed())?;
+            let trials = args.number("--trials", 3)?;
+            let server_trials = args.number("--server-trials", 2)?;
+            let verbose = args.flag("-v");
+            let faults = match args.value("--fault")? {
+                None => io_faults::Fault::ALL.to_vec(),
+                Some(names) => names
+                    .split(',')
+                    .map(|n| io_faults::Fault::parse(n).ok_or_else(|| format!("--fault: unknown fault {n:?}")))
+                    .collect::<Result<Vec<_>, _>>()?,
+            };
+            let dir = match args.value("--dir")? {
+                Some(d) => PathBuf::from(d),
+                None => std::env::temp_dir().join(format!("crowndb-io-faults-{seed}")),
+            };
+            args.finish()?;
+            println!("I/O fault injection: seed {seed}, {trials} trials of {} fault kinds, data in {}", faults.len(), dir.display());
+            let report = io_faults::run_io_faults(&dir, &faults, trials, server_trials, seed, verbose)
+                .map_err(|e| format!("FAILED (seed {seed}, data kept in {}): {e}", dir.display()))?;
+            println!("ok: {report}");
+            let _ = std::fs::remove_dir_all(&dir);
+            Ok(())
+        }
+        "io-faults-writer" => {
+            let dir = args.value("--dir")?.ok_or("--dir is required")?;
+            let log = args.value("--log")?.ok_or("--log is required")?;
+            let report = args.value("--report")?.ok_or("--report is required")?;
+            let seed = args.number("--seed", 1)?;
+            args.finish()?;
+            io_faults::run_writer(&PathBuf::from(dir), &PathBuf::from(log), &PathBuf::from(report), seed)
         }
         "writer" => {
             let dir = args.value("--dir")?.ok_or("--dir is required")?;
