@@ -175,12 +175,20 @@ impl Inner {
                 Err(Stop::Closing) => break,
                 Err(Interrupted) => break,
                 Err(Stop::Failed(e)) => {
-                    tracing::error!("compaction of {} stopped: {e}; the segment is left as it is", victim.path.display())
+                    tracing::error!("compaction of {} stopped: {e}; the segment is left as it is", victim.path.display());
+                    break;
                 }
             }
             if let Some(refused) = self.poisoned() {
                 return Err(refused);
             }
+        }
+        // Tombstones were dropped from the victims on the grounds that every victim goes
+        // (the older records they hid may be in another victim): if one stays, none may go
+        // in this pass, or a deleted key could come back from the one left. Their live
+        // records are in the outputs by now; the next pass finds them dead and retires them.
+        if done.len() != victims.len() {
+            done.clear();
         }
         if let Some(out) = output.segment.take() {
             self.finish_output(&out)?;
