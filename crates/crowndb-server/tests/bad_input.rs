@@ -524,6 +524,47 @@ fn half_requests_then_silence() {
 }
 
 #[test]
+fn with_an_idle_timeout_clients_that_never_read_are_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let timeout = Duration::from_millis(500);
+    let server = start_server(dir.path(), |config| config.idle_timeout = Some(timeout));
+    let addrs = Addrs::of(&server);
+    let mut c = Client::connect_to(addrs.memcached);
+    assert_eq!(c.set("big", &value(7, 1 << 20)), "STORED");
+    drop(c);
+    let bystander = Bystander::start(addrs, "stuck");
+    // Each pipelines GETs of 1 MiB until the server stops reading it, then waits.
+    let stuck =
+        [never_reads(addrs.memcached, b"get big\r\n".to_vec(), u64::MAX), never_reads(addrs.redis, encode(&["GET", "big"]), u64::MAX)];
+    let stuck: Vec<(TcpStream, u64)> = stuck.into_iter().map(|t| t.join().unwrap()).collect();
+    // The server sees no progress on its replies for the idle timeout, and closes them: only
+    // the bystander's two connections and the one asking remain.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let open: u64 = Client::connect_to(addrs.memcached).stat("curr_connections").parse().unwrap();
+        if open == 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{open} connections still open, clients that never read among them");
+        thread::sleep(Duration::from_millis(100));
+    }
+    for (mut s, sent) in stuck {
+        assert!(sent > 0);
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buf = vec![0u8; 1 << 20];
+        let closed = loop {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break true,
+                Ok(_) => {}
+            }
+        };
+        assert!(closed);
+    }
+    bystander.served(8, "clients that never read being closed");
+    bystander.finish();
+}
+
+#[test]
 fn values_over_the_size_limit_are_refused_and_nothing_else_changes() {
     let dir = tempfile::tempdir().unwrap();
     let limit = 64 * 1024;

@@ -9,8 +9,8 @@
 //! request line plus one value of the size limit.
 //!
 //! The connection ends when the client closes, sends `quit`, sends a line over the limit, stays
-//! idle past the idle timeout, or when the server shuts down (requests already read are
-//! answered first).
+//! idle past the idle timeout (sending nothing, or taking none of its replies), or when the
+//! server shuts down (requests already read are answered first).
 
 use std::io;
 use std::time::Duration;
@@ -70,7 +70,13 @@ impl Connection {
                 flow = Flow::Close;
             }
             if !self.write_buf.is_empty() {
-                self.stream.write_all(&self.write_buf).await?;
+                // A client that takes none of its replies for the idle timeout is idle too:
+                // without a limit, one that never reads would hold its buffers forever.
+                let send = self.stream.write_all(&self.write_buf);
+                match self.idle_timeout {
+                    Some(limit) => tokio::time::timeout(limit, send).await.unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into()))?,
+                    None => send.await?,
+                }
                 self.handler.count_written(self.write_buf.len());
                 self.write_buf.clear();
             }

@@ -104,7 +104,13 @@ impl Connection {
             self.refresh_settings();
             let (mut close, more) = self.process();
             if !self.write_buf.is_empty() {
-                self.stream.write_all(&self.write_buf).await?;
+                // A client that takes none of its replies for the idle timeout is idle too:
+                // without a limit, one that never reads would hold its buffers forever.
+                let send = self.stream.write_all(&self.write_buf);
+                match self.timeout {
+                    Some(limit) => tokio::time::timeout(limit, send).await.unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into()))?,
+                    None => send.await?,
+                }
                 add(&self.shared.counters.total_net_output_bytes, self.write_buf.len() as u64);
                 self.write_buf.clear();
             }
