@@ -60,7 +60,7 @@ fn default_seed() -> u64 {
 fn run() -> Result<(), String> {
     let mut argv: Vec<String> = std::env::args().skip(1).collect();
     if argv.is_empty() {
-        return Err("usage: crowndb-torture crash|server-crash|damage|dump-damage|writer [options] (see docs/reliability.md)".into());
+        return Err("usage: crowndb-torture crash|server-crash|damage|dump-damage|io-faults|overload|writer [options] (see docs/reliability.md)".into());
     }
     let command = argv.remove(0);
     let mut args = Args(argv);
@@ -227,7 +227,7 @@ fn run() -> Result<(), String> {
             let _ = std::fs::remove_dir_all(&dir);
             Ok(())
         }
-        other => Err(format!("unknown command {other:?}: crash, server-crash, damage, dump-damage or writer")),
+        other => Err(format!("unknown command {other:?}: crash, server-crash, damage, dump-damage, io-faults, overload or writer")),
     }
 }
 
