@@ -153,21 +153,19 @@ impl Inner {
         if victims.is_empty() {
             return Ok(report);
         }
-        // Records older than everything outside the victims cannot hide behind a tombstone.
-        let victim_gens: Vec<u64> = victims.iter().map(|v| v.generation).collect();
-        let others_min_seq = self
-            .table
-            .load()
-            .by_generation()
+        // A tombstone in a victim can go if every other segment holds only newer puts.
+        // Other victims count too: they are deleted one file at a time, and a crash
+        // between two deletions must not leave an older record without its tombstone.
+        let segments = self.table.load().by_generation();
+        let others_min_seq: Vec<u64> = victims
             .iter()
-            .filter(|s| !victim_gens.contains(&s.generation))
-            .map(|s| s.min_put_seq())
-            .min()
-            .unwrap_or(u64::MAX);
+            .map(|v| segments.iter().filter(|s| s.generation != v.generation).map(|s| s.min_put_seq()).min().unwrap_or(u64::MAX))
+            .collect();
+        drop(segments);
         let mut output = Output { segment: None, finished: Vec::new() };
         let started = Instant::now();
         let mut done = Vec::new();
-        for victim in &victims {
+        for (victim, &others_min_seq) in victims.iter().zip(&others_min_seq) {
             let pass = Pass { others_min_seq, bytes_per_sec, started, budget };
             match self.compact_one(victim, &pass, &mut output, &mut report) {
                 Ok(()) => done.push(victim.clone()),
@@ -183,10 +181,8 @@ impl Inner {
                 return Err(refused);
             }
         }
-        // Tombstones were dropped from the victims on the grounds that every victim goes
-        // (the older records they hid may be in another victim): if one stays, none may go
-        // in this pass, or a deleted key could come back from the one left. Their live
-        // records are in the outputs by now; the next pass finds them dead and retires them.
+        // A pass that did not get through every victim retires none (their live records are
+        // in the outputs by now; the next pass finds them dead and retires them).
         if done.len() != victims.len() {
             done.clear();
         }
