@@ -60,7 +60,10 @@ fn default_seed() -> u64 {
 fn run() -> Result<(), String> {
     let mut argv: Vec<String> = std::env::args().skip(1).collect();
     if argv.is_empty() {
-        return Err("usage: crowndb-torture crash|server-crash|damage|dump-damage|io-faults|overload|writer [options] (see docs/reliability.md)".into());
+        return Err(
+            "usage: crowndb-torture crash|server-crash|damage|dump-damage|io-faults|overload|writer [options] (see docs/reliability.md)"
+                .into(),
+        );
     }
     let command = argv.remove(0);
     let mut args = Args(argv);

@@ -96,7 +96,7 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Option<(Command<'a>, 
 const BINARY_REQUEST_MAGIC: u8 = 0x80;
 
 /// The limit for a line that starts like `line`.
-fn line_limit(line: &[u8], limits: &Limits) -> usize {
+pub(super) fn line_limit(line: &[u8], limits: &Limits) -> usize {
     // Like memcached, allow up to 100 leading spaces before recognising a retrieval.
     let start = line.iter().take(101).position(|&b| b != b' ');
     let Some(start) = start else {
