@@ -23,7 +23,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the server (memcached and Redis protocols) on a data directory, until SIGTERM or SIGINT.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print the value of a key.
     Get(cmd::get::GetArgs),
     /// Store a value (from an argument, a file or stdin).
@@ -66,6 +66,30 @@ struct ServeArgs {
     /// Password Redis clients must give with AUTH (or HELLO ... AUTH) [default: none].
     #[arg(long, value_name = "PASSWORD")]
     requirepass: Option<String>,
+    /// memcached auth file of `username:password` lines (memcached's -Y): clients must log in with
+    /// `set <any key> 0 0 <len>` and `<username> <password>` as the value before anything else
+    /// [default: none].
+    #[arg(long, value_name = "FILE")]
+    auth_file: Option<PathBuf>,
+    /// Address of a memcached protocol listener over TLS, or `off` [default: off]. Needs
+    /// --tls-cert and --tls-key.
+    #[arg(long, value_name = "HOST:PORT")]
+    memcached_tls_addr: Option<String>,
+    /// Address of a Redis protocol listener over TLS (Redis's tls-port), or `off` [default: off].
+    /// Needs --tls-cert and --tls-key.
+    #[arg(long, value_name = "HOST:PORT")]
+    redis_tls_addr: Option<String>,
+    /// PEM file with the server's certificate chain (server certificate first), for the TLS
+    /// listeners.
+    #[arg(long, value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// PEM file with the private key of the server certificate.
+    #[arg(long, value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+    /// PEM file of CA certificates: TLS clients must present a certificate signed by one of them
+    /// [default: none, no client certificate asked].
+    #[arg(long, value_name = "FILE")]
+    tls_client_ca: Option<PathBuf>,
     /// When writes reach the disk: `always` (before the reply), `everysec`, `never`, or a period
     /// such as `100ms` [default: everysec].
     #[arg(long, value_name = "MODE")]
@@ -93,8 +117,9 @@ struct ServeArgs {
     /// [default: info].
     #[arg(long, value_name = "LEVEL")]
     log_level: Option<String>,
-    /// Allow listening on a non-loopback address. The memcached text protocol has no
-    /// authentication: anyone who can connect can read and change every item.
+    /// Unsafe: allow a listener on a non-loopback address even though nothing keeps strangers out.
+    /// Without it, such a listener needs a password (--auth-file for memcached, --requirepass for
+    /// Redis) or, over TLS, client certificates (--tls-client-ca).
     #[arg(long)]
     allow_non_loopback: bool,
 }
@@ -128,6 +153,24 @@ impl ServeArgs {
         }
         if let Some(password) = self.requirepass {
             config.requirepass = (!password.is_empty()).then_some(password);
+        }
+        if let Some(file) = self.auth_file {
+            config.auth_file = Some(file);
+        }
+        if let Some(addr) = self.memcached_tls_addr {
+            config.memcached_tls_addr = parse_addr_setting(&addr);
+        }
+        if let Some(addr) = self.redis_tls_addr {
+            config.redis_tls_addr = parse_addr_setting(&addr);
+        }
+        if let Some(file) = self.tls_cert {
+            config.tls_cert_file = Some(file);
+        }
+        if let Some(file) = self.tls_key {
+            config.tls_key_file = Some(file);
+        }
+        if let Some(file) = self.tls_client_ca {
+            config.tls_client_ca_file = Some(file);
         }
         if let Some(durability) = self.durability {
             config.durability = parse_durability(&durability)?;
@@ -175,7 +218,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::Get(args) => return cmd::exit(cmd::get::run(args)),
         Command::Put(args) => return cmd::exit(cmd::put::run(args)),
         Command::Del(args) => return cmd::exit(cmd::del::run(args)),

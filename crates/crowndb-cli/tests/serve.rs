@@ -89,3 +89,32 @@ fn bad_flags_are_reported() {
         assert!(help.contains(flag), "--help documents {flag}");
     }
 }
+
+#[test]
+fn tls_and_auth_flags_are_checked_at_startup() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_crowndb"))
+            .args(["serve", "--memcached-addr", "off", "--redis-addr", "off", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "started with {args:?}");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let missing = dir.path().join("missing-cert.pem");
+    let key = dir.path().join("key.pem");
+    std::fs::write(&key, "not a key\n").unwrap();
+    let err = start(&["--redis-tls-addr", "127.0.0.1:0", "--tls-cert", missing.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]);
+    assert!(err.contains("reading the TLS certificate file") && err.contains("missing-cert.pem"), "{err}");
+    let err = start(&["--memcached-tls-addr", "127.0.0.1:0"]);
+    assert!(err.contains("--tls-cert FILE and --tls-key FILE"), "{err}");
+    let err = start(&["--memcached-tls-addr", "0.0.0.0:0", "--tls-cert", "c.pem", "--tls-key", "k.pem"]);
+    assert!(err.contains("--tls-client-ca") && err.contains("--auth-file"), "{err}");
+    let help = Command::new(env!("CARGO_BIN_EXE_crowndb")).args(["serve", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for flag in ["--auth-file", "--memcached-tls-addr", "--redis-tls-addr", "--tls-cert", "--tls-key", "--tls-client-ca"] {
+        assert!(help.contains(flag), "--help documents {flag}");
+    }
+}

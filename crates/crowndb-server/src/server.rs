@@ -25,15 +25,19 @@ use crowndb::{Db, Options};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch, Semaphore};
+use tokio_rustls::TlsAcceptor;
 
 use crate::config::{durability_name, Config};
 use crate::error::ServerError;
+use crate::memcache::auth::Credentials;
 use crate::memcache::connection::Connection;
 use crate::memcache::flush::Flusher;
 use crate::memcache::handler::Handler;
+use crate::net::Stream;
 use crate::redis::connection::{Connection as RedisConnection, TOO_MANY_CLIENTS};
 use crate::redis::Shared as RedisShared;
 use crate::stats::{incr, ServerStats};
+use crate::tls::{self, TlsFiles};
 
 /// How long shutdown waits for open connections to finish their requests.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -51,6 +55,8 @@ const TOO_MANY_CONNECTIONS: &[u8] = b"SERVER_ERROR too many open connections\r\n
 pub struct Server {
     memcached_addr: Option<SocketAddr>,
     redis_addr: Option<SocketAddr>,
+    memcached_tls_addr: Option<SocketAddr>,
+    redis_tls_addr: Option<SocketAddr>,
     shutdown: Arc<watch::Sender<bool>>,
     runtime: tokio::runtime::Handle,
     /// Turns true when the serving thread ends, for whatever reason.
@@ -64,6 +70,18 @@ impl Server {
         config.validate()?;
         let addr = config.memcached_socket_addr()?;
         let redis = config.redis_socket_addr()?;
+        let memcached_tls = config.memcached_tls_socket_addr()?;
+        let redis_tls = config.redis_tls_socket_addr()?;
+        let tls = match (&config.tls_cert_file, &config.tls_key_file) {
+            (Some(cert), Some(key)) if config.tls_enabled() => {
+                Some(tls::load(TlsFiles { cert, key, client_ca: config.tls_client_ca_file.as_deref() })?)
+            }
+            _ => None,
+        };
+        let memcached_auth = match &config.auth_file {
+            Some(path) => Some(Arc::new(Credentials::load(path)?)),
+            None => None,
+        };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(config.worker_threads())
             .thread_name("crowndb-worker")
@@ -72,47 +90,33 @@ impl Server {
             .map_err(|source| ServerError::Io { context: "starting the network runtime", source })?;
 
         let db = open_store(&config)?;
-        let listener = match addr {
-            Some(addr) => {
-                let bound = runtime.block_on(TcpListener::bind(addr));
-                Some(bound.map_err(|source| ServerError::Bind { addr: addr.to_string(), source })?)
-            }
-            None => None,
+        let redis_auth = if config.requirepass.is_some() { "password required" } else { "no password" };
+        let client_certs = if config.tls_client_ca_file.is_some() { " (client certificates required)" } else { "" };
+        // The address ends the memcached lines, which scripts read ("... listening on HOST:PORT").
+        let memcached_login = match (&memcached_auth, &config.auth_file) {
+            (Some(users), Some(path)) => format!(" (login required: {} users in {})", users.len(), path.display()),
+            _ => String::new(),
         };
-        let memcached_addr = match &listener {
-            Some(listener) => {
-                let local = listener.local_addr().map_err(|source| ServerError::Io { context: "reading the listen address", source })?;
-                tracing::info!("memcached protocol listening on {local}");
-                Some(local)
-            }
-            None => {
-                tracing::info!("memcached protocol disabled");
-                None
-            }
-        };
-        let redis_listener = match redis {
-            Some(addr) => {
-                let bound = runtime.block_on(TcpListener::bind(addr));
-                Some(bound.map_err(|source| ServerError::Bind { addr: addr.to_string(), source })?)
-            }
-            None => None,
-        };
-        let redis_addr = match &redis_listener {
-            Some(listener) => {
-                let local = listener.local_addr().map_err(|source| ServerError::Io { context: "reading the listen address", source })?;
-                let auth = if config.requirepass.is_some() { "password required" } else { "no password" };
-                tracing::info!("Redis protocol listening on {local} ({auth})");
-                Some(local)
-            }
-            None => {
-                tracing::info!("Redis protocol disabled");
-                None
-            }
-        };
+        let memcached = bind(&runtime, addr, &format!("memcached protocol{memcached_login}"), "")?;
+        let memcached_tls = bind(&runtime, memcached_tls, &format!("memcached protocol over TLS{memcached_login}{client_certs}"), "")?;
+        let redis_listener = bind(&runtime, redis, "Redis protocol", &format!(" ({redis_auth})"))?;
+        let redis_tls = bind(&runtime, redis_tls, "Redis protocol over TLS", &format!(" ({redis_auth}){client_certs}"))?;
+        let memcached_addr = memcached.as_ref().map(|(_, a)| *a);
+        let memcached_tls_addr = memcached_tls.as_ref().map(|(_, a)| *a);
+        let redis_addr = redis_listener.as_ref().map(|(_, a)| *a);
+        let redis_tls_addr = redis_tls.as_ref().map(|(_, a)| *a);
+        let tls_listener = |bound: Option<(TcpListener, SocketAddr)>| bound.zip(tls.clone()).map(|((l, _), acceptor)| (l, acceptor));
 
         let (shutdown, shutdown_rx) = watch::channel(false);
         let shutdown = Arc::new(shutdown);
-        let listeners = Listeners { memcached: listener, redis: redis_listener, redis_port: redis_addr.map_or(0, |a| a.port()) };
+        let listeners = Listeners {
+            memcached: memcached.map(|(l, _)| l),
+            memcached_tls: tls_listener(memcached_tls),
+            redis: redis_listener.map(|(l, _)| l),
+            redis_tls: tls_listener(redis_tls),
+            redis_port: redis_addr.map_or(0, |a| a.port()),
+            memcached_auth,
+        };
         let trigger = shutdown.clone();
         let (stopped_tx, stopped) = watch::channel(false);
         let handle = runtime.handle().clone();
@@ -126,7 +130,16 @@ impl Server {
                 result
             })
             .map_err(|source| ServerError::Io { context: "starting the server thread", source })?;
-        Ok(Server { memcached_addr, redis_addr, shutdown, runtime: handle, stopped, thread: Some(thread) })
+        Ok(Server {
+            memcached_addr,
+            redis_addr,
+            memcached_tls_addr,
+            redis_tls_addr,
+            shutdown,
+            runtime: handle,
+            stopped,
+            thread: Some(thread),
+        })
     }
 
     /// The address the memcached protocol listens on (with the real port if 0 was asked for).
@@ -137,6 +150,16 @@ impl Server {
     /// The address the Redis protocol listens on (with the real port if 0 was asked for).
     pub fn redis_addr(&self) -> Option<SocketAddr> {
         self.redis_addr
+    }
+
+    /// The address the memcached protocol listens on over TLS, if it does.
+    pub fn memcached_tls_addr(&self) -> Option<SocketAddr> {
+        self.memcached_tls_addr
+    }
+
+    /// The address the Redis protocol listens on over TLS, if it does.
+    pub fn redis_tls_addr(&self) -> Option<SocketAddr> {
+        self.redis_tls_addr
     }
 
     /// Blocks until SIGTERM or SIGINT arrives, or the server stops by itself (then
@@ -207,10 +230,29 @@ fn open_store(config: &Config) -> Result<Db, ServerError> {
     Ok(db)
 }
 
-/// The bound listeners.
+/// Binds one listener (on the calling thread, so that the error comes back from `start`) and
+/// logs "`what` listening on `address``detail`".
+fn bind(
+    runtime: &tokio::runtime::Runtime,
+    addr: Option<SocketAddr>,
+    what: &str,
+    detail: &str,
+) -> Result<Option<(TcpListener, SocketAddr)>, ServerError> {
+    let Some(addr) = addr else { return Ok(None) };
+    let listener = runtime.block_on(TcpListener::bind(addr)).map_err(|source| ServerError::Bind { addr: addr.to_string(), source })?;
+    let local = listener.local_addr().map_err(|source| ServerError::Io { context: "reading the listen address", source })?;
+    tracing::info!("{what} listening on {local}{detail}");
+    Ok(Some((listener, local)))
+}
+
+/// The bound listeners; a TLS one comes with its acceptor.
 struct Listeners {
     memcached: Option<TcpListener>,
+    memcached_tls: Option<(TcpListener, TlsAcceptor)>,
     redis: Option<TcpListener>,
+    redis_tls: Option<(TcpListener, TlsAcceptor)>,
+    /// The users of the memcached auth file, if clients must log in.
+    memcached_auth: Option<Arc<Credentials>>,
     redis_port: u16,
 }
 
@@ -229,6 +271,7 @@ struct Accept {
     permits: Arc<Semaphore>,
     flusher: Arc<Flusher>,
     redis: Arc<RedisShared>,
+    memcached_auth: Option<Arc<Credentials>>,
 }
 
 /// The accept loops and, once told to stop, the drain and the store's close.
@@ -248,13 +291,18 @@ async fn serve(
         permits: Arc::new(Semaphore::new(config.max_connections)),
         flusher: Arc::new(Flusher::default()),
         redis,
+        memcached_auth: listeners.memcached_auth.clone(),
     });
     // Every connection task holds a clone of `done`; `finished` yields None once all are gone.
     let (done, mut finished) = mpsc::channel::<()>(1);
 
-    let memcached = accept_loop(listeners.memcached, Protocol::Memcached, accept.clone(), shutdown.clone(), done.clone());
-    let redis = accept_loop(listeners.redis, Protocol::Redis, accept.clone(), shutdown.clone(), done.clone());
-    tokio::join!(memcached, redis);
+    let plain = |listener: Option<TcpListener>| listener.map(|l| (l, None));
+    let tls = |listener: Option<(TcpListener, TlsAcceptor)>| listener.map(|(l, acceptor)| (l, Some(acceptor)));
+    let memcached = accept_loop(plain(listeners.memcached), Protocol::Memcached, accept.clone(), shutdown.clone(), done.clone());
+    let memcached_tls = accept_loop(tls(listeners.memcached_tls), Protocol::Memcached, accept.clone(), shutdown.clone(), done.clone());
+    let redis = accept_loop(plain(listeners.redis), Protocol::Redis, accept.clone(), shutdown.clone(), done.clone());
+    let redis_tls = accept_loop(tls(listeners.redis_tls), Protocol::Redis, accept.clone(), shutdown.clone(), done.clone());
+    tokio::join!(memcached, memcached_tls, redis, redis_tls);
 
     drop(done);
     if tokio::time::timeout(DRAIN_TIMEOUT, finished.recv()).await.is_err() {
@@ -267,15 +315,17 @@ async fn serve(
     Ok(())
 }
 
-/// Accepts connections of one protocol until shutdown (returns at once with no listener).
+/// Accepts connections of one protocol until shutdown (returns at once with no listener). With
+/// an acceptor, each connection first completes a TLS handshake, in its own task, so a slow or
+/// broken client never holds up the accept loop.
 async fn accept_loop(
-    listener: Option<TcpListener>,
+    listener: Option<(TcpListener, Option<TlsAcceptor>)>,
     protocol: Protocol,
     accept: Arc<Accept>,
     mut shutdown: watch::Receiver<bool>,
     done: mpsc::Sender<()>,
 ) {
-    let Some(listener) = listener else { return };
+    let Some((listener, tls)) = listener else { return };
     loop {
         if *shutdown.borrow() {
             break;
@@ -302,7 +352,10 @@ async fn accept_loop(
                 Protocol::Memcached => TOO_MANY_CONNECTIONS,
                 Protocol::Redis => TOO_MANY_CLIENTS,
             };
-            tokio::spawn(refuse(stream, message));
+            // A TLS client could not read a plaintext reason: it is just closed.
+            if tls.is_none() {
+                tokio::spawn(refuse(stream, message));
+            }
             continue;
         };
         if protocol == Protocol::Redis {
@@ -311,32 +364,40 @@ async fn accept_loop(
         let _ = stream.set_nodelay(true);
         let keepalive = socket2::TcpKeepalive::new().with_time(KEEPALIVE_IDLE).with_interval(KEEPALIVE_INTERVAL).with_retries(3);
         let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
-        let (stats, shutdown, done) = (stats.clone(), shutdown.clone(), done.clone());
+        let (stats, mut shutdown, done) = (stats.clone(), shutdown.clone(), done.clone());
         incr(&stats.curr_connections);
         incr(&stats.total_connections);
-        match protocol {
-            Protocol::Memcached => {
-                let handler = Handler::new(accept.db.clone(), stats.clone(), accept.config.clone(), accept.flusher.clone());
-                let connection = Connection::new(stream, handler, accept.config.limits(), accept.config.idle_timeout);
-                tokio::spawn(async move {
-                    if let Err(e) = connection.run(shutdown).await {
-                        tracing::debug!("connection from {peer}: {e}");
-                    }
-                    stats.curr_connections.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-                    drop(permit);
-                    drop(done);
-                });
+        let (accept, tls) = (accept.clone(), tls.clone());
+        tokio::spawn(async move {
+            let stream = match &tls {
+                None => Some(Stream::Plain(stream)),
+                Some(acceptor) => tls::handshake(acceptor, stream, peer, &mut shutdown).await,
+            };
+            if let Some(stream) = stream {
+                serve_connection(stream, peer, protocol, &accept, shutdown).await;
             }
-            Protocol::Redis => {
-                let connection = RedisConnection::new(stream, peer, accept.redis.clone());
-                tokio::spawn(async move {
-                    if let Err(e) = connection.run(shutdown).await {
-                        tracing::debug!("Redis connection from {peer}: {e}");
-                    }
-                    stats.curr_connections.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-                    drop(permit);
-                    drop(done);
-                });
+            stats.curr_connections.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            drop(permit);
+            drop(done);
+        });
+    }
+}
+
+/// Serves one connection of `protocol` until it ends.
+async fn serve_connection(stream: Stream, peer: SocketAddr, protocol: Protocol, accept: &Accept, shutdown: watch::Receiver<bool>) {
+    match protocol {
+        Protocol::Memcached => {
+            let auth = accept.memcached_auth.clone();
+            let handler = Handler::new(accept.db.clone(), accept.stats.clone(), accept.config.clone(), accept.flusher.clone(), auth);
+            let connection = Connection::new(stream, handler, accept.config.limits(), accept.config.idle_timeout);
+            if let Err(e) = connection.run(shutdown).await {
+                tracing::debug!("connection from {peer}: {e}");
+            }
+        }
+        Protocol::Redis => {
+            let connection = RedisConnection::new(stream, peer, accept.redis.clone());
+            if let Err(e) = connection.run(shutdown).await {
+                tracing::debug!("Redis connection from {peer}: {e}");
             }
         }
     }

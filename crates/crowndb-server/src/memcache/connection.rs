@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use super::handler::{Flow, Handler};
@@ -25,11 +24,11 @@ use super::parse::line_limit;
 use super::{parse, reply, ErrorKind, Limits};
 use crate::stats::incr;
 
-use crate::net::{MAX_PENDING_OUTPUT, READ_CHUNK};
+use crate::net::{Stream, MAX_PENDING_OUTPUT, READ_CHUNK};
 
 /// A memcached connection and its buffers.
 pub struct Connection {
-    stream: TcpStream,
+    stream: Stream,
     handler: Handler,
     limits: Limits,
     idle_timeout: Option<Duration>,
@@ -51,7 +50,7 @@ struct Pass {
 }
 
 impl Connection {
-    pub fn new(stream: TcpStream, handler: Handler, limits: Limits, idle_timeout: Option<Duration>) -> Connection {
+    pub fn new(stream: Stream, handler: Handler, limits: Limits, idle_timeout: Option<Duration>) -> Connection {
         Connection {
             stream,
             handler,
@@ -78,7 +77,10 @@ impl Connection {
             if !self.write_buf.is_empty() {
                 // A client that takes none of its replies for the idle timeout is idle too:
                 // without a limit, one that never reads would hold its buffers forever.
-                let send = self.stream.write_all(&self.write_buf);
+                let send = async {
+                    self.stream.write_all(&self.write_buf).await?;
+                    self.stream.flush().await
+                };
                 match self.idle_timeout {
                     Some(limit) => tokio::time::timeout(limit, send).await.unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into()))?,
                     None => send.await?,
@@ -140,6 +142,12 @@ impl Connection {
                     // Waiting for the end of the line, or for the rest of a data block.
                     scanned = if memchr::memchr(b'\n', rest).is_none() { rest.len() } else { 0 };
                     break;
+                }
+                Err(err) if err.kind == ErrorKind::UnknownCommand && !self.handler.authenticated() => {
+                    // Before login an unknown command is refused like any other, as memcached does.
+                    self.write_buf.extend_from_slice(super::handler::UNAUTHENTICATED);
+                    at += err.consumed;
+                    self.swallow = err.swallow;
                 }
                 Err(err) => {
                     reply::protocol_error(&mut self.write_buf, &err);

@@ -20,6 +20,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::BytesMut;
 use crowndb::{Db, Durability, Entry, Update, UpdateOutcome, WriteOptions};
 
+use super::auth::{Credentials, Login};
 use super::command::{expiry, ArithMode, Command, Expiry, Get, Store, StoreVerb, RELATIVE_EXPTIME_MAX};
 use super::flush::Flusher;
 use super::reply;
@@ -45,7 +46,16 @@ pub struct Handler {
     sync_per_batch: bool,
     /// A write happened since the last `finish_batch`.
     dirty: bool,
+    /// The auth file's users, when clients must log in (`auth_file`).
+    auth: Option<Arc<Credentials>>,
+    /// The client logged in, or no login is required.
+    authenticated: bool,
 }
+
+/// The replies of the login, memcached's words (see `auth.rs`).
+pub(super) const UNAUTHENTICATED: &[u8] = b"CLIENT_ERROR unauthenticated\r\n";
+const AUTH_FAILURE: &[u8] = b"CLIENT_ERROR authentication failure\r\n";
+const AUTH_BAD_FORMAT: &[u8] = b"CLIENT_ERROR bad authentication token format\r\n";
 
 /// When a stored item expires, in store terms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,9 +184,42 @@ fn parse_counter(value: &[u8]) -> Option<u64> {
 }
 
 impl Handler {
-    pub fn new(db: Db, stats: Arc<ServerStats>, config: Arc<Config>, flusher: Arc<Flusher>) -> Handler {
+    /// A handler for one connection; with `auth`, the client must log in first.
+    pub fn new(db: Db, stats: Arc<ServerStats>, config: Arc<Config>, flusher: Arc<Flusher>, auth: Option<Arc<Credentials>>) -> Handler {
         let sync_per_batch = config.durability == Durability::Always;
-        Handler { db, stats, config, flusher, sync_per_batch, dirty: false }
+        let authenticated = auth.is_none();
+        Handler { db, stats, config, flusher, sync_per_batch, dirty: false, auth, authenticated }
+    }
+
+    /// Whether the client may send commands (logged in, or no login required).
+    pub fn authenticated(&self) -> bool {
+        self.authenticated
+    }
+
+    /// Before login: a `set` carrying `<username> <password>` logs in (nothing is stored, and
+    /// the reply comes even with `noreply`, as in memcached); `quit` closes; anything else is
+    /// refused.
+    fn login(&mut self, command: Command<'_>, out: &mut BytesMut) -> Flow {
+        match command {
+            Command::Store(Store { verb: StoreVerb::Set, value, .. }) => {
+                let login = self.auth.as_ref().map_or(Login::Accepted, |auth| auth.check(value));
+                match login {
+                    Login::Accepted => {
+                        self.authenticated = true;
+                        reply::stored(out);
+                    }
+                    Login::Refused => {
+                        // Neither the username nor the password goes to the log.
+                        tracing::debug!("a memcached client failed to log in");
+                        out.extend_from_slice(AUTH_FAILURE);
+                    }
+                    Login::BadFormat => out.extend_from_slice(AUTH_BAD_FORMAT),
+                }
+            }
+            Command::Quit => return Flow::Close,
+            _ => out.extend_from_slice(UNAUTHENTICATED),
+        }
+        Flow::Continue
     }
 
     /// Options for one write. Marks the batch dirty when the sync is deferred to its end.
@@ -200,6 +243,9 @@ impl Handler {
 
     /// Applies one command and appends its reply (if any) to `out`.
     pub fn apply(&mut self, command: Command<'_>, out: &mut BytesMut) -> Flow {
+        if !self.authenticated {
+            return self.login(command, out);
+        }
         match command {
             Command::Store(store) => self.store(store, out),
             Command::Get(get) => self.get(get, out),

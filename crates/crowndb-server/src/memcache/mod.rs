@@ -10,6 +10,7 @@
 //! - `connection.rs`: a client connection: buffered reads, pipelining, error recovery.
 //! - `handler.rs`, `meta.rs`: commands applied to the store, replies written.
 //! - `flush.rs`: `flush_all`, now or after a delay.
+//! - `auth.rs`: the login of memcached's `-Y` auth file, checked by the handler.
 //!
 //! A connection drives it like this:
 //!
@@ -52,6 +53,7 @@
 //! assert_eq!(&out[..], b"STORED\r\nVALUE k 0 2\r\nhi\r\nEND\r\nERROR\r\n");
 //! ```
 
+pub mod auth;
 mod base64;
 mod command;
 pub mod connection;

@@ -21,7 +21,6 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use super::client::{Client, ClientInfo};
@@ -30,11 +29,11 @@ use super::shared::Shared;
 use crate::resp::{encode, RequestParser};
 use crate::stats::add;
 
-use crate::net::{MAX_PENDING_OUTPUT, READ_CHUNK};
+use crate::net::{Stream, MAX_PENDING_OUTPUT, READ_CHUNK};
 
 /// A Redis connection and its buffers.
 pub struct Connection {
-    stream: TcpStream,
+    stream: Stream,
     shared: Arc<Shared>,
     client: Client,
     parser: RequestParser,
@@ -46,7 +45,7 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub fn new(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) -> Connection {
+    pub fn new(stream: Stream, peer: SocketAddr, shared: Arc<Shared>) -> Connection {
         let laddr = stream.local_addr().unwrap_or(peer);
         let id = shared.next_client_id();
         let now = Instant::now();
@@ -106,7 +105,10 @@ impl Connection {
             if !self.write_buf.is_empty() {
                 // A client that takes none of its replies for the idle timeout is idle too:
                 // without a limit, one that never reads would hold its buffers forever.
-                let send = self.stream.write_all(&self.write_buf);
+                let send = async {
+                    self.stream.write_all(&self.write_buf).await?;
+                    self.stream.flush().await
+                };
                 match self.timeout {
                     Some(limit) => tokio::time::timeout(limit, send).await.unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into()))?,
                     None => send.await?,
