@@ -94,7 +94,10 @@ impl Server {
         let client_certs = if config.tls_client_ca_file.is_some() { " (client certificates required)" } else { "" };
         // The address ends the memcached lines, which scripts read ("... listening on HOST:PORT").
         let memcached_login = match (&memcached_auth, &config.auth_file) {
-            (Some(users), Some(path)) => format!(" (login required: {} users in {})", users.len(), path.display()),
+            (Some(users), Some(path)) => {
+                let plural = if users.len() == 1 { "" } else { "s" };
+                format!(" (login required: {} user{plural} in {})", users.len(), path.display())
+            }
             _ => String::new(),
         };
         let memcached = bind(&runtime, addr, &format!("memcached protocol{memcached_login}"), "")?;
