@@ -73,6 +73,9 @@ pub(crate) async fn handshake(
     peer: std::net::SocketAddr,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Option<Stream> {
+    if *shutdown.borrow() {
+        return None;
+    }
     let attempt = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp));
     tokio::select! {
         result = attempt => match result {
