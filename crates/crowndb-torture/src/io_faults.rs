@@ -784,9 +784,14 @@ fn verify_store(store: &Path, log: &Path, outcome: &mut TrialOutcome) -> Result<
     let mut allowed = Allowed::new();
     let mut pending: Option<(u64, Op)> = None;
     let mut unacked: Vec<(u64, Op)> = Vec::new();
+    // The last operation (acknowledged or not) that wrote each key.
+    let mut last_writer: BTreeMap<String, u64> = BTreeMap::new();
     for event in events {
         match event {
             Event::Intent { id, op } => {
+                for (key, _) in effects(id, &op) {
+                    last_writer.insert(key, id);
+                }
                 if let Some(p) = pending.take() {
                     note(&mut allowed, p.0, &p.1, false);
                     unacked.push(p);
@@ -814,10 +819,10 @@ fn verify_store(store: &Path, log: &Path, outcome: &mut TrialOutcome) -> Result<
         let mut shown = Vec::new();
         let mut hidden = Vec::new();
         for (key, known) in effects(*id, op) {
-            let options = &allowed[&key];
-            if options.last() != Some(&known) {
+            if last_writer.get(&key) != Some(id) {
                 continue; // a later write may have replaced it
             }
+            let options = &allowed[&key];
             let found = read_value(&db, &key, options.iter().any(|k| k.streamed))?;
             let others = options[..options.len() - 1].iter().any(|k| matches(&found, k));
             match (matches(&found, &known), others) {
