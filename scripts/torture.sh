@@ -3,8 +3,8 @@
 # values, compactions; sync-always) against one store, each followed by a paranoid reopen,
 # a comparison with the writer's side log and `crowndb check` before and after recovery.
 # Then the same through `crowndb serve` (killed under memcached clients, then under Redis
-# clients plus redis-benchmark), and bit-flip /
-# truncation damage trials. See docs/reliability.md.
+# clients plus redis-benchmark), bit-flip / truncation damage trials on segments and dumps,
+# and injected I/O errors. See docs/reliability.md.
 #
 #   scripts/torture.sh [CYCLES] [DAMAGE_TRIALS] [SERVER_KILLS]   defaults: 1000, 500, 200
 #   SEED=123 scripts/torture.sh 100                   reproduce a run
@@ -32,4 +32,6 @@ target/release/crowndb-torture server-crash --cycles "$kills" --seed "$seed"
 target/release/crowndb-torture server-crash --protocol redis --cycles "$kills" --seed "$seed"
 target/release/crowndb-torture damage --trials "$trials" --seed "$seed"
 target/release/crowndb-torture dump-damage --trials "$trials" --seed "$seed"
+# I/O errors injected by the LD_PRELOAD library: trials per fault kind (7 kinds), plus server trials.
+target/release/crowndb-torture io-faults --trials $(( (trials + 6) / 7 )) --server-trials 20 --seed "$seed"
 echo "total: $(( $(date +%s) - start )) s"
