@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
@@ -19,6 +19,8 @@ pub(crate) const READ_CHUNK: usize = 16 * 1024;
 pub(crate) const MAX_PENDING_OUTPUT: usize = 4 << 20;
 /// An idle connection keeps its buffers only if they are at most this big.
 const KEEP_BUFFER: usize = 64 * 1024;
+/// A connection that has sent nothing for this long gives its buffers back while it waits.
+const RELEASE_BUFFERS_AFTER: Duration = Duration::from_secs(1);
 
 /// Once every request read so far is answered: gives back oversized buffers, then waits
 /// for more bytes. Returns how many arrived; 0 means the connection should end (the
@@ -39,11 +41,26 @@ pub(crate) async fn refill(
     if write_buf.capacity() > KEEP_BUFFER {
         *write_buf = BytesMut::with_capacity(READ_CHUNK);
     }
-    read_buf.reserve(READ_CHUNK);
+    let read = async {
+        if let (true, Stream::Plain(tcp)) = (read_buf.is_empty(), &*stream) {
+            if tokio::time::timeout(RELEASE_BUFFERS_AFTER, wait_for_bytes(tcp)).await.is_err() {
+                // Quiet for a while: wait holding no buffer, so that thousands of idle
+                // connections cost little more than their sockets. (A TLS stream keeps
+                // buffers of its own, and may hold decrypted bytes the socket does not show.)
+                *read_buf = BytesMut::new();
+                if write_buf.is_empty() {
+                    *write_buf = BytesMut::new();
+                }
+                wait_for_bytes(tcp).await?;
+            }
+        }
+        read_buf.reserve(READ_CHUNK);
+        stream.read_buf(read_buf).await
+    };
     let read = async {
         match idle {
-            Some(limit) => tokio::time::timeout(limit, stream.read_buf(read_buf)).await.ok(),
-            None => Some(stream.read_buf(read_buf).await),
+            Some(limit) => tokio::time::timeout(limit, read).await.ok(),
+            None => Some(read.await),
         }
     };
     tokio::select! {
@@ -55,6 +72,24 @@ pub(crate) async fn refill(
             Some(result) => result,
         },
         _ = shutdown.changed() => Ok(0),
+    }
+}
+
+/// Waits, holding no buffer, until the socket has bytes to read or its peer closed it.
+/// Readiness alone can be reported for a socket with nothing to read (a freshly accepted one
+/// often is), so it is confirmed with a one-byte peek; a peek that would block clears it.
+async fn wait_for_bytes(tcp: &TcpStream) -> io::Result<()> {
+    loop {
+        tcp.readable().await?;
+        let peeked = tcp.try_io(Interest::READABLE, || {
+            let mut byte = [std::mem::MaybeUninit::<u8>::uninit()];
+            socket2::SockRef::from(tcp).peek(&mut byte)
+        });
+        match peeked {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+            Ok(_) => return Ok(()),
+        }
     }
 }
 

@@ -24,7 +24,7 @@ use super::parse::line_limit;
 use super::{parse, reply, ErrorKind, Limits};
 use crate::stats::incr;
 
-use crate::net::{Stream, MAX_PENDING_OUTPUT, READ_CHUNK};
+use crate::net::{Stream, MAX_PENDING_OUTPUT};
 
 /// A memcached connection and its buffers.
 pub struct Connection {
@@ -56,8 +56,10 @@ impl Connection {
             handler,
             limits,
             idle_timeout,
-            read_buf: BytesMut::with_capacity(READ_CHUNK),
-            write_buf: BytesMut::with_capacity(READ_CHUNK),
+            // Allocated when the first bytes arrive (net::refill): a connection that never
+            // sends anything costs no buffer.
+            read_buf: BytesMut::new(),
+            write_buf: BytesMut::new(),
             swallow: 0,
             scanned: 0,
         }

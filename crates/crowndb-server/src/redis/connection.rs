@@ -29,7 +29,7 @@ use super::shared::Shared;
 use crate::resp::{encode, RequestParser};
 use crate::stats::add;
 
-use crate::net::{Stream, MAX_PENDING_OUTPUT, READ_CHUNK};
+use crate::net::{Stream, MAX_PENDING_OUTPUT};
 
 /// A Redis connection and its buffers.
 pub struct Connection {
@@ -70,8 +70,10 @@ impl Connection {
             parser: RequestParser::default(),
             generation: u64::MAX,
             timeout: None,
-            read_buf: BytesMut::with_capacity(READ_CHUNK),
-            write_buf: BytesMut::with_capacity(READ_CHUNK),
+            // Allocated when the first bytes arrive (net::refill): a connection that never
+            // sends anything costs no buffer.
+            read_buf: BytesMut::new(),
+            write_buf: BytesMut::new(),
         };
         connection.refresh_settings();
         connection.client.authenticated = connection.shared.settings().requirepass.is_none();
