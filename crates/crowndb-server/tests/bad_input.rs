@@ -891,7 +891,7 @@ fn idle_connections_and_clients_that_never_read_keep_memory_bounded() {
     );
     // An idle connection holds no buffer (net::refill allocates when bytes arrive): about 3 KiB
     // each, against 11 KiB when every connection had its 16 KiB buffers from the start.
-    let per_idle = with_idle.saturating_sub(baseline) / idle as u64;
+    let per_idle = with_idle.saturating_sub(baseline) / idle;
     assert!(per_idle < 6 << 10, "each idle connection costs {per_idle} bytes of server memory");
     let bound = 256 << 20;
     assert!(with_idle < baseline + bound, "{idle} idle connections took the server from {baseline} to {with_idle} bytes");
