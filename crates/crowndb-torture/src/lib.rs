@@ -16,6 +16,7 @@
 
 pub mod crash;
 pub mod dump_damage;
+pub mod exec_crash;
 pub mod faults;
 pub mod io_faults;
 pub mod oplog;

@@ -139,7 +139,7 @@ impl Connection {
     /// Runs every complete request in the read buffer, appending the replies. Returns whether
     /// to close after sending them, and whether requests remain (the output limit stopped it).
     fn process(&mut self) -> (bool, bool) {
-        let mut ctx = Ctx { shared: &self.shared, client: &mut self.client, dirty: false };
+        let mut ctx = Ctx { shared: &self.shared, client: &mut self.client, dirty: false, txn: None };
         let mut close = false;
         let mut more = false;
         loop {

@@ -9,12 +9,13 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use bytes::Bytes;
-use crowndb::{Db, Durability, Entry, WriteOptions};
+use crowndb::{Db, Durability, WriteOptions};
 
 use super::client::Client;
 use super::cmd::{command, connection, expire, keyspace, server, strings, transaction};
-use super::reply::{self, Reply, MAX_KEY_LEN};
+use super::reply::{self, Reply};
 use super::shared::Shared;
+use super::txn::Txn;
 use crate::resp::Frame;
 use crate::stats::incr;
 
@@ -380,9 +381,13 @@ pub struct Ctx<'a> {
     pub client: &'a mut Client,
     /// A write was made whose sync is deferred to the end of the batch (durability `always`).
     pub dirty: bool,
+    /// Inside an atomic EXEC: the overlay the commands read and write instead of the store.
+    pub txn: Option<Txn>,
 }
 
 impl Ctx<'_> {
+    /// The store itself, for commands that never run on a transaction's overlay (KEYS, SCAN,
+    /// FLUSH, WATCH ...: see `txn::runs_on_overlay`); key commands use `entry`, `put`, `update` ...
     pub fn db(&self) -> &Db {
         &self.shared.db
     }
@@ -396,14 +401,6 @@ impl Ctx<'_> {
         } else {
             WriteOptions::default()
         }
-    }
-
-    /// The live entry of `key` (a key too long to store is absent).
-    pub fn entry(&self, key: &[u8]) -> Result<Option<Entry>, Frame> {
-        if key.len() > MAX_KEY_LEN {
-            return Ok(None);
-        }
-        self.db().get_entry(key).map_err(reply::engine)
     }
 
     /// Counts a read of a key for INFO's keyspace_hits / keyspace_misses.

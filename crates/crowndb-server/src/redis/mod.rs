@@ -11,6 +11,8 @@
 //!   dispatcher: unknown commands, arity, authentication, then the command.
 //! - `reply.rs`: Redis's error strings, and argument parsing that fails with them.
 //! - `glob.rs`: Redis's glob matching (KEYS, SCAN MATCH, CONFIG GET).
+//! - `txn.rs`: how commands reach the store (`Ctx::entry`, `put`, `update` ...), directly or,
+//!   inside EXEC, through the overlay that makes a transaction one batch on disk.
 //! - `cmd/`: the commands, one file per group: `connection.rs` (PING, AUTH, HELLO, CLIENT ...),
 //!   `strings.rs` (GET, SET, INCR ...), `keyspace.rs` (DEL, RENAME, SCAN ...), `expire.rs`
 //!   (EXPIRE family, TTL), `server.rs` (INFO, CONFIG, SAVE, SHUTDOWN ...), `command.rs`
@@ -29,6 +31,7 @@ mod dispatch;
 mod glob;
 mod reply;
 pub mod shared;
+mod txn;
 
 #[cfg(test)]
 mod proptests;

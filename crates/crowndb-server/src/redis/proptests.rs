@@ -126,7 +126,7 @@ proptest! {
     #[test]
     fn any_request_gets_a_reply(requests in prop::collection::vec(request(), 1..40)) {
         let (_dir, shared, mut client) = harness();
-        let mut ctx = Ctx { shared: &shared, client: &mut client, dirty: false };
+        let mut ctx = Ctx { shared: &shared, client: &mut client, dirty: false, txn: None };
         for args in &requests {
             let _ = dispatch(&mut ctx, args);
             // Keep the client able to run the next one.
@@ -146,7 +146,7 @@ proptest! {
 #[test]
 fn names_match_in_any_case() {
     let (_dir, shared, mut client) = harness();
-    let mut ctx = Ctx { shared: &shared, client: &mut client, dirty: false };
+    let mut ctx = Ctx { shared: &shared, client: &mut client, dirty: false, txn: None };
     for name in ["ping", "PING", "PiNg"] {
         assert_eq!(dispatch(&mut ctx, &[Bytes::from(name)]), Frame::simple("PONG"));
     }

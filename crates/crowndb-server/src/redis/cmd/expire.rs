@@ -49,25 +49,23 @@ fn expire_generic(ctx: &mut Ctx, args: &[Bytes], unit: ExpireArg, name: &str) ->
     let at = unit.deadline(value, name)?;
     let opts = ctx.write_options();
     let mut done = false;
-    ctx.db()
-        .update(key, &opts, |current| {
-            let Some(e) = current else { return Update::Keep };
-            // No TTL counts as an infinite one for GT and LT.
-            let allowed = match e.expires_at_ms {
-                None => !conditions.xx && !conditions.gt,
-                Some(old) => !conditions.nx && (!conditions.gt || at > old as i64) && (!conditions.lt || at < old as i64),
-            };
-            if !allowed {
-                return Update::Keep;
-            }
-            done = true;
-            if at <= now_ms() as i64 {
-                Update::Delete
-            } else {
-                Update::Put { value: e.value.clone(), flags: e.flags, expires_at_ms: Some(at as u64) }
-            }
-        })
-        .map_err(reply::engine)?;
+    ctx.update(key, &opts, |current| {
+        let Some(e) = current else { return Update::Keep };
+        // No TTL counts as an infinite one for GT and LT.
+        let allowed = match e.expires_at_ms {
+            None => !conditions.xx && !conditions.gt,
+            Some(old) => !conditions.nx && (!conditions.gt || at > old as i64) && (!conditions.lt || at < old as i64),
+        };
+        if !allowed {
+            return Update::Keep;
+        }
+        done = true;
+        if at <= now_ms() as i64 {
+            Update::Delete
+        } else {
+            Update::Put { value: e.value.clone(), flags: e.flags, expires_at_ms: Some(at as u64) }
+        }
+    })?;
     Ok(Frame::Integer(i64::from(done)))
 }
 
@@ -119,14 +117,12 @@ pub fn persist(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let key = writable_key(&args[1])?;
     let opts = ctx.write_options();
     let mut done = false;
-    ctx.db()
-        .update(key, &opts, |current| match current {
-            Some(e) if e.expires_at_ms.is_some() => {
-                done = true;
-                Update::Put { value: e.value.clone(), flags: e.flags, expires_at_ms: None }
-            }
-            _ => Update::Keep,
-        })
-        .map_err(reply::engine)?;
+    ctx.update(key, &opts, |current| match current {
+        Some(e) if e.expires_at_ms.is_some() => {
+            done = true;
+            Update::Put { value: e.value.clone(), flags: e.flags, expires_at_ms: None }
+        }
+        _ => Update::Keep,
+    })?;
     Ok(Frame::Integer(i64::from(done)))
 }

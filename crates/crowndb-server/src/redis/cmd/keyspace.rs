@@ -6,16 +6,17 @@
 //! The read and the batch are not one step: a write to the source by another client in
 //! between can be lost, as it could not be in Redis.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use bytes::Bytes;
-use crowndb::WriteBatch;
 
 use crate::memcache::flush::flush_now;
 use crate::redis::connection::blocking;
 use crate::redis::dispatch::Ctx;
 use crate::redis::glob;
 use crate::redis::reply::{self, is, parse_i64, writable_key, Reply, MAX_KEY_LEN};
+use crate::redis::txn::Op;
 use crate::resp::Frame;
 
 pub fn del(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
@@ -25,7 +26,7 @@ pub fn del(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         if key.len() > MAX_KEY_LEN {
             continue;
         }
-        if ctx.db().delete_opt(key, &opts).map_err(reply::engine)? {
+        if ctx.delete(key, &opts)? {
             deleted += 1;
         }
     }
@@ -36,7 +37,7 @@ pub fn del(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 pub fn exists(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let mut count = 0;
     for key in &args[1..] {
-        if key.len() <= MAX_KEY_LEN && ctx.db().contains_key(key).map_err(reply::engine)? {
+        if ctx.contains(key)? {
             count += 1;
         }
     }
@@ -49,7 +50,7 @@ pub fn touch(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 }
 
 pub fn type_(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    let exists = args[1].len() <= MAX_KEY_LEN && ctx.db().contains_key(&args[1]).map_err(reply::engine)?;
+    let exists = ctx.contains(&args[1])?;
     Ok(Frame::simple(if exists { "string" } else { "none" }))
 }
 
@@ -68,23 +69,20 @@ fn rename_generic(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> Reply {
     let mut verdict = Verdict::NoSuchKey;
     let opts = ctx.write_options();
     // Read and written under one lock: no write can come between.
-    ctx.db()
-        .write_if(&[src, dst], &opts, |entries| {
-            let Some(entry) = &entries[0] else { return None };
-            if src == dst {
-                verdict = Verdict::Same;
-                return None;
-            }
-            if nx && entries[1].is_some() {
-                verdict = Verdict::DestinationExists;
-                return None;
-            }
-            verdict = Verdict::Moved;
-            let mut batch = WriteBatch::new();
-            batch.put_with(dst, &entry.value, entry.flags, entry.expires_at_ms).delete(src);
-            Some(batch)
-        })
-        .map_err(reply::engine)?;
+    ctx.write_if(&[src, dst], &opts, |entries| {
+        let Some(entry) = &entries[0] else { return None };
+        if src == dst {
+            verdict = Verdict::Same;
+            return None;
+        }
+        if nx && entries[1].is_some() {
+            verdict = Verdict::DestinationExists;
+            return None;
+        }
+        verdict = Verdict::Moved;
+        let value = Cow::Owned(entry.value.clone());
+        Some(vec![Op::Put { key: dst, value, flags: entry.flags, expires_at_ms: entry.expires_at_ms }, Op::Delete { key: src }])
+    })?;
     match verdict {
         Verdict::NoSuchKey => Err(Frame::err("no such key")),
         Verdict::Same => Ok(if nx { Frame::Integer(0) } else { Frame::ok() }),
@@ -127,18 +125,14 @@ pub fn copy(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return Ok(Frame::Integer(0));
     }
     let opts = ctx.write_options();
-    let copied = ctx
-        .db()
-        .write_if(&[src, dst], &opts, |entries| {
-            let entry = entries[0].as_ref()?;
-            if !replace && entries[1].is_some() {
-                return None;
-            }
-            let mut batch = WriteBatch::new();
-            batch.put_with(dst, &entry.value, entry.flags, entry.expires_at_ms);
-            Some(batch)
-        })
-        .map_err(reply::engine)?;
+    let copied = ctx.write_if(&[src, dst], &opts, |entries| {
+        let entry = entries[0].as_ref()?;
+        if !replace && entries[1].is_some() {
+            return None;
+        }
+        let value = Cow::Owned(entry.value.clone());
+        Some(vec![Op::Put { key: dst, value, flags: entry.flags, expires_at_ms: entry.expires_at_ms }])
+    })?;
     Ok(Frame::Integer(copied as i64))
 }
 

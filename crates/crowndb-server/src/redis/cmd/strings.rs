@@ -4,11 +4,14 @@
 //! one `WriteBatch` (all or nothing, even across a crash); MSETNX checks, then writes one batch.
 
 use bytes::Bytes;
-use crowndb::{Condition, PutOutcome, Update, WriteBatch};
+use std::borrow::Cow;
+
+use crowndb::{Update, UpdateOutcome};
 
 use super::{now_ms, ExpireArg};
 use crate::redis::dispatch::Ctx;
 use crate::redis::reply::{self, is, parse_f64, parse_i64, writable_key, Reply};
+use crate::redis::txn::Op;
 use crate::resp::{parse_integer, Frame};
 
 /// Stores a value with flags 0 (Redis has none), keeping nothing of the old record.
@@ -87,22 +90,20 @@ pub fn set(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let opts = ctx.write_options();
     if !(options.nx || options.xx || options.get || options.keepttl) {
         let opts = crowndb::WriteOptions { expires_at_ms: expires, ..opts };
-        ctx.db().put_opt(key, &args[2], &opts).map_err(reply::engine)?;
+        ctx.put(key, &args[2], &opts)?;
         return Ok(Frame::ok());
     }
     let mut old = None;
     let mut stored = false;
-    ctx.db()
-        .update(key, &opts, |current| {
-            old = current.map(|e| e.value.clone());
-            if (options.nx && current.is_some()) || (options.xx && current.is_none()) {
-                return Update::Keep;
-            }
-            stored = true;
-            let deadline = if options.keepttl { current.and_then(|e| e.expires_at_ms) } else { expires };
-            put(args[2].to_vec(), deadline)
-        })
-        .map_err(reply::engine)?;
+    ctx.update(key, &opts, |current| {
+        old = current.map(|e| e.value.clone());
+        if (options.nx && current.is_some()) || (options.xx && current.is_none()) {
+            return Update::Keep;
+        }
+        stored = true;
+        let deadline = if options.keepttl { current.and_then(|e| e.expires_at_ms) } else { expires };
+        put(args[2].to_vec(), deadline)
+    })?;
     if options.get {
         Ok(old.map_or(Frame::Null, bulk))
     } else if stored {
@@ -115,17 +116,18 @@ pub fn set(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 pub fn setnx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let key = writable_key(&args[1])?;
     let opts = ctx.write_options();
-    match ctx.db().put_if(key, &args[2], Condition::IfAbsent, &opts).map_err(reply::engine)? {
-        PutOutcome::Stored(_) => Ok(Frame::Integer(1)),
-        _ => Ok(Frame::Integer(0)),
-    }
+    let outcome = ctx.update(key, &opts, |current| match current {
+        Some(_) => Update::Keep,
+        None => put(args[2].to_vec(), None),
+    })?;
+    Ok(Frame::Integer(i64::from(outcome != UpdateOutcome::Kept)))
 }
 
 fn set_with_expiry(ctx: &mut Ctx, args: &[Bytes], unit: ExpireArg, name: &str) -> Reply {
     let key = writable_key(&args[1])?;
     let expires = unit.positive_deadline(&args[2], name)?;
     let opts = crowndb::WriteOptions { expires_at_ms: Some(expires), ..ctx.write_options() };
-    ctx.db().put_opt(key, &args[3], &opts).map_err(reply::engine)?;
+    ctx.put(key, &args[3], &opts)?;
     Ok(Frame::ok())
 }
 
@@ -141,12 +143,10 @@ pub fn getset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let key = writable_key(&args[1])?;
     let opts = ctx.write_options();
     let mut old = None;
-    ctx.db()
-        .update(key, &opts, |current| {
-            old = current.map(|e| e.value.clone());
-            put(args[2].to_vec(), None)
-        })
-        .map_err(reply::engine)?;
+    ctx.update(key, &opts, |current| {
+        old = current.map(|e| e.value.clone());
+        put(args[2].to_vec(), None)
+    })?;
     Ok(old.map_or(Frame::Null, bulk))
 }
 
@@ -154,15 +154,13 @@ pub fn getdel(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let key = writable_key(&args[1])?;
     let opts = ctx.write_options();
     let mut old = None;
-    ctx.db()
-        .update(key, &opts, |current| match current {
-            Some(e) => {
-                old = Some(e.value.clone());
-                Update::Delete
-            }
-            None => Update::Keep,
-        })
-        .map_err(reply::engine)?;
+    ctx.update(key, &opts, |current| match current {
+        Some(e) => {
+            old = Some(e.value.clone());
+            Update::Delete
+        }
+        None => Update::Keep,
+    })?;
     ctx.count_lookup(old.is_some());
     Ok(old.map_or(Frame::Null, bulk))
 }
@@ -204,18 +202,16 @@ pub fn getex(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let key = writable_key(&args[1])?;
     let opts = ctx.write_options();
     let mut old = None;
-    ctx.db()
-        .update(key, &opts, |current| {
-            let Some(e) = current else { return Update::Keep };
-            old = Some(e.value.clone());
-            match change {
-                Some(at) if at <= now_ms() as i64 => Update::Delete,
-                Some(at) => Update::Put { value: e.value.clone(), flags: e.flags, expires_at_ms: Some(at as u64) },
-                None if e.expires_at_ms.is_none() => Update::Keep,
-                None => Update::Put { value: e.value.clone(), flags: e.flags, expires_at_ms: None },
-            }
-        })
-        .map_err(reply::engine)?;
+    ctx.update(key, &opts, |current| {
+        let Some(e) = current else { return Update::Keep };
+        old = Some(e.value.clone());
+        match change {
+            Some(at) if at <= now_ms() as i64 => Update::Delete,
+            Some(at) => Update::Put { value: e.value.clone(), flags: e.flags, expires_at_ms: Some(at as u64) },
+            None if e.expires_at_ms.is_none() => Update::Keep,
+            None => Update::Put { value: e.value.clone(), flags: e.flags, expires_at_ms: None },
+        }
+    })?;
     ctx.count_lookup(old.is_some());
     Ok(old.map_or(Frame::Null, bulk))
 }
@@ -242,22 +238,22 @@ pub fn mget(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     Ok(Frame::Array(values))
 }
 
-fn pairs_batch(args: &[Bytes], name: &str) -> Result<WriteBatch, Frame> {
+fn pairs_batch<'a>(args: &'a [Bytes], name: &str) -> Result<Vec<Op<'a>>, Frame> {
     if args.len().is_multiple_of(2) {
         return Err(reply::wrong_arity(name));
     }
-    let mut batch = WriteBatch::new();
+    let mut ops = Vec::with_capacity(args.len() / 2);
     for pair in args[1..].chunks(2) {
-        batch.put(writable_key(&pair[0])?, &pair[1]);
+        ops.push(Op::Put { key: writable_key(&pair[0])?, value: Cow::Borrowed(&pair[1]), flags: 0, expires_at_ms: None });
     }
-    Ok(batch)
+    Ok(ops)
 }
 
 /// All pairs in one batch: readers and a crash see all of them or none.
 pub fn mset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let batch = pairs_batch(args, "mset")?;
     let opts = ctx.write_options();
-    ctx.db().write_opt(&batch, &opts).map_err(reply::engine)?;
+    ctx.write(batch, &opts)?;
     Ok(Frame::ok())
 }
 
@@ -268,7 +264,7 @@ pub fn msetnx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let keys: Vec<&[u8]> = args[1..].chunks(2).map(|pair| &pair[0][..]).collect();
     let opts = ctx.write_options();
     // Checked and written under one lock: no key can appear between the check and the write.
-    let written = ctx.db().write_if(&keys, &opts, |entries| entries.iter().all(Option::is_none).then_some(batch)).map_err(reply::engine)?;
+    let written = ctx.write_if(&keys, &opts, |entries| entries.iter().all(Option::is_none).then_some(batch))?;
     Ok(Frame::Integer(written as i64))
 }
 
@@ -282,21 +278,19 @@ pub fn append(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let limit = max_len(ctx);
     let opts = ctx.write_options();
     let mut result = Ok(0);
-    ctx.db()
-        .update(key, &opts, |current| {
-            let (mut value, flags, deadline) = match current {
-                Some(e) => (e.value.clone(), e.flags, e.expires_at_ms),
-                None => (Vec::new(), 0, None),
-            };
-            if value.len() + args[2].len() > limit {
-                result = Err(reply::too_large());
-                return Update::Keep;
-            }
-            value.extend_from_slice(&args[2]);
-            result = Ok(value.len());
-            Update::Put { value, flags, expires_at_ms: deadline }
-        })
-        .map_err(reply::engine)?;
+    ctx.update(key, &opts, |current| {
+        let (mut value, flags, deadline) = match current {
+            Some(e) => (e.value.clone(), e.flags, e.expires_at_ms),
+            None => (Vec::new(), 0, None),
+        };
+        if value.len() + args[2].len() > limit {
+            result = Err(reply::too_large());
+            return Update::Keep;
+        }
+        value.extend_from_slice(&args[2]);
+        result = Ok(value.len());
+        Update::Put { value, flags, expires_at_ms: deadline }
+    })?;
     Ok(Frame::Integer(result? as i64))
 }
 
@@ -349,20 +343,18 @@ pub fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let offset = offset as usize;
     let opts = ctx.write_options();
     let mut len = 0;
-    ctx.db()
-        .update(key, &opts, |current| {
-            let (mut value, flags, deadline) = match current {
-                Some(e) => (e.value.clone(), e.flags, e.expires_at_ms),
-                None => (Vec::new(), 0, None),
-            };
-            if value.len() < offset + patch.len() {
-                value.resize(offset + patch.len(), 0);
-            }
-            value[offset..offset + patch.len()].copy_from_slice(patch);
-            len = value.len();
-            Update::Put { value, flags, expires_at_ms: deadline }
-        })
-        .map_err(reply::engine)?;
+    ctx.update(key, &opts, |current| {
+        let (mut value, flags, deadline) = match current {
+            Some(e) => (e.value.clone(), e.flags, e.expires_at_ms),
+            None => (Vec::new(), 0, None),
+        };
+        if value.len() < offset + patch.len() {
+            value.resize(offset + patch.len(), 0);
+        }
+        value[offset..offset + patch.len()].copy_from_slice(patch);
+        len = value.len();
+        Update::Put { value, flags, expires_at_ms: deadline }
+    })?;
     Ok(Frame::Integer(len as i64))
 }
 
@@ -371,23 +363,21 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], delta: i64) -> Reply {
     let key = writable_key(key)?;
     let opts = ctx.write_options();
     let mut result = Err(reply::not_integer());
-    ctx.db()
-        .update(key, &opts, |current| {
-            let (old, flags, deadline) = match current {
-                None => (0, 0, None),
-                Some(e) => match parse_integer(&e.value) {
-                    Some(n) => (n, e.flags, e.expires_at_ms),
-                    None => return Update::Keep,
-                },
-            };
-            let Some(new) = old.checked_add(delta) else {
-                result = Err(Frame::err("increment or decrement would overflow"));
-                return Update::Keep;
-            };
-            result = Ok(new);
-            Update::Put { value: new.to_string().into_bytes(), flags, expires_at_ms: deadline }
-        })
-        .map_err(reply::engine)?;
+    ctx.update(key, &opts, |current| {
+        let (old, flags, deadline) = match current {
+            None => (0, 0, None),
+            Some(e) => match parse_integer(&e.value) {
+                Some(n) => (n, e.flags, e.expires_at_ms),
+                None => return Update::Keep,
+            },
+        };
+        let Some(new) = old.checked_add(delta) else {
+            result = Err(Frame::err("increment or decrement would overflow"));
+            return Update::Keep;
+        };
+        result = Ok(new);
+        Update::Put { value: new.to_string().into_bytes(), flags, expires_at_ms: deadline }
+    })?;
     Ok(Frame::Integer(result?))
 }
 
@@ -419,25 +409,23 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let delta = parse_f64(&args[2])?;
     let opts = ctx.write_options();
     let mut result = Err(reply::not_float());
-    ctx.db()
-        .update(key, &opts, |current| {
-            let (old, flags, deadline) = match current {
-                None => (0.0, 0, None),
-                Some(e) => match parse_f64(&e.value) {
-                    Ok(n) => (n, e.flags, e.expires_at_ms),
-                    Err(_) => return Update::Keep,
-                },
-            };
-            let new = old + delta;
-            if !new.is_finite() {
-                result = Err(Frame::err("increment would produce NaN or Infinity"));
-                return Update::Keep;
-            }
-            let text = format_float(new);
-            result = Ok(text.clone());
-            Update::Put { value: text, flags, expires_at_ms: deadline }
-        })
-        .map_err(reply::engine)?;
+    ctx.update(key, &opts, |current| {
+        let (old, flags, deadline) = match current {
+            None => (0.0, 0, None),
+            Some(e) => match parse_f64(&e.value) {
+                Ok(n) => (n, e.flags, e.expires_at_ms),
+                Err(_) => return Update::Keep,
+            },
+        };
+        let new = old + delta;
+        if !new.is_finite() {
+            result = Err(Frame::err("increment would produce NaN or Infinity"));
+            return Update::Keep;
+        }
+        let text = format_float(new);
+        result = Ok(text.clone());
+        Update::Put { value: text, flags, expires_at_ms: deadline }
+    })?;
     Ok(bulk(result?))
 }
 
