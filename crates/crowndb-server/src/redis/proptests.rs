@@ -143,6 +143,87 @@ proptest! {
     }
 }
 
+/// Key commands and arguments whose replies do not depend on when they run (no deadlines a
+/// few milliseconds away, no millisecond TTLs), for comparing two runs of the same requests.
+fn timeless_request() -> impl Strategy<Value = Vec<Bytes>> {
+    let names: Vec<&'static str> = COMMANDS
+        .iter()
+        .filter(|spec| spec.keys != (0, 0, 0))
+        .map(|spec| spec.name)
+        .filter(|name| !matches!(*name, "watch" | "psetex" | "pexpire" | "pttl" | "expiretime" | "pexpiretime" | "setrange"))
+        .collect();
+    let words = prop::sample::select(vec![
+        "k",
+        "k2",
+        "k3",
+        "NX",
+        "XX",
+        "GT",
+        "LT",
+        "GET",
+        "EX",
+        "EXAT",
+        "PXAT",
+        "KEEPTTL",
+        "PERSIST",
+        "REPLACE",
+        "DB",
+        "0",
+        "1",
+        "-1",
+        "10",
+        "100000",
+        "9223372036854775807",
+        "99999999999999999999",
+        "1.5",
+        "-0.5",
+        "inf",
+        "",
+        "abc",
+    ])
+    .prop_map(|w| Bytes::from_static(w.as_bytes()));
+    (prop::sample::select(names), prop::collection::vec(words, 0..6)).prop_map(|(name, mut args)| {
+        args.insert(0, Bytes::from_static(name.as_bytes()));
+        args
+    })
+}
+
+fn arity_ok(args: &[Bytes]) -> bool {
+    let spec = COMMANDS.iter().find(|spec| spec.name.as_bytes() == &args[0][..]).expect("a name from the table");
+    let (argc, arity) = (args.len() as i64, i64::from(spec.arity));
+    (arity > 0 && argc == arity) || (arity < 0 && argc >= -arity)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// The same requests one by one, and inside MULTI ... EXEC (on the transaction overlay, one
+    /// batch): the same replies, and the same keys, values and expiry left in the store.
+    #[test]
+    fn exec_on_the_overlay_answers_like_commands_one_by_one(requests in prop::collection::vec(timeless_request(), 1..30)) {
+        let requests: Vec<_> = requests.into_iter().filter(|args| arity_ok(args)).collect();
+        let (_dir_a, shared_a, mut client_a) = harness();
+        let mut one_by_one = Ctx { shared: &shared_a, client: &mut client_a, dirty: false, txn: None };
+        let replies: Vec<Frame> = requests.iter().map(|args| dispatch(&mut one_by_one, args)).collect();
+        let (_dir_b, shared_b, mut client_b) = harness();
+        let mut in_exec = Ctx { shared: &shared_b, client: &mut client_b, dirty: false, txn: None };
+        prop_assert_eq!(dispatch(&mut in_exec, &[Bytes::from_static(b"MULTI")]), Frame::ok());
+        for args in &requests {
+            prop_assert_eq!(dispatch(&mut in_exec, args), Frame::simple("QUEUED"));
+        }
+        prop_assert_eq!(dispatch(&mut in_exec, &[Bytes::from_static(b"EXEC")]), Frame::Array(replies));
+        let state = |db: &crowndb::Db| -> Vec<(Vec<u8>, Vec<u8>, u32, bool)> {
+            let mut all: Vec<_> = db.iter().with_metadata().map(|item| {
+                let (key, e) = item.unwrap();
+                (key, e.value, e.flags, e.expires_at_ms.is_some())
+            }).collect();
+            all.sort();
+            all
+        };
+        prop_assert_eq!(state(&shared_a.db), state(&shared_b.db));
+    }
+}
+
 #[test]
 fn names_match_in_any_case() {
     let (_dir, shared, mut client) = harness();
