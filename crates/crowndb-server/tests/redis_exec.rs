@@ -195,3 +195,39 @@ fn an_exec_is_one_batch_envelope_on_disk() {
     }
     assert_eq!(db.get(b"before").unwrap(), Some(b"2".to_vec()));
 }
+
+/// EXEC reads its keys and writes its batch under the store's writer lock, so a memcached `incr`
+/// cannot fall between a transaction's INCR reading the key and the batch writing it: Redis
+/// transactions of two INCRs and memcached increments, all at once, lose nothing.
+#[test]
+fn memcached_writes_never_fall_inside_an_exec() {
+    let (_dir, server) = start();
+    let mut m = common::Client::connect(&server);
+    assert_eq!(m.set("n", b"0"), "STORED");
+    let redis_addr = server.redis_addr().unwrap();
+    let memcached_addr = server.memcached_addr().unwrap();
+    let mut threads = Vec::new();
+    for _ in 0..2 {
+        threads.push(std::thread::spawn(move || {
+            let mut c = Resp::connect(redis_addr);
+            for _ in 0..100 {
+                assert_eq!(c.cmd("MULTI"), OK);
+                assert_eq!(c.cmd("INCR n"), "+QUEUED\r\n");
+                assert_eq!(c.cmd("INCR n"), "+QUEUED\r\n");
+                let reply = c.cmd("EXEC");
+                assert!(reply.starts_with("*2\r\n:"), "{reply}");
+            }
+        }));
+        threads.push(std::thread::spawn(move || {
+            let mut m = common::Client::connect_to(memcached_addr);
+            for _ in 0..200 {
+                let reply = m.call("incr n 1");
+                assert!(reply.parse::<u64>().is_ok(), "{reply}");
+            }
+        }));
+    }
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(connect(&server).cmd("GET n"), bulk("800"));
+}
