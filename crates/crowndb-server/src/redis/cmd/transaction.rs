@@ -77,10 +77,11 @@ fn exec_atomic(ctx: &mut Ctx, queue: &[Vec<Bytes>], watched: &[(Bytes, Option<u6
     keys.sort_unstable();
     keys.dedup();
     let key_refs: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
+    let dirty_before = ctx.dirty;
     let opts = ctx.write_options();
     let shared = ctx.shared;
     let mut reply = Frame::NullArray;
-    shared.db.write_if(&key_refs, &opts, |entries| {
+    let written = shared.db.write_if(&key_refs, &opts, |entries| {
         let current = |key: &[u8]| keys.binary_search_by(|k| k[..].cmp(key)).ok().and_then(|i| entries[i].as_ref());
         if watched.iter().any(|(key, version)| current(key).map(|e| e.version) != *version) {
             return None;
@@ -89,6 +90,10 @@ fn exec_atomic(ctx: &mut Ctx, queue: &[Vec<Bytes>], watched: &[(Bytes, Option<u6
         reply = Frame::Array(queue.iter().map(|args| run(ctx, args)).collect());
         ctx.txn.take().map(Txn::into_batch)
     })?;
+    if !written {
+        // Nothing reached the store (only reads, or a failed WATCH): no sync to wait for.
+        ctx.dirty = dirty_before;
+    }
     Ok(reply)
 }
 
