@@ -5,6 +5,7 @@
 //! crowndb-torture server-crash [--dir DIR] [--cycles N] [--clients N] [--protocol memcached|redis] [--seed S]
 //! crowndb-torture damage [--dir DIR] [--trials N] [--seed S] [--keep]
 //! crowndb-torture dump-damage [--dir DIR] [--trials N] [--seed S]
+//! crowndb-torture exec-crash [--dir DIR] [--cycles N] [--clients N] [--seed S]
 //! crowndb-torture io-faults [--dir DIR] [--trials N] [--server-trials N] [--fault NAME[,NAME...]] [--seed S] [-v]
 //! crowndb-torture overload [--dir DIR] [--idle N] [--non-readers N] [--garbage N] [--half-requests N] [--seconds S] [--seed S]
 //! crowndb-torture writer --dir DIR --log FILE --seed S --first-id N [--sync-log]     (the child; run by `crash`)
@@ -14,7 +15,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crowndb_torture::crash::{find_crowndb_bin, run_torture, run_writer, TortureConfig};
-use crowndb_torture::{dump_damage, faults, io_faults, server_crash};
+use crowndb_torture::{dump_damage, exec_crash, faults, io_faults, server_crash};
 
 struct Args(Vec<String>);
 
@@ -61,7 +62,7 @@ fn run() -> Result<(), String> {
     let mut argv: Vec<String> = std::env::args().skip(1).collect();
     if argv.is_empty() {
         return Err(
-            "usage: crowndb-torture crash|server-crash|damage|dump-damage|io-faults|overload|writer [options] (see docs/reliability.md)"
+            "usage: crowndb-torture crash|server-crash|exec-crash|damage|dump-damage|io-faults|overload|writer [options] (see docs/reliability.md)"
                 .into(),
         );
     }
@@ -208,6 +209,23 @@ fn run() -> Result<(), String> {
             let _ = std::fs::remove_dir_all(&dir);
             Ok(())
         }
+        "exec-crash" => {
+            let seed = args.number("--seed", default_seed())?;
+            let cycles = args.number("--cycles", 20)?;
+            let clients = args.number("--clients", 3)? as usize;
+            let dir = match args.value("--dir")? {
+                Some(d) => PathBuf::from(d),
+                None => std::env::temp_dir().join(format!("crowndb-exec-crash-{seed}")),
+            };
+            args.finish()?;
+            let bin = find_crowndb_bin().ok_or("the crowndb binary was not found next to this one; set CROWNDB_BIN")?;
+            println!("EXEC crash torture: seed {seed}, {cycles} kills, {clients} clients, data in {}", dir.display());
+            let report = exec_crash::run_exec_crash(&bin, &dir, cycles, clients, 20, 2048, seed)
+                .map_err(|e| format!("FAILED (seed {seed}, data kept in {}): {e}", dir.display()))?;
+            println!("ok: {report}");
+            let _ = std::fs::remove_dir_all(&dir);
+            Ok(())
+        }
         "server-crash" => {
             let seed = args.number("--seed", default_seed())?;
             let cycles = args.number("--cycles", 20)?;
@@ -230,7 +248,7 @@ fn run() -> Result<(), String> {
             let _ = std::fs::remove_dir_all(&dir);
             Ok(())
         }
-        other => Err(format!("unknown command {other:?}: crash, server-crash, damage, dump-damage, io-faults, overload or writer")),
+        other => Err(format!("unknown command {other:?}: crash, server-crash, exec-crash, damage, dump-damage, io-faults, overload or writer")),
     }
 }
 
