@@ -248,7 +248,9 @@ fn run() -> Result<(), String> {
             let _ = std::fs::remove_dir_all(&dir);
             Ok(())
         }
-        other => Err(format!("unknown command {other:?}: crash, server-crash, exec-crash, damage, dump-damage, io-faults, overload or writer")),
+        other => {
+            Err(format!("unknown command {other:?}: crash, server-crash, exec-crash, damage, dump-damage, io-faults, overload or writer"))
+        }
     }
 }
 
