@@ -60,6 +60,35 @@ fn a_damaged_newest_record_is_an_error_not_the_previous_value() {
     assert!(got.is_err(), "a damaged newest record read as {:?}", got.map(|v| v.map(|v| String::from_utf8_lossy(&v[..3]).into_owned())));
 }
 
+/// Regression test for the stale read of the 2026-11-25 torture run (seed 2025, trial 228): a
+/// bit flip in the *key* bytes of a key's newest record made the lookup take it for another
+/// key's record, and `get` returned the previous value with no error; a key with one version
+/// read as absent.
+#[test]
+fn a_damaged_key_in_the_newest_record_is_an_error_not_the_previous_value_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = crowndb::Options { background_compaction: false, ..Default::default() };
+    let db = crowndb::Db::open(dir.path(), options.clone()).unwrap();
+    db.put(b"key", &[b'1'; 300]).unwrap();
+    db.put(b"key", &[b'2'; 300]).unwrap();
+    db.put(b"only", &[b'3'; 300]).unwrap();
+    db.close().unwrap();
+    let seg =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|x| x == "seg")).unwrap();
+    let mut bytes = std::fs::read(&seg).unwrap();
+    // A record is its header, its key, then its value: the key ends where the value starts.
+    for (value, key_len) in [(b'2', 3), (b'3', 4)] {
+        let value_at = bytes.windows(300).position(|w| w == [value; 300]).unwrap();
+        bytes[value_at - key_len + 1] ^= 0x04;
+    }
+    std::fs::write(&seg, &bytes).unwrap();
+    let db = crowndb::Db::open(dir.path(), options).unwrap();
+    let got = db.get(b"key");
+    assert!(got.is_err(), "a newest record with a damaged key read as {:?}", got.map(|v| v.map(|v| v[0] as char)));
+    let got = db.get(b"only");
+    assert!(got.is_err(), "the only record of a key, with its key damaged, read as {:?}", got.map(|v| v.map(|v| v.len())));
+}
+
 /// Regression test for finding 2b (fixed in 323a843): a kill can leave a batch whose inner
 /// records are written but whose envelope header is not. Opening the store drops the whole
 /// batch; `crowndb repair` used to keep the complete inner records: half a batch visible.

@@ -185,7 +185,12 @@ impl Inner {
                     }
                     Ok(_) => {}
                     Err(e) => match segment.key_at(offset) {
-                        Ok((h, k)) if k != key || Namespace::of(h.kind) != namespace => {} // another key's
+                        Ok((h, _)) if Namespace::of(h.kind) != namespace => {} // another namespace's
+                        // A damaged record under this key's hash is this key's possible newer
+                        // version even when its key reads differently: the damage may be in the
+                        // key bytes (a bit flip there once made a read return the previous value
+                        // silently). Another key sharing the hash fragment is rare; then the cost
+                        // is an error for this key until repair, never a wrong value.
                         Ok((h, _)) => {
                             if damage.as_ref().is_none_or(|(_, s)| s.is_some_and(|s| s < h.seq)) {
                                 damage = Some((e, Some(h.seq)));
