@@ -60,6 +60,8 @@ counters!(
     bytes_read,
     bytes_written,
     rejected_connections,
+    auth_cmds,
+    auth_errors,
 );
 
 /// Everything `stats` reports that the store does not know.

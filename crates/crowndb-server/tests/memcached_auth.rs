@@ -60,6 +60,9 @@ fn wrong_credentials_are_refused_and_the_connection_may_try_again() {
     // `quit` still closes an unauthenticated connection.
     other.send(b"quit\r\n");
     assert!(other.is_closed());
+    // memcached's `stats` count every login attempt and the failed ones (6 and 5 above).
+    assert_eq!(client.stat("auth_cmds"), "6");
+    assert_eq!(client.stat("auth_errors"), "5");
 }
 
 #[test]

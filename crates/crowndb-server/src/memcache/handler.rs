@@ -203,6 +203,11 @@ impl Handler {
         match command {
             Command::Store(Store { verb: StoreVerb::Set, value, .. }) => {
                 let login = self.auth.as_ref().map_or(Login::Accepted, |auth| auth.check(value));
+                // memcached's `stats`: every login attempt, and the failed ones.
+                incr(&self.stats.counters.auth_cmds);
+                if login != Login::Accepted {
+                    incr(&self.stats.counters.auth_errors);
+                }
                 match login {
                     Login::Accepted => {
                         self.authenticated = true;
