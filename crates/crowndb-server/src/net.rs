@@ -16,7 +16,7 @@ use tokio::sync::watch;
 pub(crate) const READ_CHUNK: usize = 16 * 1024;
 /// Replies buffered before they are sent even if more requests are waiting, so that a
 /// pipeline of large replies cannot make the write buffer grow without bound.
-pub(crate) const MAX_PENDING_OUTPUT: usize = 4 << 20;
+pub(crate) const MAX_PENDING_OUTPUT: usize = 1 << 20;
 /// An idle connection keeps its buffers only if they are at most this big.
 const KEEP_BUFFER: usize = 64 * 1024;
 /// A connection that has sent nothing for this long gives its buffers back while it waits.
