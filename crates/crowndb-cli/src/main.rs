@@ -100,6 +100,10 @@ struct ServeArgs {
     /// Largest value, in bytes; accepts k and m suffixes, like memcached's -I [default: 1m].
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     max_item_size: Option<usize>,
+    /// All client buffers together (Redis's maxmemory-clients); above it the connections holding
+    /// more than 256 KiB are closed. k, m and g suffixes; 0: no limit [default: 1g].
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    max_client_memory: Option<usize>,
     /// Longest key, in bytes [default: 250].
     #[arg(long, value_name = "BYTES")]
     max_key_len: Option<usize>,
@@ -124,12 +128,13 @@ struct ServeArgs {
     allow_non_loopback: bool,
 }
 
-/// `1048576`, `1024k`, `1m`.
+/// `1048576`, `1024k`, `1m`, `1g`.
 fn parse_size(text: &str) -> Result<usize, String> {
     let lower = text.trim().to_ascii_lowercase();
     let (digits, unit) = match lower.as_bytes().last() {
         Some(b'k') => (&lower[..lower.len() - 1], 1 << 10),
         Some(b'm') => (&lower[..lower.len() - 1], 1 << 20),
+        Some(b'g') => (&lower[..lower.len() - 1], 1 << 30),
         _ => (&lower[..], 1),
     };
     let n: usize = digits.parse().map_err(|_| format!("{text:?} is not a size (examples: 1048576, 512k, 2m)"))?;
@@ -180,6 +185,9 @@ impl ServeArgs {
         }
         if let Some(n) = self.max_item_size {
             config.max_item_size = n;
+        }
+        if let Some(n) = self.max_client_memory {
+            config.max_client_memory = n;
         }
         if let Some(n) = self.max_key_len {
             config.max_key_len = n;
@@ -250,6 +258,7 @@ mod tests {
         assert_eq!(parse_size("1048576"), Ok(1 << 20));
         assert_eq!(parse_size("512k"), Ok(512 << 10));
         assert_eq!(parse_size("2M"), Ok(2 << 20));
+        assert_eq!(parse_size("1g"), Ok(1 << 30));
         assert!(parse_size("lots").is_err());
     }
 

@@ -19,6 +19,7 @@
 //! durability = "everysec"              # always | everysec | never | 100ms | 2s
 //! max_connections = 1024
 //! max_item_size = 1048576
+//! max_client_memory = 1073741824   # all client buffers together; 0: no limit
 //! idle_timeout_secs = 0                # 0: never close an idle connection
 //! threads = 0                          # 0: one per core
 //! log_level = "info"
@@ -77,6 +78,10 @@ pub struct Config {
     pub max_connections: usize,
     /// Largest value, in bytes (memcached's `-I`). Default: 1 MiB.
     pub max_item_size: usize,
+    /// The read and write buffers of all client connections together, in bytes (Redis's
+    /// `maxmemory-clients`): above it, the connections holding more than 256 KiB are closed as
+    /// they grow (clients that never read, huge requests). 0: no limit. Default: 1 GiB.
+    pub max_client_memory: usize,
     /// Longest key, in bytes. Default: 250, as memcached.
     pub max_key_len: usize,
     /// Longest request line other than a retrieval. Default: 2048, as memcached.
@@ -114,6 +119,7 @@ impl Default for Config {
             durability: Durability::Periodic(Duration::from_secs(1)),
             max_connections: 1024,
             max_item_size: limits.max_item_size,
+            max_client_memory: 1 << 30,
             max_key_len: limits.max_key_len,
             max_line_len: limits.max_line_len,
             max_get_line_len: limits.max_get_line_len,
@@ -142,6 +148,7 @@ struct FileConfig {
     durability: Option<String>,
     max_connections: Option<usize>,
     max_item_size: Option<usize>,
+    max_client_memory: Option<usize>,
     max_key_len: Option<usize>,
     max_line_len: Option<usize>,
     max_get_line_len: Option<usize>,
@@ -193,6 +200,7 @@ impl Config {
         }
         set(&mut config.max_connections, file.max_connections);
         set(&mut config.max_item_size, file.max_item_size);
+        set(&mut config.max_client_memory, file.max_client_memory);
         set(&mut config.max_key_len, file.max_key_len);
         set(&mut config.max_line_len, file.max_line_len);
         set(&mut config.max_get_line_len, file.max_get_line_len);

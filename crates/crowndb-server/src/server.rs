@@ -286,6 +286,7 @@ async fn serve(
     trigger: Arc<watch::Sender<bool>>,
 ) -> Result<(), ServerError> {
     let stats = Arc::new(ServerStats::default());
+    stats.client_memory.set_limit(config.max_client_memory);
     let redis = Arc::new(RedisShared::new(db.clone(), stats.clone(), config.clone(), listeners.redis_port, trigger));
     let accept = Arc::new(Accept {
         db: db.clone(),

@@ -3,7 +3,8 @@
 //! Counters are relaxed atomics: each is exact, but a `stats` reply is not a consistent snapshot
 //! across counters (memcached's is not either). Item counts and sizes come from the store.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::BytesMut;
@@ -73,6 +74,77 @@ pub struct ServerStats {
     /// Connections accepted since start (not reset).
     pub total_connections: AtomicU64,
     pub counters: Counters,
+    /// The buffers of every client connection together, against `max_client_memory`.
+    pub client_memory: ClientMemory,
+}
+
+/// What every connection's read and write buffers hold together, and the limit above which the
+/// connections holding the most are closed (`max_client_memory`, Redis's `maxmemory-clients`).
+#[derive(Debug, Default)]
+pub struct ClientMemory {
+    used: AtomicUsize,
+    /// 0: no limit.
+    limit: AtomicUsize,
+    /// Connections closed for it since start.
+    evicted: AtomicU64,
+}
+
+impl ClientMemory {
+    pub fn set_limit(&self, bytes: usize) {
+        self.limit.store(bytes, Ordering::Relaxed);
+    }
+
+    /// Bytes the client buffers hold now.
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    /// Connections closed because the client buffers were over the limit.
+    pub fn evicted(&self) -> u64 {
+        self.evicted.load(Ordering::Relaxed)
+    }
+}
+
+/// A connection holding less than this is never closed for the server's client memory: idle
+/// and ordinary clients are not the ones to blame.
+const EVICTABLE_ABOVE: usize = 256 << 10;
+
+/// One connection's part of [`ClientMemory`]; given back when dropped.
+#[derive(Debug)]
+pub struct BufferShare {
+    stats: Arc<ServerStats>,
+    held: usize,
+}
+
+impl BufferShare {
+    pub fn new(stats: Arc<ServerStats>) -> BufferShare {
+        BufferShare { stats, held: 0 }
+    }
+
+    /// Records that the connection's buffers now hold `bytes`. `Err` (the total and the limit)
+    /// when the clients' buffers together are over the limit and this connection holds more than
+    /// [`EVICTABLE_ABOVE`]: it is to be closed, which frees its buffers.
+    pub fn update(&mut self, bytes: usize) -> Result<(), (usize, usize)> {
+        let memory = &self.stats.client_memory;
+        if bytes >= self.held {
+            memory.used.fetch_add(bytes - self.held, Ordering::Relaxed);
+        } else {
+            memory.used.fetch_sub(self.held - bytes, Ordering::Relaxed);
+        }
+        self.held = bytes;
+        let (used, limit) = (memory.used(), memory.limit.load(Ordering::Relaxed));
+        if limit > 0 && used > limit && bytes > EVICTABLE_ABOVE {
+            memory.evicted.fetch_add(1, Ordering::Relaxed);
+            return Err((used, limit));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for BufferShare {
+    fn drop(&mut self) {
+        self.stats.client_memory.used.fetch_sub(self.held, Ordering::Relaxed);
+    }
 }
 
 impl Default for ServerStats {
@@ -82,6 +154,7 @@ impl Default for ServerStats {
             curr_connections: AtomicU64::new(0),
             total_connections: AtomicU64::new(0),
             counters: Counters::default(),
+            client_memory: ClientMemory::default(),
         }
     }
 }
@@ -127,6 +200,8 @@ impl ServerStats {
         reply::stat_u64(out, "max_connections", config.max_connections as u64);
         reply::stat_u64(out, "curr_connections", self.curr_connections.load(Ordering::Relaxed));
         reply::stat_u64(out, "total_connections", self.total_connections.load(Ordering::Relaxed));
+        reply::stat_u64(out, "client_buffer_bytes", self.client_memory.used() as u64);
+        reply::stat_u64(out, "evicted_clients", self.client_memory.evicted());
         self.counters.write(out);
         reply::stat_u64(out, "threads", config.worker_threads() as u64);
         reply::stat_u64(out, "curr_items", store.keys);

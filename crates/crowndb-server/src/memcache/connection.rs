@@ -22,7 +22,7 @@ use tokio::sync::watch;
 use super::handler::{Flow, Handler};
 use super::parse::line_limit;
 use super::{parse, reply, ErrorKind, Limits};
-use crate::stats::incr;
+use crate::stats::{incr, BufferShare};
 
 use crate::net::{Stream, MAX_PENDING_OUTPUT};
 
@@ -36,6 +36,8 @@ pub struct Connection {
     write_buf: BytesMut,
     /// Bytes of a refused data block still to discard as they arrive.
     swallow: usize,
+    /// This connection's part of the server's client memory (`max_client_memory`).
+    share: BufferShare,
     /// Bytes at the front of `read_buf` known to hold no newline: an incomplete request line
     /// is searched only past them, so a long line sent in small pieces is scanned once rather
     /// than once per piece (quadratic work for a 1 MiB `get` line sent a few bytes at a time).
@@ -52,6 +54,7 @@ struct Pass {
 impl Connection {
     pub fn new(stream: Stream, handler: Handler, limits: Limits, idle_timeout: Option<Duration>) -> Connection {
         Connection {
+            share: BufferShare::new(handler.stats.clone()),
             stream,
             handler,
             limits,
@@ -75,6 +78,9 @@ impl Connection {
                 self.write_buf.clear();
                 super::handler::engine_error(&mut self.write_buf, &e);
                 flow = Flow::Close;
+            }
+            if let Err(over) = self.share.update(self.read_buf.capacity() + self.write_buf.capacity()) {
+                return self.evict(over).await;
             }
             if !self.write_buf.is_empty() {
                 // A client that takes none of its replies for the idle timeout is idle too:
@@ -102,7 +108,30 @@ impl Connection {
                 return Ok(());
             }
             self.handler.count_read(n);
+            if let Err(over) = self.share.update(self.read_buf.capacity() + self.write_buf.capacity()) {
+                return self.evict(over).await;
+            }
         }
+    }
+
+    /// Closes a connection whose buffers the server's client memory cannot afford, saying why
+    /// if the client takes the line within a second.
+    async fn evict(mut self, (used, limit): (usize, usize)) -> io::Result<()> {
+        let held = self.read_buf.capacity() + self.write_buf.capacity();
+        tracing::warn!(
+            "closing a memcached connection holding {held} bytes of buffers: client buffers total {used}, over max_client_memory {limit}"
+        );
+        let message = format!(
+            "SERVER_ERROR out of memory: this connection holds {held} bytes of buffers and all clients' together exceed max_client_memory ({limit}); read replies as they come and send smaller requests\r\n"
+        );
+        self.read_buf = BytesMut::new();
+        self.write_buf = BytesMut::new();
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            self.stream.write_all(message.as_bytes()).await?;
+            self.stream.shutdown().await
+        })
+        .await;
+        Ok(())
     }
 
     /// Parses and applies every complete request in the read buffer, appending the replies.

@@ -27,7 +27,7 @@ use super::client::{Client, ClientInfo};
 use super::dispatch::{dispatch, Ctx};
 use super::shared::Shared;
 use crate::resp::{encode, RequestParser};
-use crate::stats::add;
+use crate::stats::{add, BufferShare};
 
 use crate::net::{Stream, MAX_PENDING_OUTPUT};
 
@@ -42,6 +42,8 @@ pub struct Connection {
     timeout: Option<Duration>,
     read_buf: BytesMut,
     write_buf: BytesMut,
+    /// This connection's part of the server's client memory (`max_client_memory`).
+    share: BufferShare,
 }
 
 impl Connection {
@@ -64,6 +66,7 @@ impl Connection {
         shared.register(info.clone());
         let client = Client::new(id, true, info);
         let mut connection = Connection {
+            share: BufferShare::new(shared.stats.clone()),
             stream,
             shared,
             client,
@@ -104,6 +107,9 @@ impl Connection {
         loop {
             self.refresh_settings();
             let (mut close, more) = self.process();
+            if let Err(over) = self.share.update(self.read_buf.capacity() + self.write_buf.capacity()) {
+                return self.evict(over).await;
+            }
             if !self.write_buf.is_empty() {
                 // A client that takes none of its replies for the idle timeout is idle too:
                 // without a limit, one that never reads would hold its buffers forever.
@@ -133,7 +139,31 @@ impl Connection {
                 return Ok(());
             }
             add(&self.shared.counters.total_net_input_bytes, n as u64);
+            if let Err(over) = self.share.update(self.read_buf.capacity() + self.write_buf.capacity()) {
+                return self.evict(over).await;
+            }
         }
+    }
+
+    /// Closes a connection whose buffers the server's client memory cannot afford (Redis's
+    /// client eviction), saying why if the client takes the line within a second.
+    async fn evict(&mut self, (used, limit): (usize, usize)) -> io::Result<()> {
+        let held = self.read_buf.capacity() + self.write_buf.capacity();
+        tracing::warn!(
+            "closing Redis client {} holding {held} bytes of buffers: client buffers total {used}, over max_client_memory {limit}",
+            self.client.id
+        );
+        let message = format!(
+            "-ERR client evicted: this connection holds {held} bytes of buffers and all clients' together exceed max_client_memory ({limit}); read replies as they come and send smaller requests\r\n"
+        );
+        self.read_buf = BytesMut::new();
+        self.write_buf = BytesMut::new();
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            self.stream.write_all(message.as_bytes()).await?;
+            self.stream.shutdown().await
+        })
+        .await;
+        Ok(())
     }
 
     /// Runs every complete request in the read buffer, appending the replies. Returns whether

@@ -74,6 +74,9 @@ fn write_section(ctx: &Ctx, section: &str, out: &mut String) {
         "clients" => {
             field("connected_clients", &shared.client_count());
             field("maxclients", &shared.config.max_connections);
+            field("maxmemory_clients", &shared.config.max_client_memory);
+            field("client_buffers_bytes", &shared.stats.client_memory.used());
+            field("evicted_clients", &shared.stats.client_memory.evicted());
             field("blocked_clients", &0);
             field("tracking_clients", &0);
         }
