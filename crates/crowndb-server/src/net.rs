@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, Interest, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Interest, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
@@ -73,6 +73,30 @@ pub(crate) async fn refill(
         },
         _ = shutdown.changed() => Ok(0),
     }
+}
+
+/// Closes a connection evicted for the server's client memory (`max_client_memory`): frees
+/// its buffers, then sends `reason` (the protocol's error prefix, e.g. `SERVER_ERROR out of
+/// memory`) with the figures if the client takes it within a second.
+pub(crate) async fn evict(
+    stream: &mut Stream,
+    read_buf: &mut BytesMut,
+    write_buf: &mut BytesMut,
+    reason: &str,
+    (used, limit): (usize, usize),
+) {
+    let held = read_buf.capacity() + write_buf.capacity();
+    tracing::warn!("closing a connection holding {held} bytes of buffers: client buffers total {used}, over max_client_memory {limit}");
+    *read_buf = BytesMut::new();
+    *write_buf = BytesMut::new();
+    let message = format!(
+        "{reason}: this connection holds {held} bytes of buffers and all clients' together exceed max_client_memory ({limit}); read replies as they come and send smaller requests\r\n"
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        stream.write_all(message.as_bytes()).await?;
+        stream.shutdown().await
+    })
+    .await;
 }
 
 /// Waits, holding no buffer, until the socket has bytes to read or its peer closed it.

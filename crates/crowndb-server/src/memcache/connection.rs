@@ -80,7 +80,8 @@ impl Connection {
                 flow = Flow::Close;
             }
             if let Err(over) = self.share.update(self.read_buf.capacity() + self.write_buf.capacity()) {
-                return self.evict(over).await;
+                crate::net::evict(&mut self.stream, &mut self.read_buf, &mut self.write_buf, "SERVER_ERROR out of memory", over).await;
+                return Ok(());
             }
             if !self.write_buf.is_empty() {
                 // A client that takes none of its replies for the idle timeout is idle too:
@@ -109,29 +110,10 @@ impl Connection {
             }
             self.handler.count_read(n);
             if let Err(over) = self.share.update(self.read_buf.capacity() + self.write_buf.capacity()) {
-                return self.evict(over).await;
+                crate::net::evict(&mut self.stream, &mut self.read_buf, &mut self.write_buf, "SERVER_ERROR out of memory", over).await;
+                return Ok(());
             }
         }
-    }
-
-    /// Closes a connection whose buffers the server's client memory cannot afford, saying why
-    /// if the client takes the line within a second.
-    async fn evict(mut self, (used, limit): (usize, usize)) -> io::Result<()> {
-        let held = self.read_buf.capacity() + self.write_buf.capacity();
-        tracing::warn!(
-            "closing a memcached connection holding {held} bytes of buffers: client buffers total {used}, over max_client_memory {limit}"
-        );
-        let message = format!(
-            "SERVER_ERROR out of memory: this connection holds {held} bytes of buffers and all clients' together exceed max_client_memory ({limit}); read replies as they come and send smaller requests\r\n"
-        );
-        self.read_buf = BytesMut::new();
-        self.write_buf = BytesMut::new();
-        let _ = tokio::time::timeout(Duration::from_secs(1), async {
-            self.stream.write_all(message.as_bytes()).await?;
-            self.stream.shutdown().await
-        })
-        .await;
-        Ok(())
     }
 
     /// Parses and applies every complete request in the read buffer, appending the replies.

@@ -108,7 +108,8 @@ impl Connection {
             self.refresh_settings();
             let (mut close, more) = self.process();
             if let Err(over) = self.share.update(self.read_buf.capacity() + self.write_buf.capacity()) {
-                return self.evict(over).await;
+                crate::net::evict(&mut self.stream, &mut self.read_buf, &mut self.write_buf, "-ERR client evicted", over).await;
+                return Ok(());
             }
             if !self.write_buf.is_empty() {
                 // A client that takes none of its replies for the idle timeout is idle too:
@@ -140,30 +141,10 @@ impl Connection {
             }
             add(&self.shared.counters.total_net_input_bytes, n as u64);
             if let Err(over) = self.share.update(self.read_buf.capacity() + self.write_buf.capacity()) {
-                return self.evict(over).await;
+                crate::net::evict(&mut self.stream, &mut self.read_buf, &mut self.write_buf, "-ERR client evicted", over).await;
+                return Ok(());
             }
         }
-    }
-
-    /// Closes a connection whose buffers the server's client memory cannot afford (Redis's
-    /// client eviction), saying why if the client takes the line within a second.
-    async fn evict(&mut self, (used, limit): (usize, usize)) -> io::Result<()> {
-        let held = self.read_buf.capacity() + self.write_buf.capacity();
-        tracing::warn!(
-            "closing Redis client {} holding {held} bytes of buffers: client buffers total {used}, over max_client_memory {limit}",
-            self.client.id
-        );
-        let message = format!(
-            "-ERR client evicted: this connection holds {held} bytes of buffers and all clients' together exceed max_client_memory ({limit}); read replies as they come and send smaller requests\r\n"
-        );
-        self.read_buf = BytesMut::new();
-        self.write_buf = BytesMut::new();
-        let _ = tokio::time::timeout(Duration::from_secs(1), async {
-            self.stream.write_all(message.as_bytes()).await?;
-            self.stream.shutdown().await
-        })
-        .await;
-        Ok(())
     }
 
     /// Runs every complete request in the read buffer, appending the replies. Returns whether
