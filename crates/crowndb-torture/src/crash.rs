@@ -18,16 +18,15 @@
 //! next cycle starts a new writer on the same store.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crowndb::{Db, Durability, Options, WriteBatch, WriteOptions};
+use crowndb::{Db, Durability, Options};
 
 use crate::oplog::{self, Event, Item, LogWriter, Op};
 use crate::rng::Rng;
-use crate::values::ValueId;
+use crate::workload::{describe, effects, matches, perform, read_value, Known, ABSENT};
 
 /// Segment size of the tortured store: small, so segments are sealed, compacted and
 /// deleted often while the writer runs.
@@ -85,87 +84,24 @@ pub fn run_writer(dir: &Path, log: &Path, seed: u64, first_id: u64, sync_log: bo
     let mut log = LogWriter::open(log, sync_log).map_err(|e| format!("opening the side log {}: {e}", log.display()))?;
     let db = Db::open(dir, store_options(false)).map_err(|e| format!("opening the store: {e}"))?;
     let mut rng = Rng::new(seed);
-    let synced = WriteOptions::synced();
     for id in first_id.. {
         let op = next_op(&mut rng);
         log.append(&Event::Intent { id, op: op.clone() }).map_err(|e| format!("side log: {e}"))?;
-        let result = match &op {
-            Op::Put { key, len } => db.put_opt(key.as_bytes(), &ValueId { op: id, slot: 0, len: *len }.bytes(), &synced).map(drop),
-            Op::Delete { key } => db.delete_opt(key.as_bytes(), &synced).map(drop),
-            Op::Batch(items) => {
-                let mut batch = WriteBatch::new();
-                for (slot, item) in items.iter().enumerate() {
-                    match item {
-                        Item::Put { key, len } => batch.put(key.as_bytes(), &ValueId { op: id, slot: slot as u32, len: *len }.bytes()),
-                        Item::Delete { key } => batch.delete(key.as_bytes()),
-                    };
-                }
-                db.write_opt(&batch, &synced)
-            }
-            Op::Stream { key, len } => write_stream(&db, key, ValueId { op: id, slot: 0, len: *len }, &mut rng),
-            Op::Compact => db.compact().map(drop),
-        };
+        let result = perform(&db, id, &op, &mut rng);
         result.map_err(|e| format!("operation {id} ({op:?}) failed: {e}"))?;
         log.append(&Event::Ack { id }).map_err(|e| format!("side log: {e}"))?;
     }
     Ok(())
 }
 
-fn write_stream(db: &Db, key: &str, value: ValueId, rng: &mut Rng) -> crowndb::Result<()> {
-    let mut writer = db.put_stream(key.as_bytes(), &WriteOptions::synced())?;
-    let mut pos = 0u64;
-    let mut piece = Vec::new();
-    while pos < value.len {
-        let n = rng.range(1, 300 << 10).min(value.len - pos);
-        piece.resize(n as usize, 0);
-        value.fill(pos, &mut piece);
-        writer.write_all(&piece).map_err(|e| crowndb::Error::InvalidArgument(format!("stream write: {e}")))?;
-        pos += n;
-    }
-    writer.finish().map(drop)
-}
-
-/// What the model knows about one key: its acknowledged value (`None`: absent), and
-/// whether it was written as a stream (then it is read back with `get_stream`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Known {
-    value: Option<ValueId>,
-    streamed: bool,
-}
-
 type Model = BTreeMap<String, Known>;
 
 fn apply(model: &mut Model, id: u64, op: &Op) {
-    match op {
-        Op::Put { key, len } => {
-            model.insert(key.clone(), Known { value: Some(ValueId { op: id, slot: 0, len: *len }), streamed: false });
-        }
-        Op::Delete { key } => {
-            model.insert(key.clone(), Known { value: None, streamed: false });
-        }
-        Op::Stream { key, len } => {
-            model.insert(key.clone(), Known { value: Some(ValueId { op: id, slot: 0, len: *len }), streamed: true });
-        }
-        Op::Batch(items) => {
-            for (slot, item) in items.iter().enumerate() {
-                let known = match item {
-                    Item::Put { len, .. } => Known { value: Some(ValueId { op: id, slot: slot as u32, len: *len }), streamed: false },
-                    Item::Delete { .. } => Known { value: None, streamed: false },
-                };
-                let (Item::Put { key, .. } | Item::Delete { key }) = item;
-                model.insert(key.clone(), known);
-            }
-        }
-        Op::Compact => {}
-    }
+    model.extend(effects(id, op));
 }
 
 fn touched_keys(op: &Op) -> Vec<String> {
-    match op {
-        Op::Put { key, .. } | Op::Delete { key } | Op::Stream { key, .. } => vec![key.clone()],
-        Op::Batch(items) => items.iter().map(|(Item::Put { key, .. } | Item::Delete { key })| key.clone()).collect(),
-        Op::Compact => Vec::new(),
-    }
+    effects(0, op).into_iter().map(|(key, _)| key).collect()
 }
 
 /// Settings of a torture run.
@@ -474,29 +410,6 @@ fn uninitialised_newest_segment(store: &Path) -> Option<PathBuf> {
     (bytes.len() < header_len || bytes[..header_len].iter().all(|&b| b == 0)).then_some(newest)
 }
 
-/// Reads `key` as the model says it was written. `Ok(None)`: absent.
-fn read_value(db: &Db, key: &str, streamed: bool) -> Result<Option<Vec<u8>>, String> {
-    if !streamed {
-        return db.get(key.as_bytes()).map_err(|e| format!("get {key}: {e}"));
-    }
-    let Some(mut reader) = db.get_stream(key.as_bytes()).map_err(|e| format!("get_stream {key}: {e}"))? else { return Ok(None) };
-    let mut out = Vec::new();
-    reader.read_to_end(&mut out).map_err(|e| format!("reading the stream of {key}: {e}"))?;
-    Ok(Some(out))
-}
-
-fn matches(found: &Option<Vec<u8>>, expected: &Known) -> bool {
-    match (found, &expected.value) {
-        (None, None) => true,
-        (Some(bytes), Some(id)) => bytes.len() as u64 == id.len && *bytes == id.bytes(),
-        _ => false,
-    }
-}
-
-fn describe(found: &Option<Vec<u8>>) -> String {
-    found.as_ref().map_or("absent".to_string(), |v| ValueId::describe(v))
-}
-
 /// Opens the store paranoid and compares it with the model. Returns the number of keys
 /// verified and, if an operation was in flight and had a visible effect, whether it was
 /// applied; the model is updated to the observed outcome.
@@ -523,7 +436,7 @@ fn verify(store: &Path, model: &mut Model, pending: Option<&(u64, Op)>) -> Resul
     if let Some((id, op)) = pending {
         let mut after = model.clone();
         apply(&mut after, *id, op);
-        let absent = Known { value: None, streamed: false };
+        let absent = ABSENT;
         let mut saw_old = Vec::new();
         let mut saw_new = Vec::new();
         let mut keys = in_flight.clone();

@@ -7,9 +7,8 @@
 //! server starts on the same directory.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,6 +16,7 @@ use std::time::{Duration, Instant};
 use crowndb::{Db, Options};
 
 use crate::rng::Rng;
+use crate::serve::{free_port, start_durable_server};
 
 /// What a run did.
 #[derive(Debug, Default)]
@@ -54,25 +54,6 @@ struct ClientLog {
     acked: u64,
     sent: u64,
     acks: u64,
-}
-
-fn free_port() -> Result<u16, String> {
-    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("finding a free port: {e}"))?;
-    Ok(l.local_addr().map_err(|e| e.to_string())?.port())
-}
-
-fn start_server(bin: &Path, store: &Path, port: u16, log: &Path) -> Result<Child, String> {
-    let stderr = std::fs::File::create(log).map_err(|e| format!("creating {}: {e}", log.display()))?;
-    Command::new(bin)
-        .arg("serve")
-        .arg("--data-dir")
-        .arg(store)
-        .args(["--memcached-addr", "off", "--redis-addr", &format!("127.0.0.1:{port}"), "--durability", "always", "--threads", "2"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(stderr)
-        .spawn()
-        .map_err(|e| format!("starting {} serve: {e}", bin.display()))
 }
 
 fn key(client: usize, k: usize) -> String {
@@ -171,7 +152,7 @@ pub fn run_exec_crash(
     let mut report = ExecCrashReport::default();
     for cycle in 0..cycles {
         let port = free_port()?;
-        let mut server = start_server(bin, &store, port, &server_log)?;
+        let mut server = start_durable_server(bin, &store, "off", &format!("127.0.0.1:{port}"), &server_log)?;
         let stop = Arc::new(AtomicBool::new(false));
         let handles: Vec<_> = logs
             .drain(..)

@@ -36,11 +36,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crowndb::{Db, Durability, ErrorKind, Options, WriteBatch, WriteOptions};
+use crowndb::{Db, Durability, ErrorKind, Options};
 
 use crate::oplog::{self, Event, Item, LogWriter, Op};
 use crate::rng::Rng;
+use crate::serve::free_port;
 use crate::values::ValueId;
+use crate::workload::{describe, effects, matches, perform, read_value, Known, ABSENT};
 
 /// Segment size of the store: small, so segments are created, sealed and compacted often.
 pub const SEGMENT_SIZE: u64 = 2 << 20;
@@ -238,78 +240,9 @@ impl From<crowndb::Error> for Failure {
     }
 }
 
-fn perform(db: &Db, id: u64, op: &Op, rng: &mut Rng) -> Result<(), Failure> {
-    let synced = WriteOptions::synced();
-    match op {
-        Op::Put { key, len } => db.put_opt(key.as_bytes(), &ValueId { op: id, slot: 0, len: *len }.bytes(), &synced).map(drop)?,
-        Op::Delete { key } => db.delete_opt(key.as_bytes(), &synced).map(drop)?,
-        Op::Batch(items) => {
-            let mut batch = WriteBatch::new();
-            for (slot, item) in items.iter().enumerate() {
-                match item {
-                    Item::Put { key, len } => batch.put(key.as_bytes(), &ValueId { op: id, slot: slot as u32, len: *len }.bytes()),
-                    Item::Delete { key } => batch.delete(key.as_bytes()),
-                };
-            }
-            db.write_opt(&batch, &synced)?
-        }
-        Op::Stream { key, len } => {
-            let value = ValueId { op: id, slot: 0, len: *len };
-            let mut writer = db.put_stream(key.as_bytes(), &synced)?;
-            let mut pos = 0u64;
-            let mut piece = Vec::new();
-            while pos < value.len {
-                let n = rng.range(1, 300 << 10).min(value.len - pos);
-                piece.resize(n as usize, 0);
-                value.fill(pos, &mut piece);
-                if let Err(e) = writer.write_all(&piece) {
-                    // The stream writer wraps the engine's error in an io::Error.
-                    let inner = e.get_ref().and_then(|i| i.downcast_ref::<crowndb::Error>());
-                    return Err(match inner {
-                        Some(inner) => Failure { kind: inner.kind(), message: inner.to_string() },
-                        None => Failure { kind: ErrorKind::Io, message: e.to_string() },
-                    });
-                }
-                pos += n;
-            }
-            writer.finish().map(drop)?
-        }
-        Op::Compact => db.compact().map(drop)?,
-    }
-    Ok(())
-}
-
 /// What the child knows each key may hold: its acknowledged value, plus the values of
 /// unacknowledged writes since (which may or may not have reached the store).
 type Allowed = BTreeMap<String, Vec<Known>>;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Known {
-    value: Option<ValueId>,
-    streamed: bool,
-}
-
-const ABSENT: Known = Known { value: None, streamed: false };
-
-/// The keys an operation writes and what each gets.
-fn effects(id: u64, op: &Op) -> Vec<(String, Known)> {
-    match op {
-        Op::Put { key, len } => vec![(key.clone(), Known { value: Some(ValueId { op: id, slot: 0, len: *len }), streamed: false })],
-        Op::Delete { key } => vec![(key.clone(), ABSENT)],
-        Op::Stream { key, len } => vec![(key.clone(), Known { value: Some(ValueId { op: id, slot: 0, len: *len }), streamed: true })],
-        Op::Batch(items) => items
-            .iter()
-            .enumerate()
-            .map(|(slot, item)| match item {
-                Item::Put { key, len } => {
-                    (key.clone(), Known { value: Some(ValueId { op: id, slot: slot as u32, len: *len }), streamed: false })
-                }
-                Item::Delete { key } => (key.clone(), ABSENT),
-            })
-            .collect(),
-        Op::Compact => Vec::new(),
-    }
-}
 
 fn note(allowed: &mut Allowed, id: u64, op: &Op, acknowledged: bool) {
     for (key, known) in effects(id, op) {
@@ -320,28 +253,6 @@ fn note(allowed: &mut Allowed, id: u64, op: &Op, acknowledged: bool) {
             entry.push(known);
         }
     }
-}
-
-fn read_value(db: &Db, key: &str, streamed: bool) -> Result<Option<Vec<u8>>, String> {
-    if !streamed {
-        return db.get(key.as_bytes()).map_err(|e| format!("get {key}: {e}"));
-    }
-    let Some(mut reader) = db.get_stream(key.as_bytes()).map_err(|e| format!("get_stream {key}: {e}"))? else { return Ok(None) };
-    let mut out = Vec::new();
-    reader.read_to_end(&mut out).map_err(|e| format!("reading the stream of {key}: {e}"))?;
-    Ok(Some(out))
-}
-
-fn matches(found: &Option<Vec<u8>>, expected: &Known) -> bool {
-    match (found, &expected.value) {
-        (None, None) => true,
-        (Some(bytes), Some(id)) => bytes.len() as u64 == id.len && *bytes == id.bytes(),
-        _ => false,
-    }
-}
-
-fn describe(found: &Option<Vec<u8>>) -> String {
-    found.as_ref().map_or("absent".to_string(), |v| ValueId::describe(v))
 }
 
 /// Reads every key and checks it holds one of its allowed values. Returns the keys read.
@@ -401,7 +312,7 @@ pub fn run_writer(dir: &Path, log: &Path, report: &Path, seed: u64) -> Result<()
     let step = |id: u64, rng: &mut Rng, allowed: &mut Allowed, log: &mut LogWriter| -> Result<Result<(), Failure>, String> {
         let op = next_op(rng);
         log.append(&Event::Intent { id, op: op.clone() }).map_err(|e| format!("side log: {e}"))?;
-        let result = perform(&db, id, &op, rng);
+        let result = perform(&db, id, &op, rng).map_err(Failure::from);
         if result.is_ok() {
             log.append(&Event::Ack { id }).map_err(|e| format!("side log: {e}"))?;
         }
@@ -862,11 +773,6 @@ pub struct ServerOutcome {
     pub redis_error: String,
     pub reads_while_refusing: u64,
     pub keys_verified: u64,
-}
-
-fn free_port() -> Result<u16, String> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("finding a free port: {e}"))?;
-    Ok(l.local_addr().map_err(|e| e.to_string())?.port())
 }
 
 /// A blocking text-protocol client (memcached or RESP) on one connection.

@@ -4,7 +4,8 @@
 //!   and a verifier that reopens the store and checks it against the writer's side log.
 //! - `server_crash.rs`: the same through `crowndb serve`: memcached clients in this process,
 //!   the server killed under their load.
-//! - `oplog.rs`: the side log's format and the intent/ack protocol.
+//! - `oplog.rs`: the side log's format and the intent/ack protocol; `workload.rs`: performing a logged
+//!   operation, what it leaves in the store, and reading that back.
 //! - `faults.rs`: fault injection: a full disk (a size-limited tmpfs) and damaged segment
 //!   files (bit flips, truncations).
 //! - `dump_damage.rs`: damaged dump files against `crowndb load`.
@@ -22,5 +23,7 @@ pub mod io_faults;
 pub mod oplog;
 pub mod overload;
 pub mod rng;
+pub mod serve;
 pub mod server_crash;
 pub mod values;
+pub mod workload;

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use crowndb::{Db, Options};
 
 use crate::rng::Rng;
+use crate::serve::{free_port, start_durable_server};
 use crate::values::ValueId;
 
 /// Which protocol the clients speak.
@@ -115,28 +116,12 @@ impl std::fmt::Display for ServerTortureReport {
     }
 }
 
-fn free_port() -> Result<u16, String> {
-    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("finding a free port: {e}"))?;
-    Ok(l.local_addr().map_err(|e| e.to_string())?.port())
-}
-
 fn start_server(bin: &Path, store: &Path, protocol: Protocol, port: u16, log: &Path) -> Result<Child, String> {
-    let stderr = std::fs::File::create(log).map_err(|e| e.to_string())?;
     let listen = format!("127.0.0.1:{port}");
-    let (memcached, redis) = match protocol {
-        Protocol::Memcached => (listen.as_str(), "off"),
-        Protocol::Redis => ("off", listen.as_str()),
-    };
-    Command::new(bin)
-        .arg("serve")
-        .arg("--data-dir")
-        .arg(store)
-        .args(["--memcached-addr", memcached, "--redis-addr", redis, "--durability", "always", "--threads", "2"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(stderr)
-        .spawn()
-        .map_err(|e| format!("starting {} serve: {e}", bin.display()))
+    match protocol {
+        Protocol::Memcached => start_durable_server(bin, store, &listen, "off", log),
+        Protocol::Redis => start_durable_server(bin, store, "off", &listen, log),
+    }
 }
 
 /// `redis-benchmark` pipelining SETs on its own keys (`key:...`), if it is installed: load the
