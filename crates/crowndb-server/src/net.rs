@@ -42,15 +42,24 @@ pub(crate) async fn refill(
         *write_buf = BytesMut::with_capacity(READ_CHUNK);
     }
     let read = async {
-        if let (true, Stream::Plain(tcp)) = (read_buf.is_empty(), &*stream) {
-            if tokio::time::timeout(RELEASE_BUFFERS_AFTER, wait_for_bytes(tcp)).await.is_err() {
-                // Quiet for a while: wait holding no buffer, so that thousands of idle
-                // connections cost little more than their sockets. (A TLS stream keeps
-                // buffers of its own, and may hold decrypted bytes the socket does not show.)
-                *read_buf = BytesMut::new();
-                if write_buf.is_empty() {
-                    *write_buf = BytesMut::new();
+        if matches!(stream, Stream::Plain(_)) && read_buf.is_empty() && read_buf.capacity() > 0 {
+            // A busy connection reads straight into its buffer; one quiet for a while gives
+            // its buffers back and waits without them, so that thousands of idle connections
+            // cost little more than their sockets. (A TLS stream keeps buffers of its own, and
+            // may hold decrypted bytes the socket does not show.)
+            read_buf.reserve(READ_CHUNK);
+            match tokio::time::timeout(RELEASE_BUFFERS_AFTER, stream.read_buf(read_buf)).await {
+                Ok(result) => return result,
+                Err(_) => {
+                    *read_buf = BytesMut::new();
+                    if write_buf.is_empty() {
+                        *write_buf = BytesMut::new();
+                    }
                 }
+            }
+        }
+        if let Stream::Plain(tcp) = &*stream {
+            if read_buf.capacity() == 0 {
                 wait_for_bytes(tcp).await?;
             }
         }
