@@ -125,8 +125,13 @@ impl BufferShare {
     /// when the clients' buffers together are over the limit and this connection holds more than
     /// [`EVICTABLE_ABOVE`]: it is to be closed, which frees its buffers.
     pub fn update(&mut self, bytes: usize) -> Result<(), (usize, usize)> {
+        // Called after every pass over a connection's requests: the shared counter is touched
+        // only when the buffers changed size, which is rare, not once per request.
+        if bytes == self.held {
+            return Ok(());
+        }
         let memory = &self.stats.client_memory;
-        if bytes >= self.held {
+        if bytes > self.held {
             memory.used.fetch_add(bytes - self.held, Ordering::Relaxed);
         } else {
             memory.used.fetch_sub(self.held - bytes, Ordering::Relaxed);
