@@ -9,7 +9,7 @@ use crate::background::Background;
 use crate::batch::WriteBatch;
 use crate::compaction::CompactionReport;
 use crate::conditional::{Condition, PutOutcome, Update, UpdateOutcome};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::hash::key_hash;
 use crate::inner::{Inner, Refusal};
 use crate::iter::Iter;
@@ -578,8 +578,8 @@ impl Shared {
         // A store that stopped accepting writes after a failed write or sync says so again
         // rather than report a clean close; its active segment is left for the next open
         // to scan rather than sealed on a disk that failed.
-        if let Some(Refusal::Failed(why)) = &w.refusal {
-            return Err(Error::Poisoned(why.clone()));
+        if let Some(refusal) = w.poisoned() {
+            return Err(refusal);
         }
         if w.refusal.is_none() {
             w.refusal = Some(Refusal::Closed);

@@ -42,20 +42,24 @@ impl WriterState {
     /// Refuses every later write because of `cause` (the first cause is kept), and
     /// returns the refusal for the caller that met it.
     pub fn poison(&mut self, cause: &Error) -> Error {
-        if !matches!(self.refusal, Some(Refusal::Failed(_))) {
+        self.poisoned().unwrap_or_else(|| {
             self.refusal = Some(Refusal::Failed(cause.to_string()));
-        }
+            Error::Poisoned(cause.to_string())
+        })
+    }
+
+    /// The refusal, if a failed write or sync stopped the store accepting writes.
+    pub fn poisoned(&self) -> Option<Error> {
         match &self.refusal {
-            Some(Refusal::Failed(why)) => Error::Poisoned(why.clone()),
-            _ => unreachable!("set above"),
+            Some(Refusal::Failed(why)) => Some(Error::Poisoned(why.clone())),
+            _ => None,
         }
     }
 
     pub fn check_writable(&self) -> Result<()> {
         match &self.refusal {
-            None => Ok(()),
-            Some(Refusal::Failed(why)) => Err(Error::Poisoned(why.clone())),
             Some(Refusal::Closed) => Err(Error::InvalidArgument("the store is closed".into())),
+            _ => self.poisoned().map_or(Ok(()), Err),
         }
     }
 }
@@ -135,10 +139,7 @@ impl Inner {
     /// The refusal, if a failed write or sync stopped the store accepting writes.
     /// REQUIRES: the caller does not hold `writer`.
     pub fn poisoned(&self) -> Option<Error> {
-        match &self.writer.lock().refusal {
-            Some(Refusal::Failed(why)) => Some(Error::Poisoned(why.clone())),
-            _ => None,
-        }
+        self.writer.lock().poisoned()
     }
 
     /// Finds the newest record of `key` and hands it to `f`. A candidate whose record is

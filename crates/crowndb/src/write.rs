@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::batch::{BatchOp, WriteBatch};
 use crate::error::{Error, ErrorKind, Result};
 use crate::hash::key_hash;
-use crate::inner::{Inner, Refusal, WriterState};
+use crate::inner::{Inner, WriterState};
 use crate::options::{Durability, WriteOptions};
 use crate::record::{self, encoded_len, RecordKind, RecordMeta, HEADER_LEN};
 use crate::segment::{Segment, SEGMENT_HEADER_LEN};
@@ -259,8 +259,8 @@ impl Inner {
         }
         let (target, segments) = {
             let mut w = self.writer.lock();
-            if let Some(Refusal::Failed(why)) = &w.refusal {
-                return Err(Error::Poisoned(why.clone()));
+            if let Some(refusal) = w.poisoned() {
+                return Err(refusal);
             }
             let mut segments = std::mem::take(&mut w.unsynced);
             segments.push(w.active.clone());
