@@ -45,7 +45,8 @@ db_bench --benchmarks=fillseq,fillrandom,overwrite,readrandom,readmissing,readwh
 rocks_disk=$(du -sb "$work/rocksdb" | cut -f1)
 rm -rf "$work"
 
-python3 scripts/bench_compare_report.py "$out/peers.jsonl" "$out/db_bench.txt" "$rocks_disk" "$num" docs/benchmarks.md docs "$load"
+. scripts/pyenv.sh
+"$PY" scripts/bench_compare_report.py "$out/peers.jsonl" "$out/db_bench.txt" "$rocks_disk" "$num" docs/benchmarks.md docs "$load"
 echo "wrote the comparison into docs/benchmarks.md and docs/bench-compare-*.svg" >&2
 
 if [ "${SERVERS:-0}" = 1 ]; then

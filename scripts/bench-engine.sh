@@ -36,5 +36,6 @@ echo "== value sizes, compression, streamed value against dd" >&2
 ./target/release/examples/value_bench "$work/values" 2048 | tee "$out/values.txt"
 rm -rf "$work"
 
-python3 scripts/bench_report.py "$out/crowndb.jsonl" "$out/db_bench.txt" docs/benchmarks.md docs/bench-engine.svg "$out/compaction.txt" "$out/values.txt"
+. scripts/pyenv.sh
+"$PY" scripts/bench_report.py "$out/crowndb.jsonl" "$out/db_bench.txt" docs/benchmarks.md docs/bench-engine.svg "$out/compaction.txt" "$out/values.txt"
 echo "wrote docs/benchmarks.md and docs/bench-engine.svg" >&2

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Turns the output of scripts/bench-compare.sh (harness JSON lines for CrownDB, sled, fjall,
 redb; db_bench's text for RocksDB) into the "Comparison" section of docs/benchmarks.md and
-two SVG charts. Only the text between the section's markers is replaced."""
+two SVG charts (matplotlib, scripts/plot.py). Only the text between the section's markers is replaced."""
 import json, os, platform, re, subprocess, sys
+
+from plot import grouped_bars
 
 peers_path, rocks_path, rocks_disk, num, md_path, svg_dir = sys.argv[1:7]
 load = sys.argv[7] if len(sys.argv) > 7 else "?"
@@ -74,46 +76,13 @@ for s in ["crowndb", "sled", "fjall", "redb"]:
     mem.append(f"| {NAMES[s]} | {fmt(get(s, 'fillrandom', 'ram_per_key_bytes'), '.1f')} | "
                f"{fmt(get(s, 'fillrandom', 'space_amp'), '.2f')} | {fmt(get(s, 'overwrite', 'write_amp'), '.2f')} |")
 
-def bar_chart(path, title, field, log=True):
+def bar_chart(path, title, field, ylabel):
     """Grouped bars: one group per workload, one bar per store; log scale."""
-    import math
-    width, height, left, top, bottom = 980, 380, 70, 40, 80
-    plot_w, plot_h = width - left - 20, height - top - bottom
-    values = [get(s, w, field) or 0 for w in WORKLOADS for s in STORES]
-    vmax = max(values + [1])
-    vmin = min([v for v in values if v > 0] + [1])
-    lo, hi = math.floor(math.log10(vmin)), math.ceil(math.log10(vmax))
-    def y(v):
-        if v <= 0:
-            return top + plot_h
-        return top + plot_h - (math.log10(v) - lo) / max(hi - lo, 1) * plot_h
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="11">',
-           f'<text x="{width / 2}" y="20" text-anchor="middle" font-size="14">{title}</text>']
-    for e in range(lo, hi + 1):
-        yy = y(10 ** e)
-        out.append(f'<line x1="{left}" x2="{width - 20}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="#ddd"/>')
-        out.append(f'<text x="{left - 5}" y="{yy + 4:.1f}" text-anchor="end">{10 ** e:,}</text>')
-    group = plot_w / len(WORKLOADS)
-    bw = group * 0.8 / len(STORES)
-    for i, w in enumerate(WORKLOADS):
-        x0 = left + i * group + group * 0.1
-        for j, s in enumerate(STORES):
-            v = get(s, w, field)
-            if not v:
-                continue
-            yy = y(v)
-            out.append(f'<rect x="{x0 + j * bw:.1f}" y="{yy:.1f}" width="{bw - 1:.1f}" height="{top + plot_h - yy:.1f}" '
-                       f'fill="{COLORS[s]}"><title>{NAMES[s]} {w}: {v:,.2f}</title></rect>')
-        out.append(f'<text x="{x0 + group * 0.4:.1f}" y="{top + plot_h + 15}" text-anchor="middle">{w}</text>')
-    for j, s in enumerate(STORES):
-        lx = left + j * 120
-        out.append(f'<rect x="{lx}" y="{height - 30}" width="12" height="12" fill="{COLORS[s]}"/>')
-        out.append(f'<text x="{lx + 16}" y="{height - 20}">{NAMES[s]}</text>')
-    out.append("</svg>")
-    open(path, "w").write("\n".join(out) + "\n")
+    series = [(NAMES[s], COLORS[s], [get(s, w, field) for w in WORKLOADS]) for s in STORES]
+    grouped_bars(path, title, WORKLOADS, series, ylabel, log=True)
 
-bar_chart(os.path.join(svg_dir, "bench-compare-throughput.svg"), "operations per second (log scale, higher is better)", "ops_per_sec")
-bar_chart(os.path.join(svg_dir, "bench-compare-p99.svg"), "p99 latency in microseconds (log scale, lower is better)", "p99_us")
+bar_chart(os.path.join(svg_dir, "bench-compare-throughput.svg"), "operations per second (higher is better)", "ops_per_sec", "ops/s (log scale)")
+bar_chart(os.path.join(svg_dir, "bench-compare-p99.svg"), "p99 latency (lower is better)", "p99_us", "microseconds (log scale)")
 
 section = f"""<!-- bench-compare:begin (written by scripts/bench-compare.sh; edits between the markers are lost) -->
 ## Comparison with RocksDB, sled, fjall and redb

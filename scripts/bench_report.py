@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""Turns engine_bench JSON lines and db_bench output into a Markdown table and an SVG bar chart."""
+"""Turns engine_bench JSON lines and db_bench output into a Markdown table and an SVG bar chart (matplotlib, scripts/plot.py)."""
 import json, os, platform, re, subprocess, sys
+
+from plot import grouped_bars
 
 crown_path, rocks_path, md_path, svg_path = sys.argv[1:5]
 extra = sys.argv[5:7]
@@ -94,24 +96,7 @@ except OSError:
     pass
 open(md_path, "w").write(md)
 
-# SVG: grouped bars, one group per workload.
-W, H, left, bottom, top = 640, 320, 70, 40, 30
-maxv = max(max(c, r) for _, c, r in bars) or 1
-gw = (W - left - 20) / len(bars)
-parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
-         f'<text x="{W/2}" y="18" text-anchor="middle" font-size="14">ops/s, higher is better</text>']
-for i in range(5):
-    v = maxv * i / 4
-    y = H - bottom - (H - bottom - top) * i / 4
-    parts.append(f'<line x1="{left}" x2="{W-20}" y1="{y}" y2="{y}" stroke="#ddd"/><text x="{left-6}" y="{y+4}" text-anchor="end">{v/1e6:.1f}M</text>')
-for i, (w, c, r) in enumerate(bars):
-    x = left + i * gw + gw * 0.15
-    bw = gw * 0.33
-    for j, (v, color) in enumerate([(c, "#c0392b"), (r, "#2c3e50")]):
-        h = (H - bottom - top) * v / maxv
-        parts.append(f'<rect x="{x + j*bw}" y="{H-bottom-h}" width="{bw-4}" height="{h}" fill="{color}"/>')
-    parts.append(f'<text x="{x + bw}" y="{H-bottom+16}" text-anchor="middle">{w}</text>')
-parts.append(f'<rect x="{W-170}" y="30" width="12" height="12" fill="#c0392b"/><text x="{W-152}" y="40">CrownDB</text>')
-parts.append(f'<rect x="{W-90}" y="30" width="12" height="12" fill="#2c3e50"/><text x="{W-72}" y="40">RocksDB</text>')
-parts.append("</svg>")
-open(svg_path, "w").write("\n".join(parts))
+# Grouped bars, one group per workload.
+grouped_bars(svg_path, "ops/s, higher is better", [w for w, _, _ in bars],
+             [("CrownDB", "#c0392b", [c for _, c, _ in bars]), ("RocksDB", "#2c3e50", [r for _, _, r in bars])],
+             "operations per second")
