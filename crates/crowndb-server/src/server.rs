@@ -192,7 +192,7 @@ impl Server {
     fn stop(&mut self) -> Result<(), ServerError> {
         let _ = self.shutdown.send(true);
         match self.thread.take() {
-            Some(thread) => thread.join().unwrap_or_else(|_| Err(ServerError::Config("the server thread panicked".into()))),
+            Some(thread) => thread.join().unwrap_or_else(|payload| Err(ServerError::panicked(payload))),
             None => Ok(()),
         }
     }
