@@ -18,6 +18,7 @@ pub mod redis;
 pub mod resp;
 pub mod server;
 pub mod stats;
+pub mod store;
 pub mod tls;
 
 pub use config::Config;

@@ -19,7 +19,7 @@ use bytes::{Buf, BytesMut};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 
-use super::handler::{Flow, Handler};
+use super::cmd::{Flow, Handler};
 use super::parse::line_limit;
 use super::{parse, reply, ErrorKind, Limits};
 use crate::stats::{incr, BufferShare};
@@ -76,7 +76,7 @@ impl Connection {
             if let Err(e) = self.handler.finish_batch() {
                 // Nothing of this batch may be acknowledged: its writes are not known to be on disk.
                 self.write_buf.clear();
-                super::handler::engine_error(&mut self.write_buf, &e);
+                super::cmd::engine_error(&mut self.write_buf, &e);
                 flow = Flow::Close;
             }
             if let Err(over) = self.share.update(self.read_buf.capacity() + self.write_buf.capacity()) {
@@ -158,7 +158,7 @@ impl Connection {
                 }
                 Err(err) if err.kind == ErrorKind::UnknownCommand && !self.handler.authenticated() => {
                     // Before login an unknown command is refused like any other, as memcached does.
-                    self.write_buf.extend_from_slice(super::handler::UNAUTHENTICATED);
+                    self.write_buf.extend_from_slice(super::cmd::UNAUTHENTICATED);
                     at += err.consumed;
                     self.swallow = err.swallow;
                 }

@@ -150,7 +150,7 @@ impl Connection {
     /// Runs every complete request in the read buffer, appending the replies. Returns whether
     /// to close after sending them, and whether requests remain (the output limit stopped it).
     fn process(&mut self) -> (bool, bool) {
-        let mut ctx = Ctx { shared: &self.shared, client: &mut self.client, dirty: false, txn: None };
+        let mut ctx = Ctx::new(&self.shared, &mut self.client);
         let mut close = false;
         let mut more = false;
         loop {
@@ -183,25 +183,13 @@ impl Connection {
                 }
             }
         }
-        if ctx.dirty {
-            let db = &self.shared.db;
-            if let Err(e) = blocking(|| db.sync()) {
-                // Nothing of this batch may be acknowledged: its writes are not known to be on disk.
-                self.write_buf.clear();
-                encode(&super::reply::engine(e), self.client.protocol, &mut self.write_buf);
-                close = true;
-            }
+        if let Err(e) = ctx.writes.finish(&self.shared.db) {
+            // Nothing of this batch may be acknowledged: its writes are not known to be on disk.
+            self.write_buf.clear();
+            encode(&super::reply::engine(e), self.client.protocol, &mut self.write_buf);
+            close = true;
         }
         (close, more)
-    }
-}
-
-/// Runs `f`, which may block on disk I/O, without stalling the other tasks of a tokio worker
-/// (`block_in_place` on a multi-threaded runtime; directly elsewhere).
-pub(super) fn blocking<T>(f: impl FnOnce() -> T) -> T {
-    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
-        _ => f(),
     }
 }
 
