@@ -33,7 +33,7 @@ use super::auth::{Credentials, Login};
 use super::command::{expiry, Command, Expiry, Store, StoreVerb, RELATIVE_EXPTIME_MAX};
 use super::reply;
 use crate::config::Config;
-use crate::stats::{add, incr, ServerStats};
+use crate::stats::{incr, ServerStats};
 use crate::store::{blocking, now_ms, Deadline, Flusher, Writes};
 
 pub use stats::MEMCACHED_VERSION;
@@ -184,16 +184,6 @@ impl Handler {
             Command::MetaNoop => reply::meta_noop(out),
         }
         Flow::Continue
-    }
-
-    /// Counts bytes received, for `stats`.
-    pub fn count_read(&self, n: usize) {
-        add(&self.stats.counters.bytes_read, n as u64);
-    }
-
-    /// Counts bytes sent, for `stats`.
-    pub fn count_written(&self, n: usize) {
-        add(&self.stats.counters.bytes_written, n as u64);
     }
 }
 
