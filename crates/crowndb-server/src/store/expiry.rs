@@ -116,3 +116,26 @@ pub fn get_and_retime<K: Keys>(keys: &mut K, key: &[u8], to: Deadline, opts: &Wr
 pub fn is_past(at_ms: i64) -> bool {
     at_ms <= now_ms() as i64
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_deadline_keeps_value_and_flags_and_a_past_one_deletes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = crowndb::Db::open(dir.path(), crowndb::Options::default()).unwrap();
+        let opts = WriteOptions { flags: 7, ..WriteOptions::default() };
+        let v1 = db.put_opt(b"k", b"value", &opts).unwrap();
+        let later = now_ms() + 60_000;
+        let Retimed::Touched(v2) = retime(&mut db, b"k", Deadline::At(later), &WriteOptions::default()).unwrap() else { panic!() };
+        assert!(v2 > v1);
+        let entry = get_and_retime(&mut db, b"k", Deadline::Never, &WriteOptions::default()).unwrap().unwrap();
+        assert_eq!((&entry.value[..], entry.flags, entry.expires_at_ms), (&b"value"[..], 7, None));
+        assert!(entry.version > v2, "the entry returned is the touched one");
+        let gone = get_and_retime(&mut db, b"k", Deadline::Expired, &WriteOptions::default()).unwrap().unwrap();
+        assert_eq!(gone.version, entry.version, "a past deadline returns the entry as it was");
+        assert_eq!(retime(&mut db, b"k", Deadline::At(later), &WriteOptions::default()).unwrap(), Retimed::Missing);
+        assert_eq!(retime_if(&mut db, b"k", Deadline::Never, &WriteOptions::default(), |_| true).unwrap(), Retimed::Missing);
+    }
+}

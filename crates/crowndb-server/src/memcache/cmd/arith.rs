@@ -112,13 +112,18 @@ mod tests {
 
     #[test]
     fn counters_parse_like_memcached() {
-        assert_eq!(parse_counter(b"0"), Some(0));
-        assert_eq!(parse_counter(b"42  "), Some(42));
-        assert_eq!(parse_counter(b"18446744073709551615"), Some(u64::MAX));
-        assert_eq!(parse_counter(b"18446744073709551616"), None);
-        assert_eq!(parse_counter(b""), None);
-        assert_eq!(parse_counter(b"  "), None);
-        assert_eq!(parse_counter(b"-1"), None);
-        assert_eq!(parse_counter(b"1a"), None);
+        let cases: [(&[u8], Option<u64>); 8] = [
+            (b"0", Some(0)),
+            (b"42  ", Some(42)),
+            (b"18446744073709551615", Some(u64::MAX)),
+            (b"18446744073709551616", None),
+            (b"", None),
+            (b"  ", None),
+            (b"-1", None),
+            (b"1a", None),
+        ];
+        for (stored, parsed) in cases {
+            assert_eq!(parse_counter(stored), parsed, "{:?}", String::from_utf8_lossy(stored));
+        }
     }
 }
