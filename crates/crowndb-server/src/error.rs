@@ -24,4 +24,18 @@ pub enum ServerError {
     /// The store failed while syncing or closing at shutdown.
     #[error("closing the store: {0}")]
     Close(crowndb::Error),
+    /// The server's thread panicked (a bug, not a setting): the message is the panic's.
+    #[error("the server thread panicked: {0}")]
+    Panicked(String),
+}
+
+impl ServerError {
+    /// The error for a thread that ended in a panic with this payload.
+    pub(crate) fn panicked(payload: Box<dyn std::any::Any + Send>) -> ServerError {
+        let message = match payload.downcast::<String>() {
+            Ok(text) => *text,
+            Err(payload) => payload.downcast::<&'static str>().map_or_else(|_| "(no message)".to_string(), |text| text.to_string()),
+        };
+        ServerError::Panicked(message)
+    }
 }

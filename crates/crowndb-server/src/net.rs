@@ -1,5 +1,14 @@
 //! What the memcached and Redis connections share: the [`Stream`] they talk over (plain TCP or
-//! TLS) and the buffer handling of [`refill`].
+//! TLS), the connection loop [`serve`] with the protocol as a parameter ([`Protocol`]), and its
+//! buffer handling ([`refill`], [`evict`]).
+//!
+//! Each turn of [`serve`] hands what the socket has to the protocol, which parses and runs
+//! every complete request in it and appends the replies; all of them go out with one write
+//! (pipelining: 100 requests in one packet get 100 replies in one packet). A request split
+//! across packets waits in the buffer for the rest. A connection ends when the protocol says
+//! so, when the client closes or stays idle past the idle timeout (sending nothing, or taking
+//! none of its replies), when its buffers are evicted for the server's client memory, or when
+//! the server shuts down (requests already read are answered first).
 
 use std::io;
 use std::net::SocketAddr;
@@ -12,6 +21,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Interest, Re
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
+use crate::stats::BufferShare;
+
 /// Initial and minimum free space of a read buffer.
 pub(crate) const READ_CHUNK: usize = 16 * 1024;
 /// Replies buffered before they are sent even if more requests are waiting, so that a
@@ -22,10 +33,92 @@ const KEEP_BUFFER: usize = 64 * 1024;
 /// A connection that has sent nothing for this long gives its buffers back while it waits.
 const RELEASE_BUFFERS_AFTER: Duration = Duration::from_secs(1);
 
+/// What one pass of a [`Protocol`] over the read buffer ended with.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Pass {
+    /// Send the replies, then close the connection.
+    pub close: bool,
+    /// Complete requests may remain in the buffer (the output limit stopped the pass).
+    pub more: bool,
+}
+
+/// What a protocol adds to the connection loop: how requests become replies.
+pub(crate) trait Protocol {
+    /// The start of the message a connection evicted for client memory gets (see [`evict`]).
+    const EVICTED: &'static str;
+
+    /// Parses and runs every complete request at the front of `input`, consuming them, and
+    /// appends the replies to `output`; stops once `output` holds [`MAX_PENDING_OUTPUT`].
+    /// Every write the replies acknowledge is durable as the store's durability demands
+    /// before it returns.
+    fn process(&mut self, input: &mut BytesMut, output: &mut BytesMut) -> Pass;
+
+    /// How long the client may stay silent, or take none of its replies (`None`: forever).
+    fn idle_timeout(&self) -> Option<Duration>;
+
+    /// Counts bytes received, for the protocol's statistics.
+    fn count_read(&self, n: usize);
+
+    /// Counts bytes sent, for the protocol's statistics.
+    fn count_written(&self, n: usize);
+}
+
+/// Serves one connection with `protocol` until it ends. `shutdown` turns true when the server
+/// stops; `share` is the connection's part of the server's client memory.
+pub(crate) async fn serve<P: Protocol>(
+    stream: &mut Stream,
+    protocol: &mut P,
+    share: &mut BufferShare,
+    mut shutdown: watch::Receiver<bool>,
+) -> io::Result<()> {
+    // Allocated when the first bytes arrive (refill): a connection that never sends anything
+    // costs no buffer.
+    let mut read_buf = BytesMut::new();
+    let mut write_buf = BytesMut::new();
+    loop {
+        let pass = protocol.process(&mut read_buf, &mut write_buf);
+        if let Err(over) = share.update(read_buf.capacity() + write_buf.capacity()) {
+            evict(stream, &mut read_buf, &mut write_buf, P::EVICTED, over).await;
+            return Ok(());
+        }
+        let idle = protocol.idle_timeout();
+        if !write_buf.is_empty() {
+            // A client that takes none of its replies for the idle timeout is idle too:
+            // without a limit, one that never reads would hold its buffers forever.
+            let send = async {
+                stream.write_all(&write_buf).await?;
+                stream.flush().await
+            };
+            match idle {
+                Some(limit) => tokio::time::timeout(limit, send).await.unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into()))?,
+                None => send.await?,
+            }
+            protocol.count_written(write_buf.len());
+            write_buf.clear();
+        }
+        if pass.close {
+            let _ = stream.shutdown().await;
+            return Ok(());
+        }
+        if pass.more {
+            continue;
+        }
+        let n = refill(stream, &mut read_buf, &mut write_buf, idle, &mut shutdown).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        protocol.count_read(n);
+        if let Err(over) = share.update(read_buf.capacity() + write_buf.capacity()) {
+            evict(stream, &mut read_buf, &mut write_buf, P::EVICTED, over).await;
+            return Ok(());
+        }
+    }
+}
+
 /// Once every request read so far is answered: gives back oversized buffers, then waits
 /// for more bytes. Returns how many arrived; 0 means the connection should end (the
 /// peer closed it, it stayed idle longer than `idle`, or the server is stopping).
-pub(crate) async fn refill(
+async fn refill(
     stream: &mut Stream,
     read_buf: &mut BytesMut,
     write_buf: &mut BytesMut,
@@ -87,13 +180,7 @@ pub(crate) async fn refill(
 /// Closes a connection evicted for the server's client memory (`max_client_memory`): frees
 /// its buffers, then sends `reason` (the protocol's error prefix, e.g. `SERVER_ERROR out of
 /// memory`) with the figures if the client takes it within a second.
-pub(crate) async fn evict(
-    stream: &mut Stream,
-    read_buf: &mut BytesMut,
-    write_buf: &mut BytesMut,
-    reason: &str,
-    (used, limit): (usize, usize),
-) {
+async fn evict(stream: &mut Stream, read_buf: &mut BytesMut, write_buf: &mut BytesMut, reason: &str, (used, limit): (usize, usize)) {
     let held = read_buf.capacity() + write_buf.capacity();
     tracing::warn!("closing a connection holding {held} bytes of buffers: client buffers total {used}, over max_client_memory {limit}");
     *read_buf = BytesMut::new();

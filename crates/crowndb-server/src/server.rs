@@ -30,13 +30,13 @@ use tokio_rustls::TlsAcceptor;
 use crate::config::{durability_name, Config};
 use crate::error::ServerError;
 use crate::memcache::auth::Credentials;
+use crate::memcache::cmd::Handler;
 use crate::memcache::connection::Connection;
-use crate::memcache::flush::Flusher;
-use crate::memcache::handler::Handler;
 use crate::net::Stream;
 use crate::redis::connection::{Connection as RedisConnection, TOO_MANY_CLIENTS};
 use crate::redis::Shared as RedisShared;
 use crate::stats::{incr, ServerStats};
+use crate::store::Flusher;
 use crate::tls::{self, TlsFiles};
 
 /// How long shutdown waits for open connections to finish their requests.
@@ -192,7 +192,7 @@ impl Server {
     fn stop(&mut self) -> Result<(), ServerError> {
         let _ = self.shutdown.send(true);
         match self.thread.take() {
-            Some(thread) => thread.join().unwrap_or_else(|_| Err(ServerError::Config("the server thread panicked".into()))),
+            Some(thread) => thread.join().unwrap_or_else(|payload| Err(ServerError::panicked(payload))),
             None => Ok(()),
         }
     }

@@ -1,4 +1,5 @@
-//! Server-wide counters, reported by memcached's `stats` (and later Redis's `INFO`).
+//! Server-wide counters and gauges (memcached's `stats` writes them: `memcache/cmd/stats.rs`),
+//! and each connection's share of the client memory limit. No protocol here.
 //!
 //! Counters are relaxed atomics: each is exact, but a `stats` reply is not a consistent snapshot
 //! across counters (memcached's is not either). Item counts and sizes come from the store.
@@ -6,15 +7,6 @@
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
-
-use bytes::BytesMut;
-
-use crate::config::{durability_name, Config};
-use crate::memcache::reply;
-
-/// The version reported to clients. memcached clients parse `VERSION <major>.<minor>.<micro>`
-/// to pick features, so we report the memcached release whose protocol we follow, then ours.
-pub const MEMCACHED_VERSION: &str = concat!("1.6.0-crowndb-", env!("CARGO_PKG_VERSION"));
 
 macro_rules! counters {
     ($($name:ident),* $(,)?) => {
@@ -25,9 +17,9 @@ macro_rules! counters {
         }
 
         impl Counters {
-            /// Writes a `STAT <name> <value>` line per counter.
-            fn write(&self, out: &mut BytesMut) {
-                $(reply::stat_u64(out, stringify!($name), self.$name.load(Ordering::Relaxed));)*
+            /// Each counter's name and value, in the order `stats` lists them.
+            pub fn each(&self, mut f: impl FnMut(&'static str, u64)) {
+                $(f(stringify!($name), self.$name.load(Ordering::Relaxed));)*
             }
 
             /// Sets every resettable counter to 0 (`stats reset`).
@@ -189,64 +181,4 @@ impl ServerStats {
     pub fn reset(&self) {
         self.counters.reset();
     }
-
-    /// The general `stats` reply, `END` included.
-    pub fn write_general(&self, out: &mut BytesMut, db: &crowndb::Db, config: &Config) {
-        let store = db.stats();
-        reply::stat_u64(out, "pid", u64::from(std::process::id()));
-        reply::stat_u64(out, "uptime", self.uptime());
-        reply::stat_u64(out, "time", unix_now());
-        reply::stat(out, "version", MEMCACHED_VERSION.as_bytes());
-        reply::stat(out, "libevent", b"tokio");
-        reply::stat_u64(out, "pointer_size", usize::BITS.into());
-        let (user, system) = rusage();
-        reply::stat(out, "rusage_user", user.as_bytes());
-        reply::stat(out, "rusage_system", system.as_bytes());
-        reply::stat_u64(out, "max_connections", config.max_connections as u64);
-        reply::stat_u64(out, "curr_connections", self.curr_connections.load(Ordering::Relaxed));
-        reply::stat_u64(out, "total_connections", self.total_connections.load(Ordering::Relaxed));
-        reply::stat_u64(out, "client_buffer_bytes", self.client_memory.used() as u64);
-        reply::stat_u64(out, "evicted_clients", self.client_memory.evicted());
-        self.counters.write(out);
-        reply::stat_u64(out, "threads", config.worker_threads() as u64);
-        reply::stat_u64(out, "curr_items", store.keys);
-        reply::stat_u64(out, "total_items", store.last_sequence);
-        reply::stat_u64(out, "bytes", store.live_bytes);
-        reply::stat_u64(out, "limit_maxbytes", 0);
-        reply::stat_u64(out, "evictions", 0);
-        reply::stat_u64(out, "reclaimed", 0);
-        reply::stat_u64(out, "disk_segments", store.segment_count() as u64);
-        reply::stat_u64(out, "disk_dead_bytes", store.dead_bytes);
-        reply::stat_u64(out, "index_memory_bytes", store.index_memory_bytes);
-        reply::end(out);
-    }
-
-    /// The `stats settings` reply, `END` included.
-    pub fn write_settings(&self, out: &mut BytesMut, config: &Config) {
-        let addr = config.memcached_addr.as_deref().unwrap_or("off");
-        reply::stat(out, "interface", addr.as_bytes());
-        reply::stat_u64(out, "maxconns", config.max_connections as u64);
-        reply::stat_u64(out, "num_threads", config.worker_threads() as u64);
-        reply::stat_u64(out, "item_size_max", config.max_item_size as u64);
-        reply::stat_u64(out, "key_max", config.max_key_len as u64);
-        reply::stat_u64(out, "line_max", config.max_line_len as u64);
-        reply::stat_u64(out, "idle_timeout", config.idle_timeout.map_or(0, |d| d.as_secs()));
-        reply::stat(out, "cas_enabled", b"yes");
-        reply::stat(out, "evictions", b"off");
-        reply::stat(out, "durability", durability_name(config.durability).as_bytes());
-        reply::stat(out, "data_dir", config.data_dir.display().to_string().as_bytes());
-        reply::end(out);
-    }
-}
-
-/// CPU time used by the process, user and system, as `seconds.micros`.
-fn rusage() -> (String, String) {
-    // SAFETY: getrusage only writes into the zeroed struct we pass.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: RUSAGE_SELF and a valid pointer.
-    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
-        return ("0.000000".into(), "0.000000".into());
-    }
-    let fmt = |t: libc::timeval| format!("{}.{:06}", t.tv_sec, t.tv_usec);
-    (fmt(usage.ru_utime), fmt(usage.ru_stime))
 }

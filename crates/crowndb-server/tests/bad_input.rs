@@ -1,3 +1,6 @@
+//! Long (over 600 lines) on purpose: one catalogue of bad input for both listeners, so a new
+//! kind of bad input has one place to go; each test is independent.
+//!
 //! Bad input against a running server, through both protocols: oversized lines, huge declared
 //! lengths, invalid numbers, binary garbage, half requests followed by silence, values over the
 //! size limit, thousands of idle connections, and clients that pipeline requests but never read

@@ -1,3 +1,5 @@
+//! Long (just over 600 lines) on purpose: one end-to-end specification of the memcached listener.
+//!
 //! The memcached text protocol end to end: a server on 127.0.0.1 over a temporary directory,
 //! spoken to through a plain TCP socket.
 

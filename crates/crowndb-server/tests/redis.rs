@@ -1,3 +1,6 @@
+//! Long (over 600 lines) on purpose: one specification of the Redis listener's replies, read top
+//! to bottom; each test is independent and shares only the helpers at the top.
+//!
 //! The Redis protocol over a plain socket: exact replies and errors of every command, inline
 //! commands, pipelining, protocol errors closing the connection, limits, AUTH, RESP3, and the
 //! same data through the memcached listener. A server on 127.0.0.1 (port 0) over a temporary

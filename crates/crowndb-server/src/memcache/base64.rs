@@ -1,78 +1,35 @@
 //! Standard base64 (RFC 4648 alphabet, `=` padding) for the meta commands' `b` flag, which lets
-//! clients send binary keys. Small enough not to be worth a dependency.
+//! clients send binary keys, through the `base64` crate. Encoding pads; decoding takes input
+//! padded or not (padding, if any, must complete the last quantum), ignores the unused low bits of a last partial quantum (memcached does not
+//! check them), and refuses what decodes to nothing, as memcached refuses an empty key.
 
-use bytes::{BufMut, BytesMut};
+use base64::alphabet::STANDARD;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use base64::Engine;
+use bytes::BytesMut;
 
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const CODEC: GeneralPurpose = GeneralPurpose::new(
+    &STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent).with_decode_allow_trailing_bits(true),
+);
 
 /// Appends the padded base64 encoding of `input` to `out`.
 pub fn encode(input: &[u8], out: &mut BytesMut) {
-    out.reserve(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b0 = chunk[0];
-        let b1 = chunk.get(1).copied().unwrap_or(0);
-        let b2 = chunk.get(2).copied().unwrap_or(0);
-        let n = (u32::from(b0) << 16) | (u32::from(b1) << 8) | u32::from(b2);
-        out.put_u8(ALPHABET[(n >> 18) as usize & 63]);
-        out.put_u8(ALPHABET[(n >> 12) as usize & 63]);
-        if chunk.len() > 1 {
-            out.put_u8(ALPHABET[(n >> 6) as usize & 63]);
-        } else {
-            out.put_u8(b'=');
-        }
-        if chunk.len() > 2 {
-            out.put_u8(ALPHABET[n as usize & 63]);
-        } else {
-            out.put_u8(b'=');
-        }
-    }
-}
-
-fn value(c: u8) -> Option<u32> {
-    let v = match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'+' => 62,
-        b'/' => 63,
-        _ => return None,
-    };
-    Some(u32::from(v))
+    let start = out.len();
+    let len = input.len().div_ceil(3) * 4;
+    out.resize(start + len, 0);
+    let written = CODEC.encode_slice(input, &mut out[start..]).expect("the buffer holds the padded encoding");
+    debug_assert_eq!(written, len);
 }
 
 /// Decodes base64, padded or not. `None` if `input` is not base64 or decodes to nothing
 /// (memcached refuses an empty key the same way).
 pub fn decode(input: &[u8]) -> Option<Vec<u8>> {
-    let data = match input {
-        [rest @ .., b'=', b'='] => rest,
-        [rest @ .., b'='] => rest,
-        _ => input,
-    };
-    let padded_len = input.len() % 4;
-    if data.len() != input.len() && padded_len != 0 {
-        return None; // padding only ends a complete quantum
-    }
-    if data.len() % 4 == 1 {
+    // Padding, when there is any, completes the last quantum (the crate would take `Zg=`).
+    if input.last() == Some(&b'=') && !input.len().is_multiple_of(4) {
         return None;
     }
-    let mut out = Vec::with_capacity(data.len() / 4 * 3 + 2);
-    for chunk in data.chunks(4) {
-        let mut n = 0u32;
-        for &c in chunk {
-            n = (n << 6) | value(c)?;
-        }
-        match chunk.len() {
-            4 => out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]),
-            3 => out.extend_from_slice(&[(n >> 10) as u8, (n >> 2) as u8]),
-            2 => out.push((n >> 4) as u8),
-            _ => return None,
-        }
-    }
-    if out.is_empty() {
-        None
-    } else {
-        Some(out)
-    }
+    CODEC.decode(input).ok().filter(|out| !out.is_empty())
 }
 
 #[cfg(test)]

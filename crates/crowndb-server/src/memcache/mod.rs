@@ -7,10 +7,11 @@
 //! - `error.rs`: [`ProtocolError`], what bad input gets and what the connection must skip.
 //! - `reply.rs`: every reply, `VALUE` lines to meta `VA`/`HD`.
 //! - `base64.rs`: the meta commands' base64 keys.
-//! - `connection.rs`: a client connection: buffered reads, pipelining, error recovery.
-//! - `handler.rs`, `meta.rs`: commands applied to the store, replies written.
-//! - `flush.rs`: `flush_all`, now or after a delay.
-//! - `auth.rs`: the login of memcached's `-Y` auth file, checked by the handler.
+//! - `cmd/`: the command layer: commands applied to the store (through `store/`), replies
+//!   written, one file per command group.
+//! - `connection.rs`: what a memcached connection adds to the shared loop (`net::serve`):
+//!   swallowing refused data blocks, the newline scan, the login's unknown-command rule.
+//! - `auth.rs`: the login of memcached's `-Y` auth file, checked by the command layer.
 //!
 //! A connection drives it like this:
 //!
@@ -55,12 +56,10 @@
 
 pub mod auth;
 mod base64;
+pub mod cmd;
 mod command;
 pub mod connection;
 mod error;
-pub mod flush;
-pub mod handler;
-mod meta;
 mod parse;
 pub mod reply;
 

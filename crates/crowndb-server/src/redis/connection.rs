@@ -1,9 +1,10 @@
-//! One Redis client connection: buffered reading, pipelining, protocol errors.
+//! What a Redis connection adds to the shared connection loop (`net::serve`): its client's
+//! registration, the live settings (CONFIG SET), and protocol errors.
 //!
-//! Each turn reads what the socket has, decodes and runs every complete request in the buffer
-//! (`resp::RequestParser`), and sends all the replies with one write, so a pipeline of 10,000
-//! commands in a few packets gets its replies in a few packets. A request still arriving waits
-//! in the buffer; the parser refuses a declared bulk or argument count above the limits before
+//! Each turn decodes and runs every complete request in the buffer (`resp::RequestParser`);
+//! the loop sends all the replies with one write, so a pipeline of 10,000 commands in a few
+//! packets gets its replies in a few packets. A request still arriving waits in the buffer;
+//! the parser refuses a declared bulk or argument count above the limits before
 //! anything is allocated for it, and a query buffer above `client-query-buffer-limit` closes the
 //! connection.
 //!
@@ -20,7 +21,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 
 use super::client::{Client, ClientInfo};
@@ -29,21 +29,18 @@ use super::shared::Shared;
 use crate::resp::{encode, RequestParser};
 use crate::stats::{add, BufferShare};
 
-use crate::net::{Stream, MAX_PENDING_OUTPUT};
+use crate::net::{serve, Pass, Protocol, Stream, MAX_PENDING_OUTPUT};
 
 /// A Redis connection and its buffers.
 pub struct Connection {
-    stream: Stream,
+    /// Taken by `run` for the loop, which borrows the rest as the protocol.
+    stream: Option<Stream>,
     shared: Arc<Shared>,
     client: Client,
     parser: RequestParser,
     /// The settings generation `parser` and `timeout` were taken from.
     generation: u64,
     timeout: Option<Duration>,
-    read_buf: BytesMut,
-    write_buf: BytesMut,
-    /// This connection's part of the server's client memory (`max_client_memory`).
-    share: BufferShare,
 }
 
 impl Connection {
@@ -65,19 +62,8 @@ impl Connection {
         }));
         shared.register(info.clone());
         let client = Client::new(id, true, info);
-        let mut connection = Connection {
-            share: BufferShare::new(shared.stats.clone()),
-            stream,
-            shared,
-            client,
-            parser: RequestParser::default(),
-            generation: u64::MAX,
-            timeout: None,
-            // Allocated when the first bytes arrive (net::refill): a connection that never
-            // sends anything costs no buffer.
-            read_buf: BytesMut::new(),
-            write_buf: BytesMut::new(),
-        };
+        let mut connection =
+            Connection { stream: Some(stream), shared, client, parser: RequestParser::default(), generation: u64::MAX, timeout: None };
         connection.refresh_settings();
         connection.client.authenticated = connection.shared.settings().requirepass.is_none();
         connection.parser.set_auth_required(!connection.client.authenticated);
@@ -98,73 +84,31 @@ impl Connection {
 
     /// Serves the connection until it ends. `shutdown` turns true when the server stops.
     pub async fn run(mut self, shutdown: watch::Receiver<bool>) -> io::Result<()> {
-        let result = self.serve(shutdown).await;
+        let mut share = BufferShare::new(self.shared.stats.clone());
+        let mut stream = self.stream.take().expect("a connection runs once");
+        let result = serve(&mut stream, &mut self, &mut share, shutdown).await;
         self.shared.unregister(self.client.id);
         result
     }
 
-    async fn serve(&mut self, mut shutdown: watch::Receiver<bool>) -> io::Result<()> {
-        loop {
-            self.refresh_settings();
-            let (mut close, more) = self.process();
-            if let Err(over) = self.share.update(self.read_buf.capacity() + self.write_buf.capacity()) {
-                crate::net::evict(&mut self.stream, &mut self.read_buf, &mut self.write_buf, "-ERR client evicted", over).await;
-                return Ok(());
-            }
-            if !self.write_buf.is_empty() {
-                // A client that takes none of its replies for the idle timeout is idle too:
-                // without a limit, one that never reads would hold its buffers forever.
-                let send = async {
-                    self.stream.write_all(&self.write_buf).await?;
-                    self.stream.flush().await
-                };
-                match self.timeout {
-                    Some(limit) => tokio::time::timeout(limit, send).await.unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into()))?,
-                    None => send.await?,
-                }
-                add(&self.shared.counters.total_net_output_bytes, self.write_buf.len() as u64);
-                self.write_buf.clear();
-            }
-            if self.client.close_now {
-                close = true;
-            }
-            if close {
-                let _ = self.stream.shutdown().await;
-                return Ok(());
-            }
-            if more {
-                continue;
-            }
-            let n = crate::net::refill(&mut self.stream, &mut self.read_buf, &mut self.write_buf, self.timeout, &mut shutdown).await?;
-            if n == 0 {
-                return Ok(());
-            }
-            add(&self.shared.counters.total_net_input_bytes, n as u64);
-            if let Err(over) = self.share.update(self.read_buf.capacity() + self.write_buf.capacity()) {
-                crate::net::evict(&mut self.stream, &mut self.read_buf, &mut self.write_buf, "-ERR client evicted", over).await;
-                return Ok(());
-            }
-        }
-    }
-
-    /// Runs every complete request in the read buffer, appending the replies. Returns whether
-    /// to close after sending them, and whether requests remain (the output limit stopped it).
-    fn process(&mut self) -> (bool, bool) {
-        let mut ctx = Ctx { shared: &self.shared, client: &mut self.client, dirty: false, txn: None };
+    /// Runs every complete request in `input`, appending the replies. Returns whether to close
+    /// after sending them, and whether requests remain (the output limit stopped it).
+    fn run_requests(&mut self, input: &mut BytesMut, output: &mut BytesMut) -> (bool, bool) {
+        let mut ctx = Ctx::new(&self.shared, &mut self.client);
         let mut close = false;
         let mut more = false;
         loop {
-            if self.write_buf.len() >= MAX_PENDING_OUTPUT {
-                more = !self.read_buf.is_empty();
+            if output.len() >= MAX_PENDING_OUTPUT {
+                more = !input.is_empty();
                 break;
             }
-            match self.parser.decode(&mut self.read_buf) {
+            match self.parser.decode(input) {
                 Ok(Some(request)) => {
                     let reply = dispatch(&mut ctx, &request.args);
                     if ctx.client.close_now {
                         break;
                     }
-                    encode(&reply, ctx.client.protocol, &mut self.write_buf);
+                    encode(&reply, ctx.client.protocol, output);
                     // AUTH, HELLO and RESET change what the parser allows.
                     self.parser.set_auth_required(!ctx.client.authenticated);
                     if ctx.client.close_after_reply {
@@ -176,32 +120,42 @@ impl Connection {
                 Err(err) => {
                     tracing::debug!("Redis client {}: {err}", ctx.client.id);
                     if let Some(reply) = err.reply() {
-                        encode(&reply, ctx.client.protocol, &mut self.write_buf);
+                        encode(&reply, ctx.client.protocol, output);
                     }
                     close = true;
                     break;
                 }
             }
         }
-        if ctx.dirty {
-            let db = &self.shared.db;
-            if let Err(e) = blocking(|| db.sync()) {
-                // Nothing of this batch may be acknowledged: its writes are not known to be on disk.
-                self.write_buf.clear();
-                encode(&super::reply::engine(e), self.client.protocol, &mut self.write_buf);
-                close = true;
-            }
+        if let Err(e) = ctx.writes.finish(&self.shared.db) {
+            // Nothing of this batch may be acknowledged: its writes are not known to be on disk.
+            output.clear();
+            encode(&super::reply::engine(e), self.client.protocol, output);
+            close = true;
         }
         (close, more)
     }
 }
 
-/// Runs `f`, which may block on disk I/O, without stalling the other tasks of a tokio worker
-/// (`block_in_place` on a multi-threaded runtime; directly elsewhere).
-pub(super) fn blocking<T>(f: impl FnOnce() -> T) -> T {
-    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
-        _ => f(),
+impl Protocol for Connection {
+    const EVICTED: &'static str = "-ERR client evicted";
+
+    fn process(&mut self, input: &mut BytesMut, output: &mut BytesMut) -> Pass {
+        self.refresh_settings();
+        let (close, more) = self.run_requests(input, output);
+        Pass { close: close || self.client.close_now, more }
+    }
+
+    fn idle_timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    fn count_read(&self, n: usize) {
+        add(&self.shared.counters.total_net_input_bytes, n as u64);
+    }
+
+    fn count_written(&self, n: usize) {
+        add(&self.shared.counters.total_net_output_bytes, n as u64);
     }
 }
 

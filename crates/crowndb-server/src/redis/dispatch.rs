@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use bytes::Bytes;
-use crowndb::{Db, Durability, WriteOptions};
+use crowndb::{Db, WriteOptions};
 
 use super::client::Client;
 use super::cmd::{command, connection, expire, keyspace, server, strings, transaction};
@@ -18,6 +18,7 @@ use super::shared::Shared;
 use super::txn::Txn;
 use crate::resp::Frame;
 use crate::stats::incr;
+use crate::store::Writes;
 
 /// A command's function: the request's arguments (name first) to a reply.
 pub type Run = fn(&mut Ctx, &[Bytes]) -> Reply;
@@ -379,13 +380,18 @@ pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
 pub struct Ctx<'a> {
     pub shared: &'a Shared,
     pub client: &'a mut Client,
-    /// A write was made whose sync is deferred to the end of the batch (durability `always`).
-    pub dirty: bool,
+    /// The write options, and the sync the batch owes (durability `always`).
+    pub writes: Writes,
     /// Inside an atomic EXEC: the overlay the commands read and write instead of the store.
     pub txn: Option<Txn>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// The context of one batch of a client's requests, outside any transaction.
+    pub fn new(shared: &'a Shared, client: &'a mut Client) -> Ctx<'a> {
+        Ctx { shared, client, writes: Writes::new(shared.config.durability), txn: None }
+    }
+
     /// The store itself, for commands that never run on a transaction's overlay (KEYS, SCAN,
     /// FLUSH, WATCH ...: see `txn::runs_on_overlay`); key commands use `entry`, `put`, `update` ...
     pub fn db(&self) -> &Db {
@@ -395,12 +401,7 @@ impl Ctx<'_> {
     /// Options for one write: with durability `always`, the write does not wait and the
     /// connection syncs once before sending the batch's replies.
     pub fn write_options(&mut self) -> WriteOptions {
-        if self.shared.config.durability == Durability::Always {
-            self.dirty = true;
-            WriteOptions { sync: Some(false), ..WriteOptions::default() }
-        } else {
-            WriteOptions::default()
-        }
+        self.writes.options()
     }
 
     /// Counts a read of a key for INFO's keyspace_hits / keyspace_misses.

@@ -126,7 +126,7 @@ proptest! {
     #[test]
     fn any_request_gets_a_reply(requests in prop::collection::vec(request(), 1..40)) {
         let (_dir, shared, mut client) = harness();
-        let mut ctx = Ctx { shared: &shared, client: &mut client, dirty: false, txn: None };
+        let mut ctx = Ctx::new(&shared, &mut client);
         for args in &requests {
             let _ = dispatch(&mut ctx, args);
             // Keep the client able to run the next one.
@@ -203,10 +203,10 @@ proptest! {
     fn exec_on_the_overlay_answers_like_commands_one_by_one(requests in prop::collection::vec(timeless_request(), 1..30)) {
         let requests: Vec<_> = requests.into_iter().filter(|args| arity_ok(args)).collect();
         let (_dir_a, shared_a, mut client_a) = harness();
-        let mut one_by_one = Ctx { shared: &shared_a, client: &mut client_a, dirty: false, txn: None };
+        let mut one_by_one = Ctx::new(&shared_a, &mut client_a);
         let replies: Vec<Frame> = requests.iter().map(|args| dispatch(&mut one_by_one, args)).collect();
         let (_dir_b, shared_b, mut client_b) = harness();
-        let mut in_exec = Ctx { shared: &shared_b, client: &mut client_b, dirty: false, txn: None };
+        let mut in_exec = Ctx::new(&shared_b, &mut client_b);
         prop_assert_eq!(dispatch(&mut in_exec, &[Bytes::from_static(b"MULTI")]), Frame::ok());
         for args in &requests {
             prop_assert_eq!(dispatch(&mut in_exec, args), Frame::simple("QUEUED"));
@@ -227,7 +227,7 @@ proptest! {
 #[test]
 fn names_match_in_any_case() {
     let (_dir, shared, mut client) = harness();
-    let mut ctx = Ctx { shared: &shared, client: &mut client, dirty: false, txn: None };
+    let mut ctx = Ctx::new(&shared, &mut client);
     for name in ["ping", "PING", "PiNg"] {
         assert_eq!(dispatch(&mut ctx, &[Bytes::from(name)]), Frame::simple("PONG"));
     }

@@ -1,41 +1,24 @@
 //! The store as commands see it, and the transaction overlay that makes EXEC one batch on disk.
 //!
 //! Commands reach keys only through the `Ctx` methods below (`entry`, `contains`, `put`,
-//! `update`, `delete`, `write`, `write_if`). Outside a transaction they are the `Db` calls of the
-//! same names. Inside an atomic EXEC they read and write a [`Txn`]: an overlay seeded with the
+//! `update`, `delete`, `touch`, `write`, `write_if`), which are also `Ctx`'s implementation of
+//! the store layer's [`Keys`], so the store functions (append, counters, deadline changes) run
+//! on either. Outside a transaction they are the `Db` calls of the same names. Inside an atomic EXEC they read and write a [`Txn`]: an overlay seeded with the
 //! live entries of every key the queued commands name (read under the store's writer lock by
 //! `Db::write_if`), where each write replaces the key's entry. When the queue has run, the keys
 //! written become one `WriteBatch`, appended by that same `write_if` as one checksummed envelope:
 //! after a crash the transaction is on disk whole or not at all, and no other writer (another
 //! protocol, a background expiry) comes between its reads and its writes.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 
 use bytes::Bytes;
 use crowndb::{Entry, Update, UpdateOutcome, WriteBatch, WriteOptions};
 
-use super::cmd::now_ms;
 use super::dispatch::{lookup, Ctx};
 use super::reply::{self, MAX_KEY_LEN};
 use crate::resp::Frame;
-
-/// One write of [`Ctx::write`] / [`Ctx::write_if`] (a `WriteBatch` cannot be read back).
-pub enum Op<'a> {
-    Put { key: &'a [u8], value: Cow<'a, [u8]>, flags: u32, expires_at_ms: Option<u64> },
-    Delete { key: &'a [u8] },
-}
-
-fn to_batch(ops: &[Op]) -> WriteBatch {
-    let mut batch = WriteBatch::new();
-    for op in ops {
-        match op {
-            Op::Put { key, value, flags, expires_at_ms } => batch.put_with(key, value, *flags, *expires_at_ms),
-            Op::Delete { key } => batch.delete(key),
-        };
-    }
-    batch
-}
+use crate::store::{now_ms, to_batch, Keys, Op};
 
 /// One key of the overlay.
 struct Slot {
@@ -174,14 +157,25 @@ impl Ctx<'_> {
         }
     }
 
-    /// Stores `value` with `opts.flags` and `opts.expires_at_ms`.
-    pub fn put(&mut self, key: &[u8], value: &[u8], opts: &WriteOptions) -> Result<(), Frame> {
+    /// Stores `value` with `opts.flags` and `opts.expires_at_ms`; the new version (0 inside EXEC).
+    pub fn put(&mut self, key: &[u8], value: &[u8], opts: &WriteOptions) -> Result<u64, Frame> {
         match &mut self.txn {
-            Some(txn) => {
-                txn.set(key, Some(Entry { value: value.to_vec(), version: 0, flags: opts.flags, expires_at_ms: opts.expires_at_ms }))
-            }
-            None => self.shared.db.put_opt(key, value, opts).map(drop).map_err(reply::engine),
+            Some(txn) => txn
+                .set(key, Some(Entry { value: value.to_vec(), version: 0, flags: opts.flags, expires_at_ms: opts.expires_at_ms }))
+                .map(|()| 0),
+            None => self.shared.db.put_opt(key, value, opts).map_err(reply::engine),
         }
+    }
+
+    /// `Db::touch`: a new deadline for a live key, rewriting only its record; the new version
+    /// (0 inside EXEC), or `None` if the key has no live value.
+    pub fn touch(&mut self, key: &[u8], expires_at_ms: Option<u64>) -> Result<Option<u64>, Frame> {
+        let Some(txn) = &mut self.txn else {
+            return self.shared.db.touch(key, expires_at_ms).map_err(reply::engine);
+        };
+        let Some(entry) = txn.get(key)? else { return Ok(None) };
+        txn.set(key, Some(Entry { expires_at_ms, ..entry }))?;
+        Ok(Some(0))
     }
 
     /// `Db::update`: `f` decides from the key's live entry, with no other write in between.
@@ -243,6 +237,49 @@ impl Ctx<'_> {
             }
             _ => Ok(false),
         }
+    }
+}
+
+/// The store layer's functions run on a command's context: on the store, or inside EXEC on
+/// the transaction's overlay.
+impl Keys for Ctx<'_> {
+    type Error = Frame;
+
+    fn entry(&mut self, key: &[u8]) -> Result<Option<Entry>, Frame> {
+        Ctx::entry(self, key)
+    }
+
+    fn contains(&mut self, key: &[u8]) -> Result<bool, Frame> {
+        Ctx::contains(self, key)
+    }
+
+    fn put(&mut self, key: &[u8], value: &[u8], opts: &WriteOptions) -> Result<u64, Frame> {
+        Ctx::put(self, key, value, opts)
+    }
+
+    fn update(&mut self, key: &[u8], opts: &WriteOptions, f: impl FnOnce(Option<&Entry>) -> Update) -> Result<UpdateOutcome, Frame> {
+        Ctx::update(self, key, opts, f)
+    }
+
+    fn delete(&mut self, key: &[u8], opts: &WriteOptions) -> Result<bool, Frame> {
+        Ctx::delete(self, key, opts)
+    }
+
+    fn touch(&mut self, key: &[u8], expires_at_ms: Option<u64>) -> Result<Option<u64>, Frame> {
+        Ctx::touch(self, key, expires_at_ms)
+    }
+
+    fn write(&mut self, ops: Vec<Op>, opts: &WriteOptions) -> Result<(), Frame> {
+        Ctx::write(self, ops, opts)
+    }
+
+    fn write_if<'k>(
+        &mut self,
+        keys: &[&'k [u8]],
+        opts: &WriteOptions,
+        f: impl FnOnce(&[Option<Entry>]) -> Option<Vec<Op<'k>>>,
+    ) -> Result<bool, Frame> {
+        Ctx::write_if(self, keys, opts, f)
     }
 }
 

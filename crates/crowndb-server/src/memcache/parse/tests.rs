@@ -1,3 +1,6 @@
+//! Long (over 600 lines) on purpose: a table of every request form and every bad input, one
+//! case each; splitting it would split the specification.
+//!
 //! The parser's specification: what each request becomes, and what each kind of bad input gets.
 
 use std::borrow::Cow;

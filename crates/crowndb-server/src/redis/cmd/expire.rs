@@ -1,14 +1,15 @@
 //! Expiry: EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT (NX, XX, GT, LT), TTL, PTTL, EXPIRETIME,
 //! PEXPIRETIME, PERSIST. A TTL is the record's deadline (`expires_at_ms`), the same one
-//! memcached's exptime sets; changing it rewrites the record in one `Db::update`.
+//! memcached's exptime sets; changing it is the store layer's `retime` (`Db::touch`: only the
+//! record is rewritten, not the value), and a deadline already past deletes the key.
 
 use bytes::Bytes;
-use crowndb::Update;
 
-use super::{now_ms, ExpireArg};
+use super::ExpireArg;
 use crate::redis::dispatch::Ctx;
 use crate::redis::reply::{self, is, parse_i64, writable_key, Reply};
 use crate::resp::Frame;
+use crate::store::{self, now_ms, Deadline};
 
 #[derive(Default)]
 struct Conditions {
@@ -48,25 +49,18 @@ fn expire_generic(ctx: &mut Ctx, args: &[Bytes], unit: ExpireArg, name: &str) ->
     let conditions = parse_conditions(&args[3..])?;
     let at = unit.deadline(value, name)?;
     let opts = ctx.write_options();
-    let mut done = false;
-    ctx.update(key, &opts, |current| {
-        let Some(e) = current else { return Update::Keep };
-        // No TTL counts as an infinite one for GT and LT.
-        let allowed = match e.expires_at_ms {
+    let to = Deadline::at_unix_ms(at, now_ms());
+    let conditional = conditions.nx || conditions.xx || conditions.gt || conditions.lt;
+    let result = if conditional {
+        store::retime_if(ctx, key, to, &opts, |e| match e.expires_at_ms {
+            // No TTL counts as an infinite one for GT and LT.
             None => !conditions.xx && !conditions.gt,
             Some(old) => !conditions.nx && (!conditions.gt || at > old as i64) && (!conditions.lt || at < old as i64),
-        };
-        if !allowed {
-            return Update::Keep;
-        }
-        done = true;
-        if at <= now_ms() as i64 {
-            Update::Delete
-        } else {
-            Update::Put { value: e.value.clone(), flags: e.flags, expires_at_ms: Some(at as u64) }
-        }
-    })?;
-    Ok(Frame::Integer(i64::from(done)))
+        })?
+    } else {
+        store::retime(ctx, key, to, &opts)?
+    };
+    Ok(Frame::Integer(i64::from(result.done())))
 }
 
 pub fn expire(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
@@ -116,13 +110,6 @@ pub fn pexpiretime(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 pub fn persist(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let key = writable_key(&args[1])?;
     let opts = ctx.write_options();
-    let mut done = false;
-    ctx.update(key, &opts, |current| match current {
-        Some(e) if e.expires_at_ms.is_some() => {
-            done = true;
-            Update::Put { value: e.value.clone(), flags: e.flags, expires_at_ms: None }
-        }
-        _ => Update::Keep,
-    })?;
-    Ok(Frame::Integer(i64::from(done)))
+    let result = store::retime_if(ctx, key, Deadline::Never, &opts, |e| e.expires_at_ms.is_some())?;
+    Ok(Frame::Integer(i64::from(result.done())))
 }

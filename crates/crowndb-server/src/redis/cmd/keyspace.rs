@@ -11,13 +11,12 @@ use std::collections::HashSet;
 
 use bytes::Bytes;
 
-use crate::memcache::flush::flush_now;
-use crate::redis::connection::blocking;
 use crate::redis::dispatch::Ctx;
 use crate::redis::glob;
 use crate::redis::reply::{self, is, parse_i64, writable_key, Reply, MAX_KEY_LEN};
-use crate::redis::txn::Op;
 use crate::resp::Frame;
+use crate::store::Op;
+use crate::store::{blocking, flush_now};
 
 pub fn del(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let opts = ctx.write_options();

@@ -9,15 +9,9 @@ pub mod server;
 pub mod strings;
 pub mod transaction;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use crate::redis::reply;
 use crate::resp::Frame;
-
-/// The current Unix time in milliseconds (the clock the store uses for expiry).
-pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
-}
+use crate::store::now_ms;
 
 /// How an expiry argument counts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

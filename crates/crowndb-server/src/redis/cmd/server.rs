@@ -10,13 +10,13 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::config::durability_name;
-use crate::redis::connection::blocking;
 use crate::redis::dispatch::{sub_arity, Ctx};
 use crate::redis::glob;
 use crate::redis::reply::{self, is, Reply};
 use crate::redis::REDIS_VERSION;
 use crate::resp::Frame;
 use crate::stats::unix_now;
+use crate::store::{blocking, cpu_times};
 
 /// `INFO [section ...]`: `server clients memory persistence stats replication cpu keyspace`
 /// by default and for `all`, `everything` or `default`.
@@ -165,17 +165,6 @@ fn human(bytes: u64) -> String {
         b if b >= 1 << 10 => format!("{:.2}K", b as f64 / 1024.0),
         b => format!("{b}B"),
     }
-}
-
-fn cpu_times() -> (String, String) {
-    // SAFETY: getrusage only writes into the zeroed struct we pass.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: RUSAGE_SELF and a valid pointer.
-    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
-        return ("0.000000".into(), "0.000000".into());
-    }
-    let fmt = |t: libc::timeval| format!("{}.{:06}", t.tv_sec, t.tv_usec);
-    (fmt(usage.ru_utime), fmt(usage.ru_stime))
 }
 
 pub fn time(_ctx: &mut Ctx, _args: &[Bytes]) -> Reply {

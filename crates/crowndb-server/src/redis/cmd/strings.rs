@@ -1,6 +1,8 @@
 //! String commands. Every read-modify-write (SET with NX/XX/GET/KEEPTTL, GETSET, GETDEL,
-//! GETEX, APPEND, SETRANGE, INCR*, DECR*) runs in one `Db::update`, which decides under the
-//! store's writer lock: concurrent clients never lose an increment or both win an NX. MSET is
+//! APPEND, SETRANGE, INCR*, DECR*) runs in one `Db::update`, which decides under the store's
+//! writer lock: concurrent clients never lose an increment or both win an NX. APPEND and the
+//! integer INCR family are the store layer's (`store::append`, `store::add_i64`); GETEX's new
+//! deadline is `store::get_and_retime` (a touch of the record, not a rewrite of the value). MSET is
 //! one `WriteBatch` (all or nothing, even across a crash); MSETNX checks, then writes one batch.
 
 use bytes::Bytes;
@@ -8,11 +10,11 @@ use std::borrow::Cow;
 
 use crowndb::{Update, UpdateOutcome};
 
-use super::{now_ms, ExpireArg};
+use super::ExpireArg;
 use crate::redis::dispatch::Ctx;
 use crate::redis::reply::{self, is, parse_f64, parse_i64, writable_key, Reply};
-use crate::redis::txn::Op;
 use crate::resp::{parse_integer, Frame};
+use crate::store::{self, Added, Appended, Deadline, Op};
 
 /// Stores a value with flags 0 (Redis has none), keeping nothing of the old record.
 fn put(value: Vec<u8>, expires_at_ms: Option<u64>) -> Update {
@@ -200,20 +202,21 @@ pub fn getex(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return get(ctx, args);
     };
     let key = writable_key(&args[1])?;
-    let opts = ctx.write_options();
-    let mut old = None;
-    ctx.update(key, &opts, |current| {
-        let Some(e) = current else { return Update::Keep };
-        old = Some(e.value.clone());
-        match change {
-            Some(at) if at <= now_ms() as i64 => Update::Delete,
-            Some(at) => Update::Put { value: e.value.clone(), flags: e.flags, expires_at_ms: Some(at as u64) },
-            None if e.expires_at_ms.is_none() => Update::Keep,
-            None => Update::Put { value: e.value.clone(), flags: e.flags, expires_at_ms: None },
+    let to = match change {
+        Some(at) => Deadline::at_unix_ms(at, store::now_ms()),
+        None => Deadline::Never,
+    };
+    let found = match ctx.entry(key)? {
+        // PERSIST of a key without a deadline writes nothing.
+        Some(entry) if to == Deadline::Never && entry.expires_at_ms.is_none() => Some(entry),
+        Some(_) => {
+            let opts = ctx.write_options();
+            store::get_and_retime(ctx, key, to, &opts)?
         }
-    })?;
-    ctx.count_lookup(old.is_some());
-    Ok(old.map_or(Frame::Null, bulk))
+        None => None,
+    };
+    ctx.count_lookup(found.is_some());
+    Ok(found.map_or(Frame::Null, |e| bulk(e.value)))
 }
 
 /// Most bytes of values one MGET reply may hold beyond its first value. The reply is built
@@ -277,21 +280,10 @@ pub fn append(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let key = writable_key(&args[1])?;
     let limit = max_len(ctx);
     let opts = ctx.write_options();
-    let mut result = Ok(0);
-    ctx.update(key, &opts, |current| {
-        let (mut value, flags, deadline) = match current {
-            Some(e) => (e.value.clone(), e.flags, e.expires_at_ms),
-            None => (Vec::new(), 0, None),
-        };
-        if value.len() + args[2].len() > limit {
-            result = Err(reply::too_large());
-            return Update::Keep;
-        }
-        value.extend_from_slice(&args[2]);
-        result = Ok(value.len());
-        Update::Put { value, flags, expires_at_ms: deadline }
-    })?;
-    Ok(Frame::Integer(result? as i64))
+    match store::append(ctx, key, &args[2], limit, &opts)? {
+        Appended::Len(len) => Ok(Frame::Integer(len as i64)),
+        Appended::TooLarge => Err(reply::too_large()),
+    }
 }
 
 pub fn strlen(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
@@ -362,23 +354,11 @@ pub fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 fn incr_by(ctx: &mut Ctx, key: &[u8], delta: i64) -> Reply {
     let key = writable_key(key)?;
     let opts = ctx.write_options();
-    let mut result = Err(reply::not_integer());
-    ctx.update(key, &opts, |current| {
-        let (old, flags, deadline) = match current {
-            None => (0, 0, None),
-            Some(e) => match parse_integer(&e.value) {
-                Some(n) => (n, e.flags, e.expires_at_ms),
-                None => return Update::Keep,
-            },
-        };
-        let Some(new) = old.checked_add(delta) else {
-            result = Err(Frame::err("increment or decrement would overflow"));
-            return Update::Keep;
-        };
-        result = Ok(new);
-        Update::Put { value: new.to_string().into_bytes(), flags, expires_at_ms: deadline }
-    })?;
-    Ok(Frame::Integer(result?))
+    match store::add_i64(ctx, key, delta, parse_integer, &opts)? {
+        Added::Done(n, _) => Ok(Frame::Integer(n)),
+        Added::NotInteger => Err(reply::not_integer()),
+        Added::Overflow => Err(Frame::err("increment or decrement would overflow")),
+    }
 }
 
 pub fn incr(ctx: &mut Ctx, args: &[Bytes]) -> Reply {

@@ -77,7 +77,7 @@ fn exec_atomic(ctx: &mut Ctx, queue: &[Vec<Bytes>], watched: &[(Bytes, Option<u6
     keys.sort_unstable();
     keys.dedup();
     let key_refs: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
-    let dirty_before = ctx.dirty;
+    let dirty_before = ctx.writes.dirty;
     let opts = ctx.write_options();
     let shared = ctx.shared;
     let mut reply = Frame::NullArray;
@@ -92,7 +92,7 @@ fn exec_atomic(ctx: &mut Ctx, queue: &[Vec<Bytes>], watched: &[(Bytes, Option<u6
     })?;
     if !written {
         // Nothing reached the store (only reads, or a failed WATCH): no sync to wait for.
-        ctx.dirty = dirty_before;
+        ctx.writes.dirty = dirty_before;
     }
     Ok(reply)
 }

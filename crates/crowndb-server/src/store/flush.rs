@@ -1,4 +1,5 @@
-//! `flush_all [delay]`: invalidate every item that exists when the flush takes effect.
+//! Flushing: invalidate every item that exists when the flush takes effect (memcached's
+//! `flush_all [delay]`, Redis's FLUSHDB / FLUSHALL).
 //!
 //! memcached flushes lazily (items older than the flush time are treated as missing). We have no
 //! per-item store time to compare with, so a flush walks the keys ([`Db::scan`]) and deletes
@@ -6,8 +7,8 @@
 //! began: an item written while the walk runs survives, as it does in memcached. It costs one
 //! delete per item, and the connection that asked waits for it.
 //!
-//! A delayed flush (`flush_all 60`) is a timer task; the delay follows the exptime rules
-//! (relative up to 30 days, else a Unix time). A later `flush_all` replaces a pending one, as in
+//! A delayed flush (`flush_all 60`) is a timer task, at a deadline the protocol computed (for
+//! memcached, by its exptime rules: relative up to 30 days, else a Unix time). A later `flush_all` replaces a pending one, as in
 //! memcached. A pending flush does not survive a restart.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,7 +17,8 @@ use std::time::Duration;
 
 use crowndb::{Db, Update, WriteOptions};
 
-use super::handler::{now_ms, Deadline};
+use super::expiry::Deadline;
+use super::now_ms;
 
 /// Keys read per page of the walk.
 const PAGE: usize = 1024;
@@ -29,12 +31,12 @@ pub struct Flusher {
 }
 
 impl Flusher {
-    /// Handles `flush_all` with this raw delay: flushes now (returning the items removed) or
-    /// schedules it (returning `None`).
-    pub fn flush_all(self: &Arc<Self>, db: &Db, delay: Option<i64>, opts: &WriteOptions) -> crowndb::Result<Option<u64>> {
+    /// Flushes now, or at `when` if it is a deadline still ahead: returns the items removed,
+    /// or `None` for a flush scheduled. Either way it replaces a pending one.
+    pub fn flush_at(self: &Arc<Self>, db: &Db, when: Option<Deadline>, opts: &WriteOptions) -> crowndb::Result<Option<u64>> {
         let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
         let now = now_ms();
-        let at = match delay.map(|d| Deadline::from_exptime(d, now)) {
+        let at = match when {
             Some(Deadline::At(at)) if at > now => at,
             _ => return flush_now(db, opts).map(Some),
         };

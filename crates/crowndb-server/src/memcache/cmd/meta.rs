@@ -1,5 +1,5 @@
 //! The meta commands (`mg`, `ms`, `md`, `ma`, `me`) applied to the store. `mn` is answered in
-//! `handler.rs`.
+//! `mod.rs`.
 //!
 //! Supported flags: `b` (base64 key), `c f k O q s t v` (return flags and quiet mode), `T`
 //! (new TTL), `F` (client flags), `C` (compare cas), `M` (mode), `N` (vivify: `ms` append and
@@ -12,10 +12,13 @@
 use bytes::BytesMut;
 use crowndb::Update;
 
-use super::command::{ArithMode, MetaFlags, MetaSetMode};
-use super::handler::{engine_error, now_ms, ttl_secs, ArithResult, Deadline, Handler, StoreMode, StoreRequest, StoreResult};
-use super::reply::{self, DebugInfo, ItemInfo, MetaStatus};
+use super::arith::ArithResult;
+use super::storage::{StoreMode, StoreRequest, StoreResult};
+use super::{deadline, engine_error, ttl_secs, Handler};
+use crate::memcache::command::{ArithMode, MetaFlags, MetaSetMode};
+use crate::memcache::reply::{self, DebugInfo, ItemInfo, MetaStatus};
 use crate::stats::incr;
+use crate::store::now_ms;
 
 impl Handler {
     pub(super) fn meta_get(&mut self, key: &[u8], flags: &MetaFlags<'_>, out: &mut BytesMut) {
@@ -23,11 +26,11 @@ impl Handler {
         incr(&counters.cmd_meta);
         incr(&counters.cmd_get);
         let now = now_ms();
-        let touch = flags.ttl.map(|exptime| Deadline::from_exptime(exptime, now));
+        let touch = flags.ttl.map(|exptime| deadline(exptime, now));
         if touch.is_some() {
             incr(&counters.cmd_touch);
         }
-        match self.fetch(key, touch) {
+        match self.get_or_touch(key, touch) {
             Ok(Some(entry)) => {
                 incr(&self.stats.counters.get_hits);
                 let item = ItemInfo {
@@ -66,9 +69,9 @@ impl Handler {
                 MetaSetMode::Prepend => StoreMode::Prepend,
             },
             flags: flags.client_flags.unwrap_or(0),
-            deadline: Deadline::from_exptime(flags.ttl.unwrap_or(0), now),
+            deadline: deadline(flags.ttl.unwrap_or(0), now),
             compare_cas: flags.compare_cas,
-            vivify: flags.vivify.map(|exptime| Deadline::from_exptime(exptime, now)),
+            vivify: flags.vivify.map(|exptime| deadline(exptime, now)),
         };
         match self.store_item(&request) {
             Ok(StoreResult::Stored(version)) => {
@@ -91,7 +94,7 @@ impl Handler {
             reply::server_error(out, "md with I (invalidate) is not supported");
             return;
         }
-        let opts = self.write_options();
+        let opts = self.writes.options();
         let mut status = MetaStatus::Nf;
         let result = self.db.update(key, &opts, |current| {
             let Some(e) = current else { return Update::Keep };
@@ -122,8 +125,8 @@ impl Handler {
     pub(super) fn meta_arith(&mut self, key: &[u8], mode: ArithMode, flags: &MetaFlags<'_>, out: &mut BytesMut) {
         incr(&self.stats.counters.cmd_meta);
         let now = now_ms();
-        let vivify = flags.vivify.map(|exptime| (flags.initial_or_default(), Deadline::from_exptime(exptime, now)));
-        let touch = flags.ttl.map(|exptime| Deadline::from_exptime(exptime, now));
+        let vivify = flags.vivify.map(|exptime| (flags.initial_or_default(), deadline(exptime, now)));
+        let touch = flags.ttl.map(|exptime| deadline(exptime, now));
         let result = self.arith_item(key, mode, flags.delta_or_default(), flags.compare_cas, vivify, touch);
         let counters = &self.stats.counters;
         let (hits, misses) = match mode {
