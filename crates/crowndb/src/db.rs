@@ -158,6 +158,13 @@ impl Db {
 
     /// Stores `value` under `key` with the store's default durability; returns the new version.
     ///
+    /// Value sizes (the same rule for every write path: `put`, `put_if`, `update`,
+    /// `increment`, `append`, `write`, `write_if`): a value may be up to
+    /// [`Options::max_value_size`] bytes (default 64 MiB), even above `segment_size`; a
+    /// value over 1 MiB is stored as a stream (chunk records, then a small head that
+    /// commits it, as [`Db::put_stream`] writes), so a later [`Db::touch`] rewrites only the
+    /// head. In a batch, the envelope holds the heads: it stays all or nothing.
+    ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
     /// # let db = crowndb::Db::open(dir.path(), crowndb::Options::default()).unwrap();
@@ -182,6 +189,7 @@ impl Db {
     }
 
     /// Writes `value` only if `condition` holds, atomically with respect to every other write.
+    /// Values follow the size rule of [`Db::put`] (over 1 MiB: streamed).
     ///
     /// ```
     /// use crowndb::{Condition, PutOutcome, WriteOptions};
@@ -248,6 +256,7 @@ impl Db {
     /// Atomic read-modify-write: `f` sees the key's live entry (`None` if absent or
     /// expired) and returns what to do; no other write can come in between. `f` runs under
     /// the store's writer lock: keep it short.
+    /// Values follow the size rule of [`Db::put`] (over 1 MiB: streamed).
     ///
     /// ```
     /// use crowndb::{Update, UpdateOutcome, WriteOptions};
@@ -274,6 +283,7 @@ impl Db {
     /// order of `keys` (`None`: no live value) and returns the batch, or `None` to write
     /// nothing. Returns whether a batch was written. `f` runs under the writer lock: keep it
     /// short.
+    /// Values follow the size rule of [`Db::put`] (over 1 MiB: streamed).
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
@@ -381,6 +391,7 @@ impl Db {
     }
 
     /// Applies every operation of `batch` atomically (see [`WriteBatch`]).
+    /// Values follow the size rule of [`Db::put`] (over 1 MiB: streamed).
     pub fn write(&self, batch: &WriteBatch) -> Result<()> {
         self.inner().write_batch(batch, &WriteOptions::default())
     }

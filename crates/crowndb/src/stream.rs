@@ -21,14 +21,22 @@ use crate::codec;
 use crate::db::Entry;
 use crate::error::{Error, Result};
 use crate::hash::key_hash;
-use crate::inner::{Found, Inner, Namespace};
+use crate::inner::{Found, Inner, Namespace, WriterState};
 use crate::options::WriteOptions;
 use crate::record::{self, encoded_len, RecordKind, RecordMeta};
 use crate::snapshot::Snapshot;
+use crate::write::{PutMeta, Superseded};
 
 /// Bytes of value per chunk record.
 pub const CHUNK_SIZE: usize = 1 << 20;
-const MANIFEST_LEN: usize = 24;
+/// Bytes of a head record's value (the manifest).
+pub(crate) const MANIFEST_LEN: usize = 24;
+
+/// The one rule of every write path (put, update, conditional puts, batches): a value
+/// longer than one chunk is stored as a stream, chunks first, then its head.
+pub(crate) fn is_streamed(value_len: usize) -> bool {
+    value_len > CHUNK_SIZE
+}
 
 /// The head record's value for a streamed value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,16 +145,44 @@ impl Inner {
     /// Appends one chunk record and indexes it. Returns the log end after it.
     fn append_chunk(&self, key: &[u8], bytes: &[u8]) -> Result<u64> {
         let (stored, codec) = codec::encode(bytes, self.options.compression);
-        let len = encoded_len(key.len(), stored.len());
         let mut w = self.writer.lock();
+        self.append_chunk_locked(&mut w, key, &stored, codec)?;
+        Ok(w.log_end)
+    }
+
+    /// Appends one chunk record (value in its stored form) and indexes it.
+    /// REQUIRES: the writer lock (`w`).
+    fn append_chunk_locked(&self, w: &mut WriterState, key: &[u8], stored: &[u8], codec: u8) -> Result<()> {
         w.check_writable()?;
+        let len = encoded_len(key.len(), stored.len());
         let meta = RecordMeta { kind: RecordKind::Chunk, codec, flags: 0, seq: w.next_seq, expires_at_ms: 0 };
-        let (segment, offset) = self.append(&mut w, len, |buf| record::encode_into(buf, meta, key, &stored))?;
+        let (segment, offset) = self.append(w, len, |buf| record::encode_into(buf, meta, key, stored))?;
         w.next_seq += 1;
         self.index.insert(key_hash(key), self.codec.encode(segment.slot, offset));
         self.chunk_entries.fetch_add(1, Ordering::Relaxed);
         segment.add_live(len as u64);
-        Ok(w.log_end)
+        Ok(())
+    }
+
+    /// Appends the chunks of `value` as a new stream of `key`, all under the writer lock
+    /// (`w`), for a write that must decide and commit under it (update, write_if, batches).
+    /// Returns the manifest its head must hold; the head, written next by the caller, makes
+    /// the value visible. Pushes each chunk key written to `written`, for
+    /// [`Inner::forget_chunks_locked`] if the head is never written.
+    pub(crate) fn append_chunks(&self, w: &mut WriterState, key: &[u8], value: &[u8], written: &mut Vec<Vec<u8>>) -> Result<[u8; MANIFEST_LEN]> {
+        w.check_writable()?;
+        // A sequence number is unique forever: a fine stream id.
+        let stream_id = w.next_seq;
+        w.next_seq += 1;
+        let mut chunks = 0u32;
+        for (n, piece) in value.chunks(CHUNK_SIZE).enumerate() {
+            let chunk = chunk_key(stream_id, n as u32, key);
+            let (stored, codec) = codec::encode(piece, self.options.compression);
+            self.append_chunk_locked(w, &chunk, &stored, codec)?;
+            written.push(chunk);
+            chunks += 1;
+        }
+        Ok(Manifest { stream_id, total_len: value.len() as u64, chunks, chunk_size: CHUNK_SIZE as u32 }.encode())
     }
 
     /// Writes a value given whole as a stream (values over one chunk): chunks, then head.
@@ -182,6 +218,11 @@ impl Inner {
     /// Takes the chunks of an unfinished stream out of the index.
     fn forget_chunks(&self, keys: &[Vec<u8>]) {
         let _w = self.writer.lock();
+        self.forget_chunks_locked(keys);
+    }
+
+    /// [`Inner::forget_chunks`] for a caller that holds the writer lock.
+    pub(crate) fn forget_chunks_locked(&self, keys: &[Vec<u8>]) {
         for key in keys {
             let hash = key_hash(key);
             let found =
@@ -210,25 +251,9 @@ impl Inner {
             }
             let (_, offset) = self.codec.decode(old.address);
             let stored = old.segment.record_at(offset)?.value.to_vec();
-            let seq = w.next_seq;
-            let meta = RecordMeta {
-                kind: RecordKind::Put,
-                codec: old.header.codec,
-                flags: old.header.flags,
-                seq,
-                expires_at_ms: expires_at_ms.unwrap_or(0),
-            };
-            let len = encoded_len(key.len(), stored.len());
-            let (segment, at) = self.append(&mut w, len, |buf| record::encode_into(buf, meta, key, &stored))?;
-            segment.note_put_seq(seq);
-            w.next_seq += 1;
+            let put = PutMeta { codec: old.header.codec, flags: old.header.flags, expires_at_ms: expires_at_ms.unwrap_or(0) };
             // The old record is superseded, but its chunks (if any) now belong to the new one.
-            old.segment.sub_live(old.header.record_len());
-            self.remember(hash, old.address, seq);
-            if !self.index.replace(hash, old.address, self.codec.encode(segment.slot, at)) {
-                self.index.insert(hash, self.codec.encode(segment.slot, at));
-            }
-            segment.add_live(len as u64);
+            let seq = self.append_indexed_put(&mut w, key, hash, &stored, put, Some(old), Superseded::KeepChunks)?;
             (seq, w.log_end)
         };
         if self.wants_sync(opts) {
