@@ -22,12 +22,14 @@
 
 mod background;
 mod batch;
+pub mod check;
 mod clock;
 mod codec;
 mod compaction;
 mod conditional;
 mod db;
 mod error;
+mod envelope;
 mod eviction;
 mod footer;
 mod hash;
@@ -38,6 +40,7 @@ mod lock;
 mod options;
 mod record;
 mod recovery;
+pub mod repair;
 mod segment;
 mod segment_table;
 mod snapshot;

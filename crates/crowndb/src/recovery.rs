@@ -1,6 +1,7 @@
 //! Opening a store: find the segments, read sealed segments' footers, scan the unsealed
 //! ones (cutting a torn tail at the last valid record, after copying what is cut into
-//! `quarantine/`), and rebuild the index by replaying every record in log order.
+//! `quarantine/`), and rebuild the index by replaying every record's entry in key-hash
+//! order, not log order.
 //!
 //! The sequence number decides between two records of one key, so replay order only
 //! matters for speed: each segment's entries are replayed in key-hash order (footers are
@@ -163,20 +164,12 @@ fn drop_unborn_newest_segment(dir: &Path, generations: &mut Vec<u64>) -> Result<
 
 /// Generations of the segment files in `dir`, oldest first.
 fn list_segments(dir: &Path) -> Result<Vec<u64>> {
-    let mut generations = Vec::new();
-    for entry in fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-        let entry = entry.map_err(|e| Error::io(dir, e))?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if let Some(g) = segment::parse_file_name(name) {
-            generations.push(g);
-        } else if name.ends_with(".seg.tmp") {
-            // A segment whose creation a crash interrupted: it never held a record.
-            let _ = fs::remove_file(entry.path());
-        }
+    let files = segment::name::list(dir).map_err(|e| Error::io(dir, e))?;
+    for tmp in &files.unfinished {
+        // A segment whose creation a crash interrupted: it never held a record.
+        let _ = fs::remove_file(tmp);
     }
-    generations.sort_unstable();
-    Ok(generations)
+    Ok(files.segments.into_iter().map(|(g, _)| g).collect())
 }
 
 fn load_segment(dir: &Path, generation: u64, slot: u32, is_last: bool, paranoid: bool) -> Result<Loaded> {

@@ -11,6 +11,7 @@ use crate::codec;
 use crate::error::{Error, ErrorKind, Result};
 use crate::hash::key_hash;
 use crate::inner::{Found, Inner, WriterState};
+use crate::envelope::{self, Prepared, PreparedBatch};
 use crate::stream::{self, CHUNK_SIZE};
 use crate::options::{Durability, WriteOptions};
 use crate::record::{self, encoded_len, RecordKind, RecordMeta, HEADER_LEN};
@@ -284,7 +285,7 @@ impl Inner {
     fn append_envelope(&self, w: &mut WriterState, batch: &WriteBatch, prepared: &PreparedBatch<'_>) -> Result<u64> {
         let total = HEADER_LEN + prepared.iter().map(|p| p.len).sum::<usize>();
         let first_seq = w.next_seq;
-        let (segment, offset) = self.append(w, total, |buf| encode_batch(buf, batch, prepared, first_seq))?;
+        let (segment, offset) = self.append(w, total, |buf| envelope::encode(buf, batch, prepared, first_seq))?;
         segment.note_put_seq(first_seq);
         w.next_seq += batch.ops.len() as u64;
         let mut at = offset + HEADER_LEN as u64;
@@ -382,43 +383,3 @@ pub(crate) enum Superseded {
     KeepChunks,
 }
 
-/// One operation of a batch as it will be laid out: its stored (possibly compressed)
-/// value, or for a streamed value the manifest, once its chunks are written.
-pub(crate) struct Prepared<'b> {
-    pub stored: Cow<'b, [u8]>,
-    pub codec: u8,
-    /// Length of its record inside the envelope.
-    pub len: usize,
-}
-
-pub(crate) type PreparedBatch<'b> = Vec<Prepared<'b>>;
-
-/// Lays out a batch envelope: header, then each operation as a complete record.
-fn encode_batch(buf: &mut [u8], batch: &WriteBatch, prepared: &[Prepared<'_>], first_seq: u64) {
-    let mut at = HEADER_LEN;
-    for (i, (op, p)) in batch.ops.iter().zip(prepared).enumerate() {
-        let seq = first_seq + i as u64;
-        let out = &mut buf[at..at + p.len];
-        match op {
-            BatchOp::Put { key, flags, expires_at_ms, .. } => record::encode_into(
-                out,
-                RecordMeta { kind: RecordKind::Put, codec: p.codec, flags: *flags, seq, expires_at_ms: *expires_at_ms },
-                key,
-                &p.stored,
-            ),
-            BatchOp::Delete { key } => {
-                record::encode_into(out, RecordMeta { kind: RecordKind::Delete, codec: 0, flags: 0, seq, expires_at_ms: 0 }, key, &[])
-            }
-        }
-        at += p.len;
-    }
-    let payload = (buf.len() - HEADER_LEN) as u32;
-    buf[4] = RecordKind::Batch as u8;
-    buf[5] = 0;
-    buf[6..8].copy_from_slice(&0u16.to_le_bytes());
-    buf[8..12].copy_from_slice(&payload.to_le_bytes());
-    buf[12..16].copy_from_slice(&(batch.ops.len() as u32).to_le_bytes());
-    buf[16..24].copy_from_slice(&first_seq.to_le_bytes());
-    buf[24..32].copy_from_slice(&0u64.to_le_bytes());
-    record::seal_checksum(buf);
-}
