@@ -3,7 +3,7 @@
 //! replace, cas, incr, append; Redis's SETNX, INCR, APPEND, GETSET...).
 
 use crate::batch::WriteBatch;
-use crate::db::Entry;
+use crate::entry::Entry;
 use crate::error::Result;
 use crate::hash::key_hash;
 use crate::inner::{Found, Inner};

@@ -8,6 +8,7 @@ use parking_lot::Mutex;
 use crate::background::Background;
 use crate::batch::WriteBatch;
 use crate::compaction::CompactionReport;
+use crate::entry::Entry;
 use crate::conditional::{Condition, PutOutcome, Update, UpdateOutcome};
 use crate::error::Result;
 use crate::hash::key_hash;
@@ -19,19 +20,6 @@ use crate::record::RecordKind;
 use crate::snapshot::Snapshot;
 use crate::stats::{SegmentStats, Stats};
 use crate::stream::{ValueReader, ValueWriter};
-
-/// A value with the metadata stored alongside it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    pub value: Vec<u8>,
-    /// The sequence number of the write that stored this value: a version that changes
-    /// on every write of the key (memcached's CAS unique).
-    pub version: u64,
-    /// Client flags given at write time (0 if none).
-    pub flags: u32,
-    /// Expiry deadline in Unix milliseconds, if any.
-    pub expires_at_ms: Option<u64>,
-}
 
 /// An open CrownDB store: a directory of append-only segments and an in-memory hash index.
 ///
@@ -83,25 +71,6 @@ pub struct CrashPoint {
     pub synced_len: u64,
     /// Bytes of the active segment written (in the OS page cache).
     pub written_len: u64,
-}
-
-impl Entry {
-    /// The entry a put record gives, its value decoded (`offset` locates it in `segment`,
-    /// for the error message if the stored value does not decode). A streamed value is
-    /// assembled from the chunks `load_chunk` returns.
-    pub(crate) fn from_record(
-        inner: &Inner,
-        rec: &crate::record::RecordRef<'_>,
-        segment: &crate::segment::Segment,
-        offset: u64,
-        load_chunk: impl Fn(&[u8]) -> Result<Option<Vec<u8>>>,
-    ) -> Result<Entry> {
-        let value = inner
-            .value_of(rec.key, rec.header.codec, rec.value, load_chunk)?
-            .map_err(|why| crate::Error::corruption(&segment.path, offset, why))?;
-        let expires = rec.header.expires_at_ms;
-        Ok(Entry { value, version: rec.header.seq, flags: rec.header.flags, expires_at_ms: (expires != 0).then_some(expires) })
-    }
 }
 
 impl Db {

@@ -56,9 +56,14 @@ impl WriterState {
         }
     }
 
+    /// `Ok` if writes are accepted: refused once the store is closed ([`Error::Closed`])
+    /// or poisoned by a failed write or sync ([`Error::Poisoned`]).
     pub fn check_writable(&self) -> Result<()> {
         match &self.refusal {
-            Some(Refusal::Closed) => Err(Error::InvalidArgument("the store is closed".into())),
+            Some(Refusal::Closed) => {
+                let dir = self.active.path.parent().map(|d| d.to_path_buf()).unwrap_or_default();
+                Err(Error::Closed { path: dir })
+            }
             _ => self.poisoned().map_or(Ok(()), Err),
         }
     }

@@ -10,7 +10,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use crate::db::Entry;
+use crate::entry::Entry;
 use crate::error::Result;
 use crate::hash::key_hash;
 use crate::inner::{Inner, Namespace, NO_SNAPSHOT};

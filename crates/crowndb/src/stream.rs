@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::codec;
-use crate::db::Entry;
+use crate::entry::Entry;
 use crate::error::{Error, Result};
 use crate::hash::key_hash;
 use crate::inner::{Found, Inner, Namespace, WriterState};
