@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::footer::FooterEntry;
-use crate::inner::{Inner, NO_SNAPSHOT};
+use crate::store::{Store, NO_SNAPSHOT};
 use crate::record::{self, RecordKind, RecordMeta, HEADER_LEN};
 use crate::segment::{self, Role, Segment, SEGMENT_HEADER_LEN};
 
@@ -87,7 +87,7 @@ struct Output {
     finished: Vec<Arc<Segment>>,
 }
 
-impl Inner {
+impl Store {
     /// Segments worth compacting now, best first: sealed data segments whose dead share is
     /// at least the configured ratio, when the store's space amplification is above the
     /// trigger or a segment is mostly dead. Empty if there is nothing to do.

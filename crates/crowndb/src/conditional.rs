@@ -6,7 +6,7 @@ use crate::batch::WriteBatch;
 use crate::entry::Entry;
 use crate::error::Result;
 use crate::hash::key_hash;
-use crate::inner::{Found, Inner};
+use crate::store::{Found, Store};
 use crate::options::WriteOptions;
 use crate::record::RecordKind;
 use crate::write::{PutMeta, Superseded};
@@ -58,7 +58,7 @@ pub enum UpdateOutcome {
     Deleted,
 }
 
-impl Inner {
+impl Store {
     /// Runs `f` on the key's live entry and applies its decision, atomically with respect
     /// to every other write of the store.
     pub fn update(&self, key: &[u8], opts: &WriteOptions, f: impl FnOnce(Option<&Entry>) -> Update) -> Result<UpdateOutcome> {
@@ -155,7 +155,7 @@ impl Inner {
     fn current_entry(&self, key: &[u8], hash: u64) -> (Option<Found>, Option<Entry>) {
         let read = self.lookup(key, hash, |address, segment, rec| {
             let live = rec.header.kind == RecordKind::Put && !self.is_expired(rec.header.expires_at_ms);
-            let entry = live.then(|| Entry::from_record(self, rec, segment, self.codec.decode(address).1, |k| self.current_chunk(k)));
+            let entry = live.then(|| Entry::from_record(self, rec, segment, self.codec.decode(address).1, |k| self.read_chunk(k)));
             (Found { address, segment: segment.clone(), header: rec.header }, entry)
         });
         match read {

@@ -12,7 +12,7 @@ use crate::entry::Entry;
 use crate::conditional::{Condition, PutOutcome, Update, UpdateOutcome};
 use crate::error::Result;
 use crate::hash::key_hash;
-use crate::inner::{Inner, Refusal};
+use crate::store::{Store, Refusal};
 use crate::iter::Iter;
 use crate::lock::DirLock;
 use crate::options::{Options, WriteOptions};
@@ -43,7 +43,7 @@ pub struct Db {
 }
 
 struct Shared {
-    inner: Arc<Inner>,
+    inner: Arc<Store>,
     background: Mutex<Option<Background>>,
     _lock: DirLock,
 }
@@ -83,7 +83,7 @@ impl Db {
         Ok(Db { shared: Arc::new(Shared { inner, background: Mutex::new(Some(background)), _lock: lock }) })
     }
 
-    fn inner(&self) -> &Inner {
+    fn inner(&self) -> &Store {
         &self.shared.inner
     }
 
@@ -112,7 +112,7 @@ impl Db {
         let inner = self.inner();
         let found = inner.lookup(key, key_hash(key), |address, segment, rec| {
             (rec.header.kind == RecordKind::Put && !inner.is_expired(rec.header.expires_at_ms))
-                .then(|| Entry::from_record(inner, rec, segment, inner.codec.decode(address).1, |k| inner.current_chunk(k)))
+                .then(|| Entry::from_record(inner, rec, segment, inner.codec.decode(address).1, |k| inner.read_chunk(k)))
         })?;
         found.flatten().transpose()
     }

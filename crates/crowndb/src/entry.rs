@@ -2,7 +2,7 @@
 //! one is made from a put record (assembling a streamed value from its chunks).
 
 use crate::error::{Error, Result};
-use crate::inner::Inner;
+use crate::store::Store;
 use crate::record::RecordRef;
 use crate::segment::Segment;
 
@@ -24,14 +24,14 @@ impl Entry {
     /// for the error message if the stored value does not decode). A streamed value is
     /// assembled from the chunks `load_chunk` returns.
     pub(crate) fn from_record(
-        inner: &Inner,
+        inner: &Store,
         rec: &RecordRef<'_>,
         segment: &Segment,
         offset: u64,
         load_chunk: impl Fn(&[u8]) -> Result<Option<Vec<u8>>>,
     ) -> Result<Entry> {
         let value = inner
-            .value_of(rec.key, rec.header.codec, rec.value, load_chunk)?
+            .assemble_value(rec.key, rec.header.codec, rec.value, load_chunk)?
             .map_err(|why| Error::corruption(&segment.path, offset, why))?;
         let expires = rec.header.expires_at_ms;
         Ok(Entry { value, version: rec.header.seq, flags: rec.header.flags, expires_at_ms: (expires != 0).then_some(expires) })

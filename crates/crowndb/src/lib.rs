@@ -35,7 +35,7 @@ mod eviction;
 mod footer;
 mod hash;
 mod index;
-mod inner;
+mod store;
 mod iter;
 mod lock;
 mod options;

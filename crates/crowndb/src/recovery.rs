@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::footer::{FooterEntry, ENTRY_LEN};
 use crate::hash::key_hash;
 use crate::index::Index;
-use crate::inner::{Inner, Namespace, WriterState};
+use crate::store::{Store, Namespace, WriterState};
 use crate::lock::DirLock;
 use crate::options::Options;
 use crate::record::RecordKind;
@@ -49,7 +49,7 @@ struct Loaded {
 pub(crate) const MIN_SEGMENT_SIZE: u64 = 64 << 10;
 pub(crate) const MAX_SEGMENT_SIZE: u64 = 16 << 30;
 
-pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, DirLock)> {
+pub(crate) fn open(dir: &Path, options: Options) -> Result<(Store, DirLock)> {
     if !(MIN_SEGMENT_SIZE..=MAX_SEGMENT_SIZE).contains(&options.segment_size) {
         return Err(Error::InvalidArgument(format!(
             "segment_size {} is outside the supported range {MIN_SEGMENT_SIZE} ..= {MAX_SEGMENT_SIZE} bytes",
@@ -115,7 +115,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, DirLock)> {
     drop(loaded);
 
     let writer = WriterState { active, next_seq: max_seq + 1, next_generation, log_end: 0, unsynced: Vec::new(), refusal: None };
-    let inner = Inner {
+    let inner = Store {
         dir: dir.to_path_buf(),
         options,
         codec,
@@ -129,7 +129,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, DirLock)> {
         disk_bytes_written: AtomicU64::new(0),
         syncs: AtomicU64::new(0),
         snapshots: Mutex::new(Default::default()),
-        oldest_snapshot: AtomicU64::new(crate::inner::NO_SNAPSHOT),
+        oldest_snapshot: AtomicU64::new(crate::store::NO_SNAPSHOT),
         history: Mutex::new(Default::default()),
         retired: Mutex::new(Vec::new()),
         compaction_lock: Mutex::new(()),

@@ -21,7 +21,7 @@ use crate::codec;
 use crate::entry::Entry;
 use crate::error::{Error, Result};
 use crate::hash::key_hash;
-use crate::inner::{Found, Inner, Namespace, WriterState};
+use crate::store::{Found, Store, Namespace, WriterState};
 use crate::options::WriteOptions;
 use crate::record::{self, encoded_len, RecordKind, RecordMeta};
 use crate::snapshot::Snapshot;
@@ -84,7 +84,7 @@ pub(crate) fn parse_chunk_key(key: &[u8]) -> Option<(u64, &[u8])> {
     Some((u64::from_le_bytes(key.get(0..8)?.try_into().ok()?), key.get(12..)?))
 }
 
-impl Inner {
+impl Store {
     /// Removes the chunks of a superseded streamed value from the index (remembering them
     /// for open snapshots). REQUIRES: the writer lock.
     pub(crate) fn retire_chunks(&self, head: &Found, superseded_at: u64) {
@@ -96,9 +96,9 @@ impl Inner {
             let key = chunk_key(m.stream_id, n, &user_key);
             let hash = key_hash(&key);
             let found =
-                self.lookup_in(Namespace::Chunks, &key, hash, |address, segment, rec| (address, segment.clone(), rec.header.record_len()));
+                self.lookup_namespace(Namespace::Chunks, &key, hash, |address, segment, rec| (address, segment.clone(), rec.header.record_len()));
             if let Ok(Some((address, segment, len))) = found {
-                self.remember(hash, address, superseded_at);
+                self.keep_for_snapshots(hash, address, superseded_at);
                 if self.index.remove(hash, address) {
                     self.chunk_entries.fetch_sub(1, Ordering::Relaxed);
                 }
@@ -109,7 +109,7 @@ impl Inner {
 
     /// Reads a whole value for the one-buffer APIs (`get`…): inline values directly,
     /// streamed ones assembled from their chunks by `load_chunk`, if not over the limit.
-    pub(crate) fn value_of(
+    pub(crate) fn assemble_value(
         &self,
         key: &[u8],
         codec_byte: u8,
@@ -135,8 +135,8 @@ impl Inner {
     }
 
     /// The decoded bytes of the current chunk record with this key.
-    pub(crate) fn current_chunk(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.lookup_in(Namespace::Chunks, key, key_hash(key), |address, segment, rec| {
+    pub(crate) fn read_chunk(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.lookup_namespace(Namespace::Chunks, key, key_hash(key), |address, segment, rec| {
             rec.decoded_value().map_err(|why| Error::corruption(&segment.path, self.codec.decode(address).1, why))
         })?
         .transpose()
@@ -168,7 +168,7 @@ impl Inner {
     /// (`w`), for a write that must decide and commit under it (update, write_if, batches).
     /// Returns the manifest its head must hold; the head, written next by the caller, makes
     /// the value visible. Pushes each chunk key written to `written`, for
-    /// [`Inner::forget_chunks_locked`] if the head is never written.
+    /// [`Store::forget_chunks_locked`] if the head is never written.
     pub(crate) fn append_chunks(&self, w: &mut WriterState, key: &[u8], value: &[u8], written: &mut Vec<Vec<u8>>) -> Result<[u8; MANIFEST_LEN]> {
         w.check_writable()?;
         // A sequence number is unique forever: a fine stream id.
@@ -221,12 +221,12 @@ impl Inner {
         self.forget_chunks_locked(keys);
     }
 
-    /// [`Inner::forget_chunks`] for a caller that holds the writer lock.
+    /// [`Store::forget_chunks`] for a caller that holds the writer lock.
     pub(crate) fn forget_chunks_locked(&self, keys: &[Vec<u8>]) {
         for key in keys {
             let hash = key_hash(key);
             let found =
-                self.lookup_in(Namespace::Chunks, key, hash, |address, segment, rec| (address, segment.clone(), rec.header.record_len()));
+                self.lookup_namespace(Namespace::Chunks, key, hash, |address, segment, rec| (address, segment.clone(), rec.header.record_len()));
             if let Ok(Some((address, segment, len))) = found {
                 if self.index.remove(hash, address) {
                     self.chunk_entries.fetch_sub(1, Ordering::Relaxed);
@@ -245,7 +245,7 @@ impl Inner {
         let (seq, end) = {
             let mut w = self.writer.lock();
             w.check_writable()?;
-            let Some(old) = self.find_for_write(key, hash) else { return Ok(None) };
+            let Some(old) = self.current_record(key, hash) else { return Ok(None) };
             if old.header.kind != RecordKind::Put || self.is_expired(old.header.expires_at_ms) {
                 return Ok(None);
             }
@@ -290,7 +290,7 @@ impl Inner {
 /// [`Db::put_stream`](crate::Db::put_stream); call [`finish`](ValueWriter::finish) to make
 /// the value visible. Dropping it unfinished leaves no trace.
 pub struct ValueWriter {
-    inner: Arc<Inner>,
+    inner: Arc<Store>,
     key: Vec<u8>,
     opts: WriteOptions,
     stream_id: u64,
@@ -302,7 +302,7 @@ pub struct ValueWriter {
 }
 
 impl ValueWriter {
-    pub(crate) fn new(inner: Arc<Inner>, key: &[u8], opts: WriteOptions) -> Result<ValueWriter> {
+    pub(crate) fn new(inner: Arc<Store>, key: &[u8], opts: WriteOptions) -> Result<ValueWriter> {
         inner.check_key(&chunk_key(0, 0, key))?;
         let stream_id = {
             let mut w = inner.writer.lock();

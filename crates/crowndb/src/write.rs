@@ -10,14 +10,14 @@ use crate::batch::{BatchOp, WriteBatch};
 use crate::codec;
 use crate::error::{Error, ErrorKind, Result};
 use crate::hash::key_hash;
-use crate::inner::{Found, Inner, WriterState};
+use crate::store::{Found, Store, WriterState};
 use crate::envelope::{self, Prepared, PreparedBatch};
 use crate::stream::{self, CHUNK_SIZE};
 use crate::options::{Durability, WriteOptions};
 use crate::record::{self, encoded_len, RecordKind, RecordMeta, HEADER_LEN};
 use crate::segment::{Segment, SEGMENT_HEADER_LEN};
 
-impl Inner {
+impl Store {
     pub fn check_key(&self, key: &[u8]) -> Result<()> {
         let limit = self.options.max_key_size.min(u16::MAX as usize);
         if key.len() > limit {
@@ -95,18 +95,18 @@ impl Inner {
     }
 
     /// Points the index at a new record of `key` (a Put) and marks `old`, the key's
-    /// previous record (as [`Inner::find_for_write`] gives it), superseded.
+    /// previous record (as [`Store::current_record`] gives it), superseded.
     /// REQUIRES: the writer lock.
     fn index_put(&self, hash: u64, old: Option<Found>, superseded: Superseded, address: u64, segment: &Segment, len: usize, seq: u64) {
         match old {
             Some(old) => {
                 // Remembered for snapshots before the index stops pointing at it.
                 match superseded {
-                    Superseded::WithChunks => self.retire(hash, &old, seq),
+                    Superseded::WithChunks => self.supersede(hash, &old, seq),
                     // The new record takes over the old one's chunks (touch).
                     Superseded::KeepChunks => {
                         old.segment.sub_live(old.header.record_len());
-                        self.remember(hash, old.address, seq);
+                        self.keep_for_snapshots(hash, old.address, seq);
                     }
                 }
                 if !self.index.replace(hash, old.address, address) {
@@ -152,7 +152,7 @@ impl Inner {
         let meta = RecordMeta { kind: RecordKind::Delete, codec: codec::RAW, flags: 0, seq, expires_at_ms: 0 };
         self.append(w, encoded_len(key.len(), 0), |buf| record::encode_into(buf, meta, key, &[]))?;
         w.next_seq += 1;
-        self.retire(hash, old, seq);
+        self.supersede(hash, old, seq);
         self.index.remove(hash, old.address);
         Ok(seq)
     }
@@ -185,7 +185,7 @@ impl Inner {
         let (seq, end) = {
             let mut w = self.writer.lock();
             w.check_writable()?;
-            let old = self.find_for_write(key, hash);
+            let old = self.current_record(key, hash);
             let seq = self.append_indexed_put(&mut w, key, hash, stored, put, old, Superseded::WithChunks)?;
             (seq, w.log_end)
         };
@@ -199,7 +199,7 @@ impl Inner {
         let (existed, end) = {
             let mut w = self.writer.lock();
             w.check_writable()?;
-            let Some(old) = self.find_for_write(key, hash) else { return Ok(false) };
+            let Some(old) = self.current_record(key, hash) else { return Ok(false) };
             self.append_indexed_delete(&mut w, key, hash, &old)?;
             (!self.is_expired(old.header.expires_at_ms), w.log_end)
         };
@@ -224,7 +224,7 @@ impl Inner {
     }
 
     /// Checks a batch's keys, values and size, and encodes each value: the record lengths
-    /// [`Inner::append_batch`] lays out. A value over [`CHUNK_SIZE`] is streamed when the
+    /// [`Store::append_batch`] lays out. A value over [`CHUNK_SIZE`] is streamed when the
     /// batch is appended; the envelope holds its head.
     pub(crate) fn prepare_batch<'b>(&self, batch: &'b WriteBatch) -> Result<PreparedBatch<'b>> {
         for op in &batch.ops {
@@ -281,7 +281,7 @@ impl Inner {
         result.inspect_err(|_| self.forget_chunks_locked(&chunks))
     }
 
-    /// The envelope of [`Inner::append_batch`], with every value in its stored form.
+    /// The envelope of [`Store::append_batch`], with every value in its stored form.
     fn append_envelope(&self, w: &mut WriterState, batch: &WriteBatch, prepared: &PreparedBatch<'_>) -> Result<u64> {
         let total = HEADER_LEN + prepared.iter().map(|p| p.len).sum::<usize>();
         let first_seq = w.next_seq;
@@ -292,14 +292,14 @@ impl Inner {
         for (i, (op, p)) in batch.ops.iter().zip(prepared).enumerate() {
             let hash = key_hash(op.key());
             let seq = first_seq + i as u64;
-            let old = self.find_for_write(op.key(), hash);
+            let old = self.current_record(op.key(), hash);
             match op {
                 BatchOp::Put { .. } => {
                     self.index_put(hash, old, Superseded::WithChunks, self.codec.encode(segment.slot, at), &segment, p.len, seq)
                 }
                 BatchOp::Delete { .. } => {
                     if let Some(old) = old {
-                        self.retire(hash, &old, seq);
+                        self.supersede(hash, &old, seq);
                         self.index.remove(hash, old.address);
                     }
                 }
