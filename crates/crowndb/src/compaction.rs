@@ -349,8 +349,9 @@ impl Store {
         }
         let out = output.segment.clone().expect("just set");
         let at = out.data_len();
-        // SAFETY: compaction is the only writer of its output segment (compaction_lock),
-        // and writes past the published length.
+        // SAFETY: `reserve`'s contract: compaction is the only writer of its output segment
+        // (compaction_lock), the range starts at the published length, fits (checked above),
+        // and is published right after `fill`.
         fill(unsafe { out.reserve(at, len as usize) });
         if kind == RecordKind::Put {
             out.note_put_seq(seq);

@@ -66,7 +66,9 @@ impl Store {
         }
         let segment = w.active.clone();
         let offset = segment.data_len();
-        // SAFETY: we hold the writer lock and write only past the published length.
+        // SAFETY: `reserve`'s contract: we hold the writer lock (the single writer), the range
+        // starts at the published length, fits below capacity (checked above), and is
+        // handed out once: it is published right after `fill`.
         fill(unsafe { segment.reserve(offset, len) });
         segment.publish(offset + len as u64);
         w.log_end += len as u64;

@@ -219,6 +219,9 @@ impl Segment {
     pub unsafe fn reserve(&self, offset: u64, n: usize) -> &mut [u8] {
         debug_assert!(offset >= self.len.load(Ordering::Relaxed));
         debug_assert!(offset + n as u64 <= self.map_len);
+        // SAFETY: the range is inside the writable mapping (the caller keeps it below
+        // `capacity()`), and the caller's contract (above) makes this the only reference to
+        // it: past the published length no reader looks, and it is handed out once.
         std::slice::from_raw_parts_mut(self.map.as_mut_ptr().add(offset as usize), n)
     }
 
@@ -323,12 +326,19 @@ fn describe_header_problem(problem: HeaderProblem, generation: u64) -> String {
 }
 
 impl Segment {
-    /// Bytes `[offset, offset + len)` of the mapping, whatever the published length; used
-    /// for footers, which lie past the records. Empty if out of range.
+    /// Bytes `[offset, offset + len)` of the mapping, whatever the published length: a
+    /// sealed segment's footer (recovery replays it in place), the end of an opened file
+    /// (is it the preallocated zeroes?), records compaction copies. Empty if out of range.
     pub fn raw_bytes(&self, offset: u64, len: u64) -> &[u8] {
         match offset.checked_add(len) {
             Some(end) if end <= self.map_len => {
-                // SAFETY: in range of the mapping; footers are written once, before mapping.
+                // SAFETY: `[offset, end)` lies inside the mapping, which is `map_len` bytes
+                // long and lives as long as `self`, so the borrow cannot outlive it. The bytes
+                // do not change while borrowed: callers read records below the published
+                // length (append-only, never rewritten), or a file opened read-only, whose
+                // footer or tail nothing writes while the store holds the directory lock
+                // (a footer this process writes goes through `write_footer` on a segment no
+                // caller reads past its records).
                 unsafe { std::slice::from_raw_parts(self.map.as_ptr().add(offset as usize), len as usize) }
             }
             _ => &[],
