@@ -5,9 +5,9 @@ use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use crate::store::Store;
 use crate::options::Durability;
 use crate::segment::Segment;
+use crate::store::Store;
 
 /// Handles to the running threads; dropping the senders asks them to stop.
 pub(crate) struct Background {

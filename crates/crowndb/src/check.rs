@@ -342,9 +342,8 @@ fn walk_records(scan: &mut SegmentScan, data: &[u8], progress: &mut impl FnMut(u
                 let what = if next.is_some() { "up to the next valid record" } else { "up to the end of the data" };
                 scan.bad.push(BadRange { start: off as u64, end: stop as u64 });
                 let key = listed.as_ref().and_then(|map| intact_key(&data[off..end], *map.get(&(off as u64))?));
-                let key = key
-                    .map(|k| format!("; key {} (its key is intact: it matches the footer's hash)", escape_key(k)))
-                    .unwrap_or_default();
+                let key =
+                    key.map(|k| format!("; key {} (its key is intact: it matches the footer's hash)", escape_key(k))).unwrap_or_default();
                 scan.note(Severity::Damage, off as u64, format!("bad record: {why}; {} bytes {what}{key}", stop - off));
                 match next {
                     Some(n) => off = n,

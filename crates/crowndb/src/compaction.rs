@@ -21,9 +21,9 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::footer::FooterEntry;
-use crate::store::{Store, NO_SNAPSHOT};
 use crate::record::{self, RecordKind, RecordMeta, HEADER_LEN};
 use crate::segment::{self, Role, Segment, SEGMENT_HEADER_LEN};
+use crate::store::{Store, NO_SNAPSHOT};
 
 /// Records are planned, copied and switched in the index this many at a time.
 const WINDOW_RECORDS: usize = 4096;

@@ -6,9 +6,9 @@ use crate::batch::WriteBatch;
 use crate::entry::Entry;
 use crate::error::Result;
 use crate::hash::key_hash;
-use crate::store::{Found, Store};
 use crate::options::WriteOptions;
 use crate::record::RecordKind;
+use crate::store::{Found, Store};
 use crate::write::{PutMeta, Superseded};
 use crate::{codec, stream};
 

@@ -8,17 +8,17 @@ use parking_lot::Mutex;
 use crate::background::Background;
 use crate::batch::WriteBatch;
 use crate::compaction::CompactionReport;
-use crate::entry::Entry;
 use crate::conditional::{Condition, PutOutcome, Update, UpdateOutcome};
+use crate::entry::Entry;
 use crate::error::Result;
 use crate::hash::key_hash;
-use crate::store::{Store, Refusal};
 use crate::iter::Iter;
 use crate::lock::DirLock;
 use crate::options::{Options, WriteOptions};
 use crate::record::RecordKind;
 use crate::snapshot::Snapshot;
 use crate::stats::{SegmentStats, Stats};
+use crate::store::{Refusal, Store};
 use crate::stream::{ValueReader, ValueWriter};
 
 /// An open CrownDB store: a directory of append-only segments and an in-memory hash index.

@@ -2,9 +2,9 @@
 //! one is made from a put record (assembling a streamed value from its chunks).
 
 use crate::error::{Error, Result};
-use crate::store::Store;
 use crate::record::RecordRef;
 use crate::segment::Segment;
+use crate::store::Store;
 
 /// A value with the metadata stored alongside it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,4 +37,3 @@ impl Entry {
         Ok(Entry { value, version: rec.header.seq, flags: rec.header.flags, expires_at_ms: (expires != 0).then_some(expires) })
     }
 }
-

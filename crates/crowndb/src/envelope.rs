@@ -24,7 +24,6 @@ pub fn split(payload: &[u8]) -> Option<Vec<(usize, RecordRef<'_>)>> {
     Some(out)
 }
 
-
 /// One operation of a batch as it will be laid out: its stored (possibly compressed)
 /// value, or for a streamed value the manifest, once its chunks are written.
 pub(crate) struct Prepared<'b> {

@@ -14,9 +14,9 @@ use std::sync::Arc;
 
 use crate::compaction::Retired;
 use crate::error::Result;
-use crate::store::{Store, NO_SNAPSHOT};
 use crate::record::{self, encoded_len, RecordKind, RecordMeta};
 use crate::segment::{Role, Segment, SEGMENT_HEADER_LEN};
+use crate::store::{Store, NO_SNAPSHOT};
 
 impl Store {
     /// Bytes of the segments' data, retired and evicted ones (about to be deleted)

@@ -20,14 +20,13 @@ use parking_lot::Mutex;
 
 use crate::error::{Error, Result};
 use crate::footer::{FooterEntry, ENTRY_LEN};
-use crate::hash::key_hash;
 use crate::index::Index;
-use crate::store::{Store, Namespace, WriterState};
 use crate::lock::DirLock;
 use crate::options::Options;
 use crate::record::RecordKind;
 use crate::segment::{self, Segment, SEGMENT_HEADER_LEN};
 use crate::segment_table::{AddressCodec, SegmentTable};
+use crate::store::{Namespace, Store, WriterState};
 
 /// Where a segment's record list comes from.
 enum Entries {
@@ -93,7 +92,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Store, DirLock)> {
     let max_seq = loaded.iter().map(|l| l.max_seq).max().unwrap_or(0);
     let next_generation = generations.last().map_or(1, |g| g + 1);
     for l in &loaded {
-        l.segment.set_data_end(l.data_end);
+        l.segment.publish(l.data_end);
         if l.sealed {
             l.segment.mark_sealed();
         }
@@ -192,10 +191,7 @@ fn load_segment(dir: &Path, generation: u64, slot: u32, is_last: bool, paranoid:
         Ok(None) => {}
         Err(e) => tracing::warn!("{e}; rebuilding the footer from the records"),
     }
-    let mut entries = Vec::new();
-    let end = segment.scan(SEGMENT_HEADER_LEN, file_len, |offset, rec| {
-        entries.push(FooterEntry { hash: key_hash(rec.key), offset, kind: rec.header.kind, len: rec.header.record_len() as u32 });
-    });
+    let (entries, end) = segment.footer_entries_by_scan(file_len);
     segment.note_put_seq(end.min_put_seq);
     // Segment files are preallocated, and a crash leaves zeroes (or a torn record) after the
     // last record, never the end of the file in the middle of one. (Garbage whose header
@@ -215,8 +211,7 @@ fn load_segment(dir: &Path, generation: u64, slot: u32, is_last: bool, paranoid:
     if end.end < file_len {
         quarantine_tail(dir, &segment, end.end, file_len)?;
     }
-    entries.sort_unstable_by_key(|e| (e.hash, e.offset));
-    segment.set_data_end(end.end);
+    segment.publish(end.end);
     let mut sealed = false;
     if !is_last {
         segment.write_footer(end.end)?;
@@ -233,15 +228,11 @@ fn ends_in_zeroes(segment: &Segment, file_len: u64) -> bool {
 
 /// Paranoid open of a sealed segment: its records must all verify, up to the footer.
 fn verify_sealed(segment: Segment, data_end: u64, max_seq: u64) -> Result<Loaded> {
-    let mut entries = Vec::new();
-    let end = segment.scan(SEGMENT_HEADER_LEN, data_end, |offset, rec| {
-        entries.push(FooterEntry { hash: key_hash(rec.key), offset, kind: rec.header.kind, len: rec.header.record_len() as u32 });
-    });
+    let (entries, end) = segment.footer_entries_by_scan(data_end);
     if end.end != data_end {
         let why = end.stop.map(|s| s.to_string()).unwrap_or_default();
         return Err(Error::corruption(&segment.path, end.end, format!("record does not verify: {why}")));
     }
-    entries.sort_unstable_by_key(|e| (e.hash, e.offset));
     segment.note_put_seq(end.min_put_seq);
     Ok(Loaded { segment: Arc::new(segment), entries: Entries::Scanned(entries), data_end, max_seq, sealed: true })
 }

@@ -13,9 +13,9 @@ use std::sync::Arc;
 use crate::entry::Entry;
 use crate::error::Result;
 use crate::hash::key_hash;
-use crate::store::{Store, Namespace, NO_SNAPSHOT};
 use crate::record::{RecordKind, RecordRef};
 use crate::segment::Segment;
+use crate::store::{Namespace, Store, NO_SNAPSHOT};
 
 /// A consistent, read-only view of a store at the moment it was taken. Cheap to take,
 /// holds no copy of the data; release it (drop it) when done, since compaction cannot

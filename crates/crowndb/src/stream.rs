@@ -21,10 +21,10 @@ use crate::codec;
 use crate::entry::Entry;
 use crate::error::{Error, Result};
 use crate::hash::key_hash;
-use crate::store::{Found, Store, Namespace, WriterState};
 use crate::options::WriteOptions;
 use crate::record::{self, encoded_len, RecordKind, RecordMeta};
 use crate::snapshot::Snapshot;
+use crate::store::{Found, Namespace, Store, WriterState};
 use crate::write::{PutMeta, Superseded};
 
 /// Bytes of value per chunk record.
@@ -79,6 +79,14 @@ pub(crate) fn chunk_key(stream_id: u64, n: u32, user_key: &[u8]) -> Vec<u8> {
     k
 }
 
+/// A new stream id: a sequence number, unique forever. REQUIRES: the writer lock (`w`).
+fn new_stream_id(w: &mut WriterState) -> Result<u64> {
+    w.check_writable()?;
+    let id = w.next_seq;
+    w.next_seq += 1;
+    Ok(id)
+}
+
 /// Stream id and user key of a chunk key.
 pub(crate) fn parse_chunk_key(key: &[u8]) -> Option<(u64, &[u8])> {
     Some((u64::from_le_bytes(key.get(0..8)?.try_into().ok()?), key.get(12..)?))
@@ -95,8 +103,9 @@ impl Store {
         for n in 0..m.chunks {
             let key = chunk_key(m.stream_id, n, &user_key);
             let hash = key_hash(&key);
-            let found =
-                self.lookup_namespace(Namespace::Chunks, &key, hash, |address, segment, rec| (address, segment.clone(), rec.header.record_len()));
+            let found = self.lookup_namespace(Namespace::Chunks, &key, hash, |address, segment, rec| {
+                (address, segment.clone(), rec.header.record_len())
+            });
             if let Ok(Some((address, segment, len))) = found {
                 self.keep_for_snapshots(hash, address, superseded_at);
                 if self.index.remove(hash, address) {
@@ -142,6 +151,12 @@ impl Store {
         .transpose()
     }
 
+    /// Checks that `key` can name a stream's chunks and reserves a stream id for it.
+    fn begin_stream(&self, key: &[u8]) -> Result<u64> {
+        self.check_key(&chunk_key(0, 0, key))?;
+        new_stream_id(&mut self.writer.lock())
+    }
+
     /// Appends one chunk record and indexes it. Returns the log end after it.
     fn append_chunk(&self, key: &[u8], bytes: &[u8]) -> Result<u64> {
         let (stored, codec) = codec::encode(bytes, self.options.compression);
@@ -169,11 +184,14 @@ impl Store {
     /// Returns the manifest its head must hold; the head, written next by the caller, makes
     /// the value visible. Pushes each chunk key written to `written`, for
     /// [`Store::forget_chunks_locked`] if the head is never written.
-    pub(crate) fn append_chunks(&self, w: &mut WriterState, key: &[u8], value: &[u8], written: &mut Vec<Vec<u8>>) -> Result<[u8; MANIFEST_LEN]> {
-        w.check_writable()?;
-        // A sequence number is unique forever: a fine stream id.
-        let stream_id = w.next_seq;
-        w.next_seq += 1;
+    pub(crate) fn append_chunks(
+        &self,
+        w: &mut WriterState,
+        key: &[u8],
+        value: &[u8],
+        written: &mut Vec<Vec<u8>>,
+    ) -> Result<[u8; MANIFEST_LEN]> {
+        let stream_id = new_stream_id(w)?;
         let mut chunks = 0u32;
         for (n, piece) in value.chunks(CHUNK_SIZE).enumerate() {
             let chunk = chunk_key(stream_id, n as u32, key);
@@ -187,14 +205,7 @@ impl Store {
 
     /// Writes a value given whole as a stream (values over one chunk): chunks, then head.
     pub(crate) fn put_chunked(&self, key: &[u8], value: &[u8], opts: &WriteOptions) -> Result<u64> {
-        self.check_key(&chunk_key(0, 0, key))?;
-        let stream_id = {
-            let mut w = self.writer.lock();
-            w.check_writable()?;
-            let id = w.next_seq;
-            w.next_seq += 1;
-            id
-        };
+        let stream_id = self.begin_stream(key)?;
         let mut written = Vec::new();
         let result = (|| {
             for (n, piece) in value.chunks(CHUNK_SIZE).enumerate() {
@@ -225,8 +236,9 @@ impl Store {
     pub(crate) fn forget_chunks_locked(&self, keys: &[Vec<u8>]) {
         for key in keys {
             let hash = key_hash(key);
-            let found =
-                self.lookup_namespace(Namespace::Chunks, key, hash, |address, segment, rec| (address, segment.clone(), rec.header.record_len()));
+            let found = self.lookup_namespace(Namespace::Chunks, key, hash, |address, segment, rec| {
+                (address, segment.clone(), rec.header.record_len())
+            });
             if let Ok(Some((address, segment, len))) = found {
                 if self.index.remove(hash, address) {
                     self.chunk_entries.fetch_sub(1, Ordering::Relaxed);
@@ -303,15 +315,7 @@ pub struct ValueWriter {
 
 impl ValueWriter {
     pub(crate) fn new(inner: Arc<Store>, key: &[u8], opts: WriteOptions) -> Result<ValueWriter> {
-        inner.check_key(&chunk_key(0, 0, key))?;
-        let stream_id = {
-            let mut w = inner.writer.lock();
-            w.check_writable()?;
-            // A sequence number is unique forever: a fine stream id.
-            let id = w.next_seq;
-            w.next_seq += 1;
-            id
-        };
+        let stream_id = inner.begin_stream(key)?;
         Ok(ValueWriter {
             inner,
             key: key.to_vec(),

@@ -8,14 +8,14 @@ use std::borrow::Cow;
 
 use crate::batch::{BatchOp, WriteBatch};
 use crate::codec;
+use crate::envelope::{self, Prepared, PreparedBatch};
 use crate::error::{Error, ErrorKind, Result};
 use crate::hash::key_hash;
-use crate::store::{Found, Store, WriterState};
-use crate::envelope::{self, Prepared, PreparedBatch};
-use crate::stream::{self, CHUNK_SIZE};
 use crate::options::{Durability, WriteOptions};
 use crate::record::{self, encoded_len, RecordKind, RecordMeta, HEADER_LEN};
 use crate::segment::{Segment, SEGMENT_HEADER_LEN};
+use crate::store::{Found, Store, WriterState};
+use crate::stream::{self, CHUNK_SIZE};
 
 impl Store {
     pub fn check_key(&self, key: &[u8]) -> Result<()> {
@@ -99,6 +99,7 @@ impl Store {
     /// Points the index at a new record of `key` (a Put) and marks `old`, the key's
     /// previous record (as [`Store::current_record`] gives it), superseded.
     /// REQUIRES: the writer lock.
+    #[allow(clippy::too_many_arguments)] // the record's facts, each used once
     fn index_put(&self, hash: u64, old: Option<Found>, superseded: Superseded, address: u64, segment: &Segment, len: usize, seq: u64) {
         match old {
             Some(old) => {
@@ -124,6 +125,7 @@ impl Store {
     /// `key` holding `stored` (already in its stored form, `put.codec`), points the index at
     /// it and supersedes `old` (the key's current record). Returns the sequence number.
     /// REQUIRES: the writer lock (`w`), held since `old` was looked up.
+    #[allow(clippy::too_many_arguments)] // the record's facts, each used once
     pub(crate) fn append_indexed_put(
         &self,
         w: &mut WriterState,
@@ -384,4 +386,3 @@ pub(crate) enum Superseded {
     /// The new head takes them over (a touch rewrites only the head).
     KeepChunks,
 }
-

@@ -7,7 +7,6 @@ use std::sync::atomic::Ordering;
 
 use crate::error::{Error, Result};
 use crate::footer::{self, FooterEncoder, FooterEntry, Trailer};
-use crate::hash::key_hash;
 
 use super::{Segment, SEGMENT_HEADER_LEN};
 
@@ -53,15 +52,11 @@ impl Segment {
     /// after them, cuts the file there and syncs it. Entries are sorted by key hash, so the
     /// index can be rebuilt by walking its tables in order (see recovery).
     pub fn write_footer(&self, data_end: u64) -> Result<()> {
-        let mut entries = Vec::new();
-        let end = self.scan(SEGMENT_HEADER_LEN, data_end, |offset, rec| {
-            entries.push(FooterEntry { hash: key_hash(rec.key), offset, kind: rec.header.kind, len: rec.header.record_len() as u32 });
-        });
+        let (entries, end) = self.footer_entries_by_scan(data_end);
         if end.end != data_end {
             let why = end.stop.map(|s| s.to_string()).unwrap_or_default();
             return Err(Error::corruption(&self.path, end.end, format!("cannot seal: {why}")));
         }
-        entries.sort_unstable_by_key(|e| (e.hash, e.offset));
         let file = OpenOptions::new().write(true).open(&self.path).map_err(|e| Error::io(&self.path, e))?;
         let footer_end = write_footer_at(&file, &self.path, data_end, &entries, end.max_seq, end.min_put_seq)?;
         file.set_len(footer_end).map_err(|e| Error::io(&self.path, e))?;

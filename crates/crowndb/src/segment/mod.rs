@@ -111,7 +111,13 @@ impl Segment {
 
     fn map_writable(path: PathBuf, file: File, generation: u64, slot: u32, len: u64, map_len: u64) -> Result<Segment> {
         let map = MmapOptions::new().len(map_len as usize).map_raw(&file).map_err(|e| Error::io(&path, e))?;
-        Ok(Segment {
+        Ok(Segment::mapped(path, file, map, generation, slot, map_len, len, 0))
+    }
+
+    /// A segment over `map` (`map_len` bytes of `file`), records published up to `len`.
+    #[allow(clippy::too_many_arguments)]
+    fn mapped(path: PathBuf, file: File, map: MmapRaw, generation: u64, slot: u32, map_len: u64, len: u64, synced_len: u64) -> Segment {
+        Segment {
             generation,
             slot,
             path,
@@ -119,12 +125,12 @@ impl Segment {
             map,
             map_len,
             len: AtomicU64::new(len),
-            synced_len: AtomicU64::new(0),
+            synced_len: AtomicU64::new(synced_len),
             live_bytes: AtomicU64::new(0),
             min_put_seq: AtomicU64::new(u64::MAX),
             role: AtomicU8::new(Role::Data as u8),
             sealed: AtomicBool::new(false),
-        })
+        }
     }
 
     /// Opens an existing segment read-only, checking its header. Its published length is
@@ -139,20 +145,7 @@ impl Segment {
         file.read_exact_at(&mut header, 0).map_err(|e| Error::io(&path, e))?;
         header::check(&header, generation).map_err(|p| Error::corruption(&path, 0, describe_header_problem(p, generation)))?;
         let map = MmapOptions::new().len(file_len as usize).map_raw_read_only(&file).map_err(|e| Error::io(&path, e))?;
-        Ok(Segment {
-            generation,
-            slot,
-            path,
-            file: parking_lot::Mutex::new(Some(file)),
-            map,
-            map_len: file_len,
-            len: AtomicU64::new(file_len),
-            synced_len: AtomicU64::new(file_len),
-            live_bytes: AtomicU64::new(0),
-            min_put_seq: AtomicU64::new(u64::MAX),
-            role: AtomicU8::new(Role::Data as u8),
-            sealed: AtomicBool::new(false),
-        })
+        Ok(Segment::mapped(path, file, map, generation, slot, file_len, file_len, file_len))
     }
 
     /// Reopens this (unsealed) segment for appending after `data_end`: everything after it
@@ -225,14 +218,10 @@ impl Segment {
         std::slice::from_raw_parts_mut(self.map.as_mut_ptr().add(offset as usize), n)
     }
 
-    /// Makes records up to `new_len` visible to readers.
+    /// Makes records up to `new_len` visible to readers (after an append; at open,
+    /// recovery's verdict on where an opened segment's records end).
     pub fn publish(&self, new_len: u64) {
         self.len.store(new_len, Ordering::Release);
-    }
-
-    /// Sets where the records end (recovery's verdict for an opened segment).
-    pub fn set_data_end(&self, end: u64) {
-        self.len.store(end, Ordering::Release);
     }
 
     /// End of the published records.
@@ -345,4 +334,3 @@ impl Segment {
         }
     }
 }
-

@@ -2,9 +2,11 @@
 //! paranoid open): each record verified, batch envelopes split into their records.
 
 use crate::envelope;
+use crate::footer::FooterEntry;
+use crate::hash::key_hash;
 use crate::record::{self, RecordError, RecordKind, RecordRef, HEADER_LEN};
 
-use super::Segment;
+use super::{Segment, SEGMENT_HEADER_LEN};
 
 /// Where and why a scan of records stopped.
 #[derive(Debug, Clone)]
@@ -64,4 +66,14 @@ impl Segment {
         ScanEnd { end: off as u64, stop: None, max_seq, min_put_seq }
     }
 
+    /// The footer entries of the records in `[header, to)`, as a scan finds them, sorted by
+    /// (hash, offset) as a footer lists them; and where the scan stopped.
+    pub fn footer_entries_by_scan(&self, to: u64) -> (Vec<FooterEntry>, ScanEnd) {
+        let mut entries = Vec::new();
+        let end = self.scan(SEGMENT_HEADER_LEN, to, |offset, rec| {
+            entries.push(FooterEntry { hash: key_hash(rec.key), offset, kind: rec.header.kind, len: rec.header.record_len() as u32 });
+        });
+        entries.sort_unstable_by_key(|e| (e.hash, e.offset));
+        (entries, end)
+    }
 }
