@@ -10,7 +10,6 @@ use crowndb_server::{Config, ServerError};
 
 mod cmd;
 mod dump_format;
-mod segment_scan;
 
 #[derive(Debug, Parser)]
 #[command(name = "crowndb", version, about = "CrownDB: a persistent key-value store for SSDs, with a memcached-compatible server")]

@@ -5,9 +5,9 @@ use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use crate::inner::Inner;
 use crate::options::Durability;
 use crate::segment::Segment;
+use crate::store::Store;
 
 /// Handles to the running threads; dropping the senders asks them to stop.
 pub(crate) struct Background {
@@ -17,7 +17,7 @@ pub(crate) struct Background {
 }
 
 impl Background {
-    pub fn start(inner: &Arc<Inner>) -> Background {
+    pub fn start(inner: &Arc<Store>) -> Background {
         let mut threads = Vec::new();
         let (seal_tx, seal_rx) = mpsc::channel::<Arc<Segment>>();
         *inner.sealer.lock() = Some(seal_tx);
@@ -83,7 +83,7 @@ impl Background {
     }
 
     /// Stops the threads, letting the sealer finish the segments it was given.
-    pub fn stop(mut self, inner: &Inner) {
+    pub fn stop(mut self, inner: &Store) {
         inner.sealer.lock().take();
         inner.stopping.store(true, std::sync::atomic::Ordering::Release);
         self.stop_flusher.take();
@@ -97,7 +97,7 @@ impl Background {
 /// How often the compaction thread looks for work.
 const COMPACTION_TICK: std::time::Duration = std::time::Duration::from_millis(100);
 
-impl Inner {
+impl Store {
     /// Deletes compacted segments whose superseding writes are durable by now: synced by
     /// the durability setting or by the seal of the segment they are in. While compaction
     /// is busy that is enough (with `Durability::Never` they wait at most one segment's
@@ -161,14 +161,15 @@ pub(crate) fn seal(segment: &Segment) -> crate::Result<()> {
     // Building the footer took a transient buffer of 24 bytes per record; glibc keeps
     // freed memory of that size in its heap, which would show as RAM held per key.
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: plain library call with no pointers involved.
+    // SAFETY: `malloc_trim` takes an integer and touches only the allocator's own free
+    // lists, which it locks; no pointer of ours is involved.
     unsafe {
         libc::malloc_trim(0);
     }
     sealed
 }
 
-impl Inner {
+impl Store {
     /// Hands a full segment to the sealer thread (or seals it here if there is none).
     pub fn seal_later(&self, segment: Arc<Segment>) {
         let sender = self.sealer.lock().clone();

@@ -7,6 +7,7 @@
 use std::borrow::Cow;
 
 use crate::options::Compression;
+use crate::record::RecordKind;
 
 pub const RAW: u8 = 0;
 pub const LZ4: u8 = 1;
@@ -45,6 +46,21 @@ pub fn decode(codec: u8, stored: &[u8]) -> Result<Vec<u8>, String> {
         }
         CHUNKED => Err("a streamed value's manifest is not a value".into()),
         other => Err(format!("unknown value codec {other} (written by a newer CrownDB?)")),
+    }
+}
+
+/// Whether a record's stored value is what its kind and codec byte say (docs/format.md,
+/// "Record"): as is, LZ4 that decompresses, or a streamed value's 24-byte manifest (puts
+/// only); a tombstone holds nothing. For `crowndb check` and `repair`.
+pub fn validate(kind: RecordKind, codec: u8, value: &[u8]) -> Result<(), String> {
+    match (kind, codec) {
+        (RecordKind::Delete, RAW) if value.is_empty() => Ok(()),
+        (RecordKind::Delete, _) => Err(format!("tombstone with codec {codec} and a {}-byte value", value.len())),
+        (_, RAW) => Ok(()),
+        (_, LZ4) => decode(LZ4, value).map(|_| ()),
+        (RecordKind::Put, CHUNKED) if value.len() == crate::stream::MANIFEST_LEN => Ok(()),
+        (RecordKind::Put, CHUNKED) => Err(format!("streamed-value manifest of {} bytes, not {}", value.len(), crate::stream::MANIFEST_LEN)),
+        (_, other) => Err(format!("unknown value codec {other}")),
     }
 }
 

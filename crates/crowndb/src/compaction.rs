@@ -21,9 +21,9 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::footer::FooterEntry;
-use crate::inner::{Inner, NO_SNAPSHOT};
 use crate::record::{self, RecordKind, RecordMeta, HEADER_LEN};
 use crate::segment::{self, Role, Segment, SEGMENT_HEADER_LEN};
+use crate::store::{Store, NO_SNAPSHOT};
 
 /// Records are planned, copied and switched in the index this many at a time.
 const WINDOW_RECORDS: usize = 4096;
@@ -87,7 +87,7 @@ struct Output {
     finished: Vec<Arc<Segment>>,
 }
 
-impl Inner {
+impl Store {
     /// Segments worth compacting now, best first: sealed data segments whose dead share is
     /// at least the configured ratio, when the store's space amplification is above the
     /// trigger or a segment is mostly dead. Empty if there is nothing to do.
@@ -349,8 +349,9 @@ impl Inner {
         }
         let out = output.segment.clone().expect("just set");
         let at = out.data_len();
-        // SAFETY: compaction is the only writer of its output segment (compaction_lock),
-        // and writes past the published length.
+        // SAFETY: `reserve`'s contract: compaction is the only writer of its output segment
+        // (compaction_lock), the range starts at the published length, fits (checked above),
+        // and is published right after `fill`.
         fill(unsafe { out.reserve(at, len as usize) });
         if kind == RecordKind::Put {
             out.note_put_seq(seq);

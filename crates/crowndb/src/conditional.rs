@@ -3,12 +3,14 @@
 //! replace, cas, incr, append; Redis's SETNX, INCR, APPEND, GETSET...).
 
 use crate::batch::WriteBatch;
-use crate::db::Entry;
+use crate::entry::Entry;
 use crate::error::Result;
 use crate::hash::key_hash;
-use crate::inner::{Found, Inner};
 use crate::options::WriteOptions;
-use crate::record::{self, encoded_len, RecordKind, RecordMeta};
+use crate::record::RecordKind;
+use crate::store::{Found, Store};
+use crate::write::{PutMeta, Superseded};
+use crate::{codec, stream};
 
 /// When [`Db::put_if`](crate::Db::put_if) writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +58,7 @@ pub enum UpdateOutcome {
     Deleted,
 }
 
-impl Inner {
+impl Store {
     /// Runs `f` on the key's live entry and applies its decision, atomically with respect
     /// to every other write of the store.
     pub fn update(&self, key: &[u8], opts: &WriteOptions, f: impl FnOnce(Option<&Entry>) -> Update) -> Result<UpdateOutcome> {
@@ -70,35 +72,26 @@ impl Inner {
                 Update::Keep => return Ok(UpdateOutcome::Kept),
                 Update::Put { value, flags, expires_at_ms } => {
                     self.check_value(&value)?;
-                    let seq = w.next_seq;
-                    let (stored, codec) = crate::codec::encode(&value, self.options.compression);
-                    let meta = RecordMeta { kind: RecordKind::Put, codec, flags, seq, expires_at_ms: expires_at_ms.unwrap_or(0) };
-                    let len = encoded_len(key.len(), stored.len());
-                    let (segment, offset) = self.append(&mut w, len, |buf| record::encode_into(buf, meta, key, &stored))?;
-                    segment.note_put_seq(seq);
-                    w.next_seq += 1;
-                    let address = self.codec.encode(segment.slot, offset);
-                    match found {
-                        Some(old) => {
-                            // Remembered for snapshots before the index stops pointing at it.
-                            self.retire(hash, &old, seq);
-                            if !self.index.replace(hash, old.address, address) {
-                                self.index.insert(hash, address);
-                            }
-                        }
-                        None => self.index.insert(hash, address),
-                    }
-                    segment.add_live(len as u64);
+                    let put = PutMeta { codec: codec::RAW, flags, expires_at_ms: expires_at_ms.unwrap_or(0) };
+                    // The one rule of every write path: over one chunk, a value is streamed
+                    // (under the lock held since the read; the head commits it).
+                    let seq = if stream::is_streamed(value.len()) {
+                        self.check_key(&stream::chunk_key(0, 0, key))?;
+                        let mut chunks = Vec::new();
+                        let written = self.append_chunks(&mut w, key, &value, &mut chunks).and_then(|manifest| {
+                            let put = PutMeta { codec: codec::CHUNKED, ..put };
+                            self.append_indexed_put(&mut w, key, hash, &manifest, put, found, Superseded::WithChunks)
+                        });
+                        written.inspect_err(|_| self.forget_chunks_locked(&chunks))?
+                    } else {
+                        let (stored, codec) = codec::encode(&value, self.options.compression);
+                        self.append_indexed_put(&mut w, key, hash, &stored, PutMeta { codec, ..put }, found, Superseded::WithChunks)?
+                    };
                     (UpdateOutcome::Stored(seq), w.log_end, key.len() + value.len())
                 }
                 Update::Delete => {
                     let Some(old) = found else { return Ok(UpdateOutcome::Kept) };
-                    let seq = w.next_seq;
-                    let meta = RecordMeta { kind: RecordKind::Delete, codec: 0, flags: 0, seq, expires_at_ms: 0 };
-                    self.append(&mut w, encoded_len(key.len(), 0), |buf| record::encode_into(buf, meta, key, &[]))?;
-                    w.next_seq += 1;
-                    self.retire(hash, &old, seq);
-                    self.index.remove(hash, old.address);
+                    self.append_indexed_delete(&mut w, key, hash, &old)?;
                     let outcome = if current.is_some() { UpdateOutcome::Deleted } else { UpdateOutcome::Kept };
                     (outcome, w.log_end, key.len())
                 }
@@ -149,8 +142,8 @@ impl Inner {
                 return Ok(false);
             }
             // Values are encoded under the lock here: the batch depends on what was read.
-            let prepared = self.prepare_batch(&batch)?;
-            let end = self.append_batch(&mut w, &batch, &prepared)?;
+            let mut prepared = self.prepare_batch(&batch)?;
+            let end = self.append_batch(&mut w, &batch, &mut prepared)?;
             drop(prepared);
             (batch, end)
         };
@@ -162,7 +155,7 @@ impl Inner {
     fn current_entry(&self, key: &[u8], hash: u64) -> (Option<Found>, Option<Entry>) {
         let read = self.lookup(key, hash, |address, segment, rec| {
             let live = rec.header.kind == RecordKind::Put && !self.is_expired(rec.header.expires_at_ms);
-            let entry = live.then(|| Entry::from_record(self, rec, segment, self.codec.decode(address).1, |k| self.current_chunk(k)));
+            let entry = live.then(|| Entry::from_record(self, rec, segment, self.codec.decode(address).1, |k| self.read_chunk(k)));
             (Found { address, segment: segment.clone(), header: rec.header }, entry)
         });
         match read {

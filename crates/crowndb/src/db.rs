@@ -9,29 +9,17 @@ use crate::background::Background;
 use crate::batch::WriteBatch;
 use crate::compaction::CompactionReport;
 use crate::conditional::{Condition, PutOutcome, Update, UpdateOutcome};
+use crate::entry::Entry;
 use crate::error::Result;
 use crate::hash::key_hash;
-use crate::inner::{Inner, Refusal};
 use crate::iter::Iter;
 use crate::lock::DirLock;
 use crate::options::{Options, WriteOptions};
 use crate::record::RecordKind;
 use crate::snapshot::Snapshot;
 use crate::stats::{SegmentStats, Stats};
+use crate::store::{Refusal, Store};
 use crate::stream::{ValueReader, ValueWriter};
-
-/// A value with the metadata stored alongside it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    pub value: Vec<u8>,
-    /// The sequence number of the write that stored this value: a version that changes
-    /// on every write of the key (memcached's CAS unique).
-    pub version: u64,
-    /// Client flags given at write time (0 if none).
-    pub flags: u32,
-    /// Expiry deadline in Unix milliseconds, if any.
-    pub expires_at_ms: Option<u64>,
-}
 
 /// An open CrownDB store: a directory of append-only segments and an in-memory hash index.
 ///
@@ -55,7 +43,7 @@ pub struct Db {
 }
 
 struct Shared {
-    inner: Arc<Inner>,
+    inner: Arc<Store>,
     background: Mutex<Option<Background>>,
     _lock: DirLock,
 }
@@ -85,25 +73,6 @@ pub struct CrashPoint {
     pub written_len: u64,
 }
 
-impl Entry {
-    /// The entry a put record gives, its value decoded (`offset` locates it in `segment`,
-    /// for the error message if the stored value does not decode). A streamed value is
-    /// assembled from the chunks `load_chunk` returns.
-    pub(crate) fn from_record(
-        inner: &Inner,
-        rec: &crate::record::RecordRef<'_>,
-        segment: &crate::segment::Segment,
-        offset: u64,
-        load_chunk: impl Fn(&[u8]) -> Result<Option<Vec<u8>>>,
-    ) -> Result<Entry> {
-        let value = inner
-            .value_of(rec.key, rec.header.codec, rec.value, load_chunk)?
-            .map_err(|why| crate::Error::corruption(&segment.path, offset, why))?;
-        let expires = rec.header.expires_at_ms;
-        Ok(Entry { value, version: rec.header.seq, flags: rec.header.flags, expires_at_ms: (expires != 0).then_some(expires) })
-    }
-}
-
 impl Db {
     /// Opens the store in `dir`, creating it if allowed by `options.create_if_missing`.
     /// Fails with [`ErrorKind::Locked`](crate::ErrorKind::Locked) if another process has it open.
@@ -114,7 +83,7 @@ impl Db {
         Ok(Db { shared: Arc::new(Shared { inner, background: Mutex::new(Some(background)), _lock: lock }) })
     }
 
-    fn inner(&self) -> &Inner {
+    fn inner(&self) -> &Store {
         &self.shared.inner
     }
 
@@ -143,7 +112,7 @@ impl Db {
         let inner = self.inner();
         let found = inner.lookup(key, key_hash(key), |address, segment, rec| {
             (rec.header.kind == RecordKind::Put && !inner.is_expired(rec.header.expires_at_ms))
-                .then(|| Entry::from_record(inner, rec, segment, inner.codec.decode(address).1, |k| inner.current_chunk(k)))
+                .then(|| Entry::from_record(inner, rec, segment, inner.codec.decode(address).1, |k| inner.read_chunk(k)))
         })?;
         found.flatten().transpose()
     }
@@ -157,6 +126,13 @@ impl Db {
     }
 
     /// Stores `value` under `key` with the store's default durability; returns the new version.
+    ///
+    /// Value sizes (the same rule for every write path: `put`, `put_if`, `update`,
+    /// `increment`, `append`, `write`, `write_if`): a value may be up to
+    /// [`Options::max_value_size`] bytes (default 64 MiB), even above `segment_size`; a
+    /// value over 1 MiB is stored as a stream (chunk records, then a small head that
+    /// commits it, as [`Db::put_stream`] writes), so a later [`Db::touch`] rewrites only the
+    /// head. In a batch, the envelope holds the heads: it stays all or nothing.
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
@@ -182,6 +158,7 @@ impl Db {
     }
 
     /// Writes `value` only if `condition` holds, atomically with respect to every other write.
+    /// Values follow the size rule of [`Db::put`] (over 1 MiB: streamed).
     ///
     /// ```
     /// use crowndb::{Condition, PutOutcome, WriteOptions};
@@ -248,6 +225,7 @@ impl Db {
     /// Atomic read-modify-write: `f` sees the key's live entry (`None` if absent or
     /// expired) and returns what to do; no other write can come in between. `f` runs under
     /// the store's writer lock: keep it short.
+    /// Values follow the size rule of [`Db::put`] (over 1 MiB: streamed).
     ///
     /// ```
     /// use crowndb::{Update, UpdateOutcome, WriteOptions};
@@ -274,6 +252,7 @@ impl Db {
     /// order of `keys` (`None`: no live value) and returns the batch, or `None` to write
     /// nothing. Returns whether a batch was written. `f` runs under the writer lock: keep it
     /// short.
+    /// Values follow the size rule of [`Db::put`] (over 1 MiB: streamed).
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
@@ -381,6 +360,7 @@ impl Db {
     }
 
     /// Applies every operation of `batch` atomically (see [`WriteBatch`]).
+    /// Values follow the size rule of [`Db::put`] (over 1 MiB: streamed).
     pub fn write(&self, batch: &WriteBatch) -> Result<()> {
         self.inner().write_batch(batch, &WriteOptions::default())
     }

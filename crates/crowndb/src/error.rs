@@ -20,6 +20,8 @@ pub enum ErrorKind {
     TooLarge,
     /// An earlier write or sync failed; the store refuses writes it could not make durable.
     Poisoned,
+    /// The store was closed (`Db::close`, or the server shutting down): open it again.
+    Closed,
 }
 
 /// Result alias used throughout the crate.
@@ -53,6 +55,9 @@ pub enum Error {
          so nothing more is acknowledged; reads still work; fix the cause (see the kernel log) and reopen the store (restart the server)"
     )]
     Poisoned(String),
+
+    #[error("the store in {path} is closed: it accepts no more writes; open it again (Db::open) to write")]
+    Closed { path: PathBuf },
 }
 
 impl Error {
@@ -66,6 +71,7 @@ impl Error {
             Error::InvalidArgument(_) => ErrorKind::InvalidArgument,
             Error::TooLarge { .. } => ErrorKind::TooLarge,
             Error::Poisoned(_) => ErrorKind::Poisoned,
+            Error::Closed { .. } => ErrorKind::Closed,
         }
     }
 

@@ -14,11 +14,11 @@ use std::sync::Arc;
 
 use crate::compaction::Retired;
 use crate::error::Result;
-use crate::inner::{Inner, NO_SNAPSHOT};
 use crate::record::{self, encoded_len, RecordKind, RecordMeta};
 use crate::segment::{Role, Segment, SEGMENT_HEADER_LEN};
+use crate::store::{Store, NO_SNAPSHOT};
 
-impl Inner {
+impl Store {
     /// Bytes of the segments' data, retired and evicted ones (about to be deleted)
     /// excepted: what the disk budget is compared with.
     fn data_bytes(&self) -> u64 {

@@ -8,7 +8,10 @@
 //!                     trailer bytes) | 0u32
 //! ```
 
+use std::ops::Range;
+
 use crate::record::RecordKind;
+use crate::segment::SEGMENT_HEADER_LEN;
 
 pub const ENTRY_LEN: usize = 20;
 pub const TRAILER_LEN: usize = 48;
@@ -87,6 +90,79 @@ impl Trailer {
             min_put_seq: u64::from_le_bytes(bytes[32..40].try_into().ok()?),
             crc: u32::from_le_bytes(bytes[40..44].try_into().ok()?),
         })
+    }
+}
+
+/// Why a footer does not verify: where (a file offset) and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FooterDamage {
+    pub offset: u64,
+    pub reason: String,
+}
+
+/// Where the entries of the footer whose trailer starts at `trailer_at` lie, if the
+/// trailer's offset and count agree with that position.
+pub fn entries_range(trailer: &Trailer, trailer_at: u64) -> Result<Range<u64>, FooterDamage> {
+    let len = trailer.entry_count.checked_mul(ENTRY_LEN as u64);
+    if trailer.entries_offset < SEGMENT_HEADER_LEN || len.and_then(|n| trailer.entries_offset.checked_add(n)) != Some(trailer_at) {
+        return Err(FooterDamage { offset: trailer_at, reason: "entry count and offset do not match the file size".into() });
+    }
+    Ok(trailer.entries_offset..trailer_at)
+}
+
+/// The one footer validator (open, sealing checks, `crowndb check` and `repair`): the
+/// entries (as [`entries_range`] locates them) match the trailer's checksum, each names a
+/// put, delete or chunk, and they are sorted by key hash.
+pub fn verify_entries(trailer: &Trailer, entries: &[u8]) -> Result<(), FooterDamage> {
+    let at = trailer.entries_offset;
+    let crc = crc32c::crc32c_append(crc32c::crc32c(entries), &trailer.checksummed_prefix());
+    if crc != trailer.crc {
+        return Err(FooterDamage { offset: at, reason: format!("checksum mismatch (stored {:#010x}, computed {crc:#010x})", trailer.crc) });
+    }
+    let mut previous = 0;
+    for (i, chunk) in entries.chunks_exact(ENTRY_LEN).enumerate() {
+        let Some(e) = FooterEntry::decode(chunk) else {
+            return Err(FooterDamage { offset: at + (i * ENTRY_LEN) as u64, reason: format!("entry {i} has an invalid record kind") });
+        };
+        if e.hash < previous {
+            return Err(FooterDamage { offset: at, reason: "entries are not sorted by key hash".into() });
+        }
+        previous = e.hash;
+    }
+    Ok(())
+}
+
+/// The entries of a footer that [`verify_entries`] accepted.
+pub fn decode_entries(entries: &[u8]) -> Vec<FooterEntry> {
+    entries.chunks_exact(ENTRY_LEN).filter_map(FooterEntry::decode).collect()
+}
+
+/// Encodes a footer piece by piece: every entry (sorted by hash, then offset), then the
+/// trailer, whose checksum covers them all.
+#[derive(Debug, Default)]
+pub struct FooterEncoder {
+    crc: u32,
+    count: u64,
+}
+
+impl FooterEncoder {
+    pub fn new() -> FooterEncoder {
+        FooterEncoder::default()
+    }
+
+    /// The bytes of the next entry.
+    pub fn entry(&mut self, e: &FooterEntry) -> [u8; ENTRY_LEN] {
+        let bytes = e.encode();
+        self.crc = crc32c::crc32c_append(self.crc, &bytes);
+        self.count += 1;
+        bytes
+    }
+
+    /// The trailer after the entries, which start at `entries_offset`.
+    pub fn trailer(self, entries_offset: u64, max_seq: u64, min_put_seq: u64) -> [u8; TRAILER_LEN] {
+        let mut trailer = Trailer { entries_offset, entry_count: self.count, max_seq, min_put_seq, crc: 0 };
+        trailer.crc = crc32c::crc32c_append(self.crc, &trailer.checksummed_prefix());
+        trailer.encode()
     }
 }
 

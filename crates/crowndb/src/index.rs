@@ -98,7 +98,9 @@ impl Slots {
     fn as_slice(&self) -> &[u64] {
         match self {
             Slots::Heap(v) => v,
-            // SAFETY: anonymous mappings are page-aligned and zero-filled; u64 has no invalid values.
+            // SAFETY: an anonymous mapping is page-aligned (so aligned for u64), zero-filled
+            // and `m.len()` bytes long: `m.len() / 8` u64s lie inside it, every bit pattern
+            // is a valid u64, and the slice borrows `self`, which owns the mapping.
             Slots::Mapped(m) => unsafe { std::slice::from_raw_parts(m.as_ptr() as *const u64, m.len() / 8) },
         }
     }
@@ -106,7 +108,8 @@ impl Slots {
     fn as_mut_slice(&mut self) -> &mut [u64] {
         match self {
             Slots::Heap(v) => v,
-            // SAFETY: as above, and we hold the only reference.
+            // SAFETY: as in `as_slice`; `&mut self` makes this the only reference to the
+            // mapping while the slice lives.
             Slots::Mapped(m) => unsafe { std::slice::from_raw_parts_mut(m.as_mut_ptr() as *mut u64, m.len() / 8) },
         }
     }

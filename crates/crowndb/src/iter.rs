@@ -18,7 +18,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use crate::db::Entry;
+use crate::entry::Entry;
 use crate::error::Result;
 use crate::record::{self, RecordKind, RecordRef};
 use crate::segment::{Role, Segment, SEGMENT_HEADER_LEN};

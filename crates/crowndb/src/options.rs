@@ -70,8 +70,9 @@ pub struct Options {
     pub segment_size: u64,
     /// Largest key accepted, in bytes (at most 65535). Default: 65535.
     pub max_key_size: usize,
-    /// Largest value stored in one record, in bytes. Default: 64 MiB (and at most
-    /// `segment_size` minus overhead).
+    /// Largest value accepted, in bytes, by every write path alike (`put`, `put_if`,
+    /// `update`, batches, `write_if`). A value over 1 MiB is stored as a stream of 1 MiB
+    /// chunks, so it may exceed `segment_size`. Default: 64 MiB.
     pub max_value_size: usize,
     /// Source of "now" for expiry deadlines. Default: the system clock.
     pub clock: Arc<dyn Clock>,

@@ -1,6 +1,7 @@
 //! Opening a store: find the segments, read sealed segments' footers, scan the unsealed
 //! ones (cutting a torn tail at the last valid record, after copying what is cut into
-//! `quarantine/`), and rebuild the index by replaying every record in log order.
+//! `quarantine/`), and rebuild the index by replaying every record's entry in key-hash
+//! order, not log order.
 //!
 //! The sequence number decides between two records of one key, so replay order only
 //! matters for speed: each segment's entries are replayed in key-hash order (footers are
@@ -19,14 +20,13 @@ use parking_lot::Mutex;
 
 use crate::error::{Error, Result};
 use crate::footer::{FooterEntry, ENTRY_LEN};
-use crate::hash::key_hash;
 use crate::index::Index;
-use crate::inner::{Inner, Namespace, WriterState};
 use crate::lock::DirLock;
 use crate::options::Options;
 use crate::record::RecordKind;
 use crate::segment::{self, Segment, SEGMENT_HEADER_LEN};
 use crate::segment_table::{AddressCodec, SegmentTable};
+use crate::store::{Namespace, Store, WriterState};
 
 /// Where a segment's record list comes from.
 enum Entries {
@@ -48,7 +48,7 @@ struct Loaded {
 pub(crate) const MIN_SEGMENT_SIZE: u64 = 64 << 10;
 pub(crate) const MAX_SEGMENT_SIZE: u64 = 16 << 30;
 
-pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, DirLock)> {
+pub(crate) fn open(dir: &Path, options: Options) -> Result<(Store, DirLock)> {
     if !(MIN_SEGMENT_SIZE..=MAX_SEGMENT_SIZE).contains(&options.segment_size) {
         return Err(Error::InvalidArgument(format!(
             "segment_size {} is outside the supported range {MIN_SEGMENT_SIZE} ..= {MAX_SEGMENT_SIZE} bytes",
@@ -92,7 +92,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, DirLock)> {
     let max_seq = loaded.iter().map(|l| l.max_seq).max().unwrap_or(0);
     let next_generation = generations.last().map_or(1, |g| g + 1);
     for l in &loaded {
-        l.segment.set_data_end(l.data_end);
+        l.segment.publish(l.data_end);
         if l.sealed {
             l.segment.mark_sealed();
         }
@@ -114,7 +114,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, DirLock)> {
     drop(loaded);
 
     let writer = WriterState { active, next_seq: max_seq + 1, next_generation, log_end: 0, unsynced: Vec::new(), refusal: None };
-    let inner = Inner {
+    let inner = Store {
         dir: dir.to_path_buf(),
         options,
         codec,
@@ -128,7 +128,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, DirLock)> {
         disk_bytes_written: AtomicU64::new(0),
         syncs: AtomicU64::new(0),
         snapshots: Mutex::new(Default::default()),
-        oldest_snapshot: AtomicU64::new(crate::inner::NO_SNAPSHOT),
+        oldest_snapshot: AtomicU64::new(crate::store::NO_SNAPSHOT),
         history: Mutex::new(Default::default()),
         retired: Mutex::new(Vec::new()),
         compaction_lock: Mutex::new(()),
@@ -163,20 +163,12 @@ fn drop_unborn_newest_segment(dir: &Path, generations: &mut Vec<u64>) -> Result<
 
 /// Generations of the segment files in `dir`, oldest first.
 fn list_segments(dir: &Path) -> Result<Vec<u64>> {
-    let mut generations = Vec::new();
-    for entry in fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-        let entry = entry.map_err(|e| Error::io(dir, e))?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if let Some(g) = segment::parse_file_name(name) {
-            generations.push(g);
-        } else if name.ends_with(".seg.tmp") {
-            // A segment whose creation a crash interrupted: it never held a record.
-            let _ = fs::remove_file(entry.path());
-        }
+    let files = segment::name::list(dir).map_err(|e| Error::io(dir, e))?;
+    for tmp in &files.unfinished {
+        // A segment whose creation a crash interrupted: it never held a record.
+        let _ = fs::remove_file(tmp);
     }
-    generations.sort_unstable();
-    Ok(generations)
+    Ok(files.segments.into_iter().map(|(g, _)| g).collect())
 }
 
 fn load_segment(dir: &Path, generation: u64, slot: u32, is_last: bool, paranoid: bool) -> Result<Loaded> {
@@ -199,10 +191,7 @@ fn load_segment(dir: &Path, generation: u64, slot: u32, is_last: bool, paranoid:
         Ok(None) => {}
         Err(e) => tracing::warn!("{e}; rebuilding the footer from the records"),
     }
-    let mut entries = Vec::new();
-    let end = segment.scan(SEGMENT_HEADER_LEN, file_len, |offset, rec| {
-        entries.push(FooterEntry { hash: key_hash(rec.key), offset, kind: rec.header.kind, len: rec.header.record_len() as u32 });
-    });
+    let (entries, end) = segment.footer_entries_by_scan(file_len);
     segment.note_put_seq(end.min_put_seq);
     // Segment files are preallocated, and a crash leaves zeroes (or a torn record) after the
     // last record, never the end of the file in the middle of one. (Garbage whose header
@@ -222,8 +211,7 @@ fn load_segment(dir: &Path, generation: u64, slot: u32, is_last: bool, paranoid:
     if end.end < file_len {
         quarantine_tail(dir, &segment, end.end, file_len)?;
     }
-    entries.sort_unstable_by_key(|e| (e.hash, e.offset));
-    segment.set_data_end(end.end);
+    segment.publish(end.end);
     let mut sealed = false;
     if !is_last {
         segment.write_footer(end.end)?;
@@ -240,15 +228,11 @@ fn ends_in_zeroes(segment: &Segment, file_len: u64) -> bool {
 
 /// Paranoid open of a sealed segment: its records must all verify, up to the footer.
 fn verify_sealed(segment: Segment, data_end: u64, max_seq: u64) -> Result<Loaded> {
-    let mut entries = Vec::new();
-    let end = segment.scan(SEGMENT_HEADER_LEN, data_end, |offset, rec| {
-        entries.push(FooterEntry { hash: key_hash(rec.key), offset, kind: rec.header.kind, len: rec.header.record_len() as u32 });
-    });
+    let (entries, end) = segment.footer_entries_by_scan(data_end);
     if end.end != data_end {
         let why = end.stop.map(|s| s.to_string()).unwrap_or_default();
         return Err(Error::corruption(&segment.path, end.end, format!("record does not verify: {why}")));
     }
-    entries.sort_unstable_by_key(|e| (e.hash, e.offset));
     segment.note_put_seq(end.min_put_seq);
     Ok(Loaded { segment: Arc::new(segment), entries: Entries::Scanned(entries), data_end, max_seq, sealed: true })
 }
@@ -483,7 +467,9 @@ fn advise_will_need(bytes: &[u8]) {
     let page = 4096usize;
     let start = bytes.as_ptr() as usize & !(page - 1);
     let len = bytes.as_ptr() as usize + bytes.len() - start;
-    // SAFETY: advisory only, on a range inside a live mapping.
+    // SAFETY: MADV_WILLNEED only schedules read-ahead, never changes memory contents; the
+    // range is `bytes` (borrowed from a live mapping) widened down to its page start, which
+    // is in the same mapping (mappings start on a page boundary).
     unsafe {
         libc::madvise(start as *mut libc::c_void, len, libc::MADV_WILLNEED);
     }

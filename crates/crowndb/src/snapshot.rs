@@ -1,21 +1,21 @@
 //! Snapshots: read-only views of the store as of one sequence number.
 //!
 //! Taking one copies nothing. The index keeps only each key's newest record, so while
-//! snapshots are open, writers remember every record they supersede (`Inner::history`,
+//! snapshots are open, writers remember every record they supersede (`Store::history`,
 //! with the sequence number that superseded it), and compaction keeps the segments those
-//! records live in (`Inner::retired`). A snapshot at sequence `S` sees, for each key, the
+//! records live in (`Store::retired`). A snapshot at sequence `S` sees, for each key, the
 //! record with the highest sequence `<= S` among the current one and the remembered ones
 //! still valid at `S` (superseded after `S`). Dropping the last snapshot forgets all that.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use crate::db::Entry;
+use crate::entry::Entry;
 use crate::error::Result;
 use crate::hash::key_hash;
-use crate::inner::{Inner, Namespace, NO_SNAPSHOT};
 use crate::record::{RecordKind, RecordRef};
 use crate::segment::Segment;
+use crate::store::{Namespace, Store, NO_SNAPSHOT};
 
 /// A consistent, read-only view of a store at the moment it was taken. Cheap to take,
 /// holds no copy of the data; release it (drop it) when done, since compaction cannot
@@ -32,7 +32,7 @@ use crate::segment::Segment;
 /// assert_eq!(db.get(b"k").unwrap(), None);
 /// ```
 pub struct Snapshot {
-    pub(crate) inner: Arc<Inner>,
+    pub(crate) inner: Arc<Store>,
     seq: u64,
     taken_at_ms: u64,
 }
@@ -44,7 +44,7 @@ impl std::fmt::Debug for Snapshot {
 }
 
 impl Snapshot {
-    pub(crate) fn take(inner: &Arc<Inner>) -> Snapshot {
+    pub(crate) fn take(inner: &Arc<Store>) -> Snapshot {
         // Registering under the writer lock orders the snapshot against every write:
         // writes before it are at or below `seq`; writes after it see it registered.
         let w = inner.writer.lock();
@@ -134,7 +134,7 @@ impl Snapshot {
     ) -> Result<Option<T>> {
         let inner = &self.inner;
         let hash = key_hash(key);
-        let current = inner.lookup_in(namespace, key, hash, |address, segment, rec| {
+        let current = inner.lookup_namespace(namespace, key, hash, |address, segment, rec| {
             (rec.header.seq <= self.seq).then(|| f(address, segment, false, rec))
         })?;
         if let Some(Some(found)) = current {
@@ -179,7 +179,7 @@ impl Drop for Snapshot {
     }
 }
 
-impl Inner {
+impl Store {
     fn release_snapshot(&self, seq: u64) {
         let oldest = {
             let mut open = self.snapshots.lock();

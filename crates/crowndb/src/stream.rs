@@ -18,17 +18,25 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::codec;
-use crate::db::Entry;
+use crate::entry::Entry;
 use crate::error::{Error, Result};
 use crate::hash::key_hash;
-use crate::inner::{Found, Inner, Namespace};
 use crate::options::WriteOptions;
 use crate::record::{self, encoded_len, RecordKind, RecordMeta};
 use crate::snapshot::Snapshot;
+use crate::store::{Found, Namespace, Store, WriterState};
+use crate::write::{PutMeta, Superseded};
 
 /// Bytes of value per chunk record.
 pub const CHUNK_SIZE: usize = 1 << 20;
-const MANIFEST_LEN: usize = 24;
+/// Bytes of a head record's value (the manifest).
+pub(crate) const MANIFEST_LEN: usize = 24;
+
+/// The one rule of every write path (put, update, conditional puts, batches): a value
+/// longer than one chunk is stored as a stream, chunks first, then its head.
+pub(crate) fn is_streamed(value_len: usize) -> bool {
+    value_len > CHUNK_SIZE
+}
 
 /// The head record's value for a streamed value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,12 +79,20 @@ pub(crate) fn chunk_key(stream_id: u64, n: u32, user_key: &[u8]) -> Vec<u8> {
     k
 }
 
+/// A new stream id: a sequence number, unique forever. REQUIRES: the writer lock (`w`).
+fn new_stream_id(w: &mut WriterState) -> Result<u64> {
+    w.check_writable()?;
+    let id = w.next_seq;
+    w.next_seq += 1;
+    Ok(id)
+}
+
 /// Stream id and user key of a chunk key.
 pub(crate) fn parse_chunk_key(key: &[u8]) -> Option<(u64, &[u8])> {
     Some((u64::from_le_bytes(key.get(0..8)?.try_into().ok()?), key.get(12..)?))
 }
 
-impl Inner {
+impl Store {
     /// Removes the chunks of a superseded streamed value from the index (remembering them
     /// for open snapshots). REQUIRES: the writer lock.
     pub(crate) fn retire_chunks(&self, head: &Found, superseded_at: u64) {
@@ -87,10 +103,11 @@ impl Inner {
         for n in 0..m.chunks {
             let key = chunk_key(m.stream_id, n, &user_key);
             let hash = key_hash(&key);
-            let found =
-                self.lookup_in(Namespace::Chunks, &key, hash, |address, segment, rec| (address, segment.clone(), rec.header.record_len()));
+            let found = self.lookup_namespace(Namespace::Chunks, &key, hash, |address, segment, rec| {
+                (address, segment.clone(), rec.header.record_len())
+            });
             if let Ok(Some((address, segment, len))) = found {
-                self.remember(hash, address, superseded_at);
+                self.keep_for_snapshots(hash, address, superseded_at);
                 if self.index.remove(hash, address) {
                     self.chunk_entries.fetch_sub(1, Ordering::Relaxed);
                 }
@@ -101,7 +118,7 @@ impl Inner {
 
     /// Reads a whole value for the one-buffer APIs (`get`…): inline values directly,
     /// streamed ones assembled from their chunks by `load_chunk`, if not over the limit.
-    pub(crate) fn value_of(
+    pub(crate) fn assemble_value(
         &self,
         key: &[u8],
         codec_byte: u8,
@@ -127,38 +144,68 @@ impl Inner {
     }
 
     /// The decoded bytes of the current chunk record with this key.
-    pub(crate) fn current_chunk(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.lookup_in(Namespace::Chunks, key, key_hash(key), |address, segment, rec| {
+    pub(crate) fn read_chunk(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.lookup_namespace(Namespace::Chunks, key, key_hash(key), |address, segment, rec| {
             rec.decoded_value().map_err(|why| Error::corruption(&segment.path, self.codec.decode(address).1, why))
         })?
         .transpose()
     }
 
+    /// Checks that `key` can name a stream's chunks and reserves a stream id for it.
+    fn begin_stream(&self, key: &[u8]) -> Result<u64> {
+        self.check_key(&chunk_key(0, 0, key))?;
+        new_stream_id(&mut self.writer.lock())
+    }
+
     /// Appends one chunk record and indexes it. Returns the log end after it.
     fn append_chunk(&self, key: &[u8], bytes: &[u8]) -> Result<u64> {
         let (stored, codec) = codec::encode(bytes, self.options.compression);
-        let len = encoded_len(key.len(), stored.len());
         let mut w = self.writer.lock();
+        self.append_chunk_locked(&mut w, key, &stored, codec)?;
+        Ok(w.log_end)
+    }
+
+    /// Appends one chunk record (value in its stored form) and indexes it.
+    /// REQUIRES: the writer lock (`w`).
+    fn append_chunk_locked(&self, w: &mut WriterState, key: &[u8], stored: &[u8], codec: u8) -> Result<()> {
         w.check_writable()?;
+        let len = encoded_len(key.len(), stored.len());
         let meta = RecordMeta { kind: RecordKind::Chunk, codec, flags: 0, seq: w.next_seq, expires_at_ms: 0 };
-        let (segment, offset) = self.append(&mut w, len, |buf| record::encode_into(buf, meta, key, &stored))?;
+        let (segment, offset) = self.append(w, len, |buf| record::encode_into(buf, meta, key, stored))?;
         w.next_seq += 1;
         self.index.insert(key_hash(key), self.codec.encode(segment.slot, offset));
         self.chunk_entries.fetch_add(1, Ordering::Relaxed);
         segment.add_live(len as u64);
-        Ok(w.log_end)
+        Ok(())
+    }
+
+    /// Appends the chunks of `value` as a new stream of `key`, all under the writer lock
+    /// (`w`), for a write that must decide and commit under it (update, write_if, batches).
+    /// Returns the manifest its head must hold; the head, written next by the caller, makes
+    /// the value visible. Pushes each chunk key written to `written`, for
+    /// [`Store::forget_chunks_locked`] if the head is never written.
+    pub(crate) fn append_chunks(
+        &self,
+        w: &mut WriterState,
+        key: &[u8],
+        value: &[u8],
+        written: &mut Vec<Vec<u8>>,
+    ) -> Result<[u8; MANIFEST_LEN]> {
+        let stream_id = new_stream_id(w)?;
+        let mut chunks = 0u32;
+        for (n, piece) in value.chunks(CHUNK_SIZE).enumerate() {
+            let chunk = chunk_key(stream_id, n as u32, key);
+            let (stored, codec) = codec::encode(piece, self.options.compression);
+            self.append_chunk_locked(w, &chunk, &stored, codec)?;
+            written.push(chunk);
+            chunks += 1;
+        }
+        Ok(Manifest { stream_id, total_len: value.len() as u64, chunks, chunk_size: CHUNK_SIZE as u32 }.encode())
     }
 
     /// Writes a value given whole as a stream (values over one chunk): chunks, then head.
     pub(crate) fn put_chunked(&self, key: &[u8], value: &[u8], opts: &WriteOptions) -> Result<u64> {
-        self.check_key(&chunk_key(0, 0, key))?;
-        let stream_id = {
-            let mut w = self.writer.lock();
-            w.check_writable()?;
-            let id = w.next_seq;
-            w.next_seq += 1;
-            id
-        };
+        let stream_id = self.begin_stream(key)?;
         let mut written = Vec::new();
         let result = (|| {
             for (n, piece) in value.chunks(CHUNK_SIZE).enumerate() {
@@ -182,10 +229,16 @@ impl Inner {
     /// Takes the chunks of an unfinished stream out of the index.
     fn forget_chunks(&self, keys: &[Vec<u8>]) {
         let _w = self.writer.lock();
+        self.forget_chunks_locked(keys);
+    }
+
+    /// [`Store::forget_chunks`] for a caller that holds the writer lock.
+    pub(crate) fn forget_chunks_locked(&self, keys: &[Vec<u8>]) {
         for key in keys {
             let hash = key_hash(key);
-            let found =
-                self.lookup_in(Namespace::Chunks, key, hash, |address, segment, rec| (address, segment.clone(), rec.header.record_len()));
+            let found = self.lookup_namespace(Namespace::Chunks, key, hash, |address, segment, rec| {
+                (address, segment.clone(), rec.header.record_len())
+            });
             if let Ok(Some((address, segment, len))) = found {
                 if self.index.remove(hash, address) {
                     self.chunk_entries.fetch_sub(1, Ordering::Relaxed);
@@ -204,31 +257,15 @@ impl Inner {
         let (seq, end) = {
             let mut w = self.writer.lock();
             w.check_writable()?;
-            let Some(old) = self.find_for_write(key, hash) else { return Ok(None) };
+            let Some(old) = self.current_record(key, hash) else { return Ok(None) };
             if old.header.kind != RecordKind::Put || self.is_expired(old.header.expires_at_ms) {
                 return Ok(None);
             }
             let (_, offset) = self.codec.decode(old.address);
             let stored = old.segment.record_at(offset)?.value.to_vec();
-            let seq = w.next_seq;
-            let meta = RecordMeta {
-                kind: RecordKind::Put,
-                codec: old.header.codec,
-                flags: old.header.flags,
-                seq,
-                expires_at_ms: expires_at_ms.unwrap_or(0),
-            };
-            let len = encoded_len(key.len(), stored.len());
-            let (segment, at) = self.append(&mut w, len, |buf| record::encode_into(buf, meta, key, &stored))?;
-            segment.note_put_seq(seq);
-            w.next_seq += 1;
+            let put = PutMeta { codec: old.header.codec, flags: old.header.flags, expires_at_ms: expires_at_ms.unwrap_or(0) };
             // The old record is superseded, but its chunks (if any) now belong to the new one.
-            old.segment.sub_live(old.header.record_len());
-            self.remember(hash, old.address, seq);
-            if !self.index.replace(hash, old.address, self.codec.encode(segment.slot, at)) {
-                self.index.insert(hash, self.codec.encode(segment.slot, at));
-            }
-            segment.add_live(len as u64);
+            let seq = self.append_indexed_put(&mut w, key, hash, &stored, put, Some(old), Superseded::KeepChunks)?;
             (seq, w.log_end)
         };
         if self.wants_sync(opts) {
@@ -265,7 +302,7 @@ impl Inner {
 /// [`Db::put_stream`](crate::Db::put_stream); call [`finish`](ValueWriter::finish) to make
 /// the value visible. Dropping it unfinished leaves no trace.
 pub struct ValueWriter {
-    inner: Arc<Inner>,
+    inner: Arc<Store>,
     key: Vec<u8>,
     opts: WriteOptions,
     stream_id: u64,
@@ -277,16 +314,8 @@ pub struct ValueWriter {
 }
 
 impl ValueWriter {
-    pub(crate) fn new(inner: Arc<Inner>, key: &[u8], opts: WriteOptions) -> Result<ValueWriter> {
-        inner.check_key(&chunk_key(0, 0, key))?;
-        let stream_id = {
-            let mut w = inner.writer.lock();
-            w.check_writable()?;
-            // A sequence number is unique forever: a fine stream id.
-            let id = w.next_seq;
-            w.next_seq += 1;
-            id
-        };
+    pub(crate) fn new(inner: Arc<Store>, key: &[u8], opts: WriteOptions) -> Result<ValueWriter> {
+        let stream_id = inner.begin_stream(key)?;
         Ok(ValueWriter {
             inner,
             key: key.to_vec(),

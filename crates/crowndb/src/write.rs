@@ -4,15 +4,20 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use std::borrow::Cow;
+
 use crate::batch::{BatchOp, WriteBatch};
+use crate::codec;
+use crate::envelope::{self, Prepared, PreparedBatch};
 use crate::error::{Error, ErrorKind, Result};
 use crate::hash::key_hash;
-use crate::inner::{Inner, WriterState};
 use crate::options::{Durability, WriteOptions};
 use crate::record::{self, encoded_len, RecordKind, RecordMeta, HEADER_LEN};
 use crate::segment::{Segment, SEGMENT_HEADER_LEN};
+use crate::store::{Found, Store, WriterState};
+use crate::stream::{self, CHUNK_SIZE};
 
-impl Inner {
+impl Store {
     pub fn check_key(&self, key: &[u8]) -> Result<()> {
         let limit = self.options.max_key_size.min(u16::MAX as usize);
         if key.len() > limit {
@@ -30,7 +35,7 @@ impl Inner {
         // Values over one chunk are stored as streams when a chunk fits in a segment;
         // otherwise a value must fit in one record.
         let one_record = self.max_record_len().saturating_sub(HEADER_LEN as u64 + u16::MAX as u64);
-        let streamable = one_record >= crate::stream::CHUNK_SIZE as u64;
+        let streamable = one_record >= CHUNK_SIZE as u64;
         let mut limit = self.options.max_value_size as u64;
         if !streamable {
             limit = limit.min(self.max_record_len().saturating_sub(HEADER_LEN as u64)).min(u32::MAX as u64);
@@ -61,7 +66,9 @@ impl Inner {
         }
         let segment = w.active.clone();
         let offset = segment.data_len();
-        // SAFETY: we hold the writer lock and write only past the published length.
+        // SAFETY: `reserve`'s contract: we hold the writer lock (the single writer), the range
+        // starts at the published length, fits below capacity (checked above), and is
+        // handed out once: it is published right after `fill`.
         fill(unsafe { segment.reserve(offset, len) });
         segment.publish(offset + len as u64);
         w.log_end += len as u64;
@@ -89,12 +96,22 @@ impl Inner {
         Ok(())
     }
 
-    /// Points the index at a new record of `key` (a Put), retiring the previous version.
-    fn index_put(&self, hash: u64, key: &[u8], address: u64, segment: &Segment, len: usize, seq: u64) {
-        match self.find_for_write(key, hash) {
+    /// Points the index at a new record of `key` (a Put) and marks `old`, the key's
+    /// previous record (as [`Store::current_record`] gives it), superseded.
+    /// REQUIRES: the writer lock.
+    #[allow(clippy::too_many_arguments)] // the record's facts, each used once
+    fn index_put(&self, hash: u64, old: Option<Found>, superseded: Superseded, address: u64, segment: &Segment, len: usize, seq: u64) {
+        match old {
             Some(old) => {
                 // Remembered for snapshots before the index stops pointing at it.
-                self.retire(hash, &old, seq);
+                match superseded {
+                    Superseded::WithChunks => self.supersede(hash, &old, seq),
+                    // The new record takes over the old one's chunks (touch).
+                    Superseded::KeepChunks => {
+                        old.segment.sub_live(old.header.record_len());
+                        self.keep_for_snapshots(hash, old.address, seq);
+                    }
+                }
                 if !self.index.replace(hash, old.address, address) {
                     self.index.insert(hash, address);
                 }
@@ -104,44 +121,79 @@ impl Inner {
         segment.add_live(len as u64);
     }
 
+    /// The locked append-and-index step of every single-key put: appends a Put record of
+    /// `key` holding `stored` (already in its stored form, `put.codec`), points the index at
+    /// it and supersedes `old` (the key's current record). Returns the sequence number.
+    /// REQUIRES: the writer lock (`w`), held since `old` was looked up.
+    #[allow(clippy::too_many_arguments)] // the record's facts, each used once
+    pub(crate) fn append_indexed_put(
+        &self,
+        w: &mut WriterState,
+        key: &[u8],
+        hash: u64,
+        stored: &[u8],
+        put: PutMeta,
+        old: Option<Found>,
+        superseded: Superseded,
+    ) -> Result<u64> {
+        w.check_writable()?;
+        let seq = w.next_seq;
+        let meta = RecordMeta { kind: RecordKind::Put, codec: put.codec, flags: put.flags, seq, expires_at_ms: put.expires_at_ms };
+        let len = encoded_len(key.len(), stored.len());
+        let (segment, offset) = self.append(w, len, |buf| record::encode_into(buf, meta, key, stored))?;
+        segment.note_put_seq(seq);
+        w.next_seq += 1;
+        self.index_put(hash, old, superseded, self.codec.encode(segment.slot, offset), &segment, len, seq);
+        Ok(seq)
+    }
+
+    /// The locked append-and-index step of every single-key delete: appends a tombstone of
+    /// `key` and takes `old` (its current record) out of the index. Returns the sequence
+    /// number. REQUIRES: the writer lock (`w`), held since `old` was looked up.
+    pub(crate) fn append_indexed_delete(&self, w: &mut WriterState, key: &[u8], hash: u64, old: &Found) -> Result<u64> {
+        w.check_writable()?;
+        let seq = w.next_seq;
+        let meta = RecordMeta { kind: RecordKind::Delete, codec: codec::RAW, flags: 0, seq, expires_at_ms: 0 };
+        self.append(w, encoded_len(key.len(), 0), |buf| record::encode_into(buf, meta, key, &[]))?;
+        w.next_seq += 1;
+        self.supersede(hash, old, seq);
+        self.index.remove(hash, old.address);
+        Ok(seq)
+    }
+
+    /// Stores `value` under `key`; see [`Db::put`](crate::Db::put) for the rule every
+    /// write path follows (values over [`CHUNK_SIZE`] are streamed).
     pub fn put(&self, key: &[u8], value: &[u8], opts: &WriteOptions) -> Result<u64> {
         self.check_key(key)?;
         self.check_value(value)?;
-        if value.len() > crate::stream::CHUNK_SIZE {
-            // Large values are stored as streams: a later touch rewrites only the head.
+        if stream::is_streamed(value.len()) {
+            // Chunk by chunk, each under its own short hold of the writer lock, so other
+            // writers are not held up by one large value; the head commits it.
             return self.put_chunked(key, value, opts);
         }
-        let (stored, codec) = crate::codec::encode(value, self.options.compression);
-        self.put_encoded(key, &stored, codec, value.len(), opts)
-    }
-
-    /// Writes a put whose value is already in its stored form (`codec`); `user_len` is the
-    /// value's length as the caller gave it, for the write-amplification figures.
-    pub(crate) fn put_encoded(&self, key: &[u8], stored: &[u8], codec: u8, user_len: usize, opts: &WriteOptions) -> Result<u64> {
-        let (seq, end) = self.append_put(key, stored, codec, user_len, opts)?;
+        let (stored, codec) = codec::encode(value, self.options.compression);
+        let (seq, end) = self.append_put(key, &stored, codec, value.len(), opts)?;
         if self.wants_sync(opts) {
             self.sync_to(end)?;
         }
         Ok(seq)
     }
 
-    /// `put_encoded` without the sync: appends and indexes the record (readers see it from
-    /// now on) and returns its sequence number and the log position a sync must reach.
+    /// Appends and indexes a put whose value is already in its stored form (`codec`),
+    /// without the sync: readers see it from now on. `user_len` is the value's length as
+    /// the caller gave it, for the write-amplification figures. Returns its sequence
+    /// number and the log position a sync must reach.
     pub(crate) fn append_put(&self, key: &[u8], stored: &[u8], codec: u8, user_len: usize, opts: &WriteOptions) -> Result<(u64, u64)> {
         let hash = key_hash(key);
-        let len = encoded_len(key.len(), stored.len());
+        let put = PutMeta { codec, flags: opts.flags, expires_at_ms: opts.expires_at_ms.unwrap_or(0) };
         let (seq, end) = {
             let mut w = self.writer.lock();
             w.check_writable()?;
-            let seq = w.next_seq;
-            let meta = RecordMeta { kind: RecordKind::Put, codec, flags: opts.flags, seq, expires_at_ms: opts.expires_at_ms.unwrap_or(0) };
-            let (segment, offset) = self.append(&mut w, len, |buf| record::encode_into(buf, meta, key, stored))?;
-            segment.note_put_seq(seq);
-            w.next_seq += 1;
-            self.index_put(hash, key, self.codec.encode(segment.slot, offset), &segment, len, seq);
+            let old = self.current_record(key, hash);
+            let seq = self.append_indexed_put(&mut w, key, hash, stored, put, old, Superseded::WithChunks)?;
             (seq, w.log_end)
         };
-        self.user_bytes_written.fetch_add((key.len() + user_len) as u64, Ordering::Relaxed);
+        self.note_user_bytes(key.len() + user_len);
         Ok((seq, end))
     }
 
@@ -151,16 +203,11 @@ impl Inner {
         let (existed, end) = {
             let mut w = self.writer.lock();
             w.check_writable()?;
-            let Some(old) = self.find_for_write(key, hash) else { return Ok(false) };
-            let seq = w.next_seq;
-            let meta = RecordMeta { kind: RecordKind::Delete, codec: 0, flags: 0, seq, expires_at_ms: 0 };
-            self.append(&mut w, encoded_len(key.len(), 0), |buf| record::encode_into(buf, meta, key, &[]))?;
-            w.next_seq += 1;
-            self.retire(hash, &old, seq);
-            self.index.remove(hash, old.address);
+            let Some(old) = self.current_record(key, hash) else { return Ok(false) };
+            self.append_indexed_delete(&mut w, key, hash, &old)?;
             (!self.is_expired(old.header.expires_at_ms), w.log_end)
         };
-        self.user_bytes_written.fetch_add(key.len() as u64, Ordering::Relaxed);
+        self.note_user_bytes(key.len());
         if self.wants_sync(opts) {
             self.sync_to(end)?;
         }
@@ -172,65 +219,96 @@ impl Inner {
             return Ok(());
         }
         // Checked and compressed before taking the writer lock.
-        let prepared = self.prepare_batch(batch)?;
+        let mut prepared = self.prepare_batch(batch)?;
         let end = {
             let mut w = self.writer.lock();
-            self.append_batch(&mut w, batch, &prepared)?
+            self.append_batch(&mut w, batch, &mut prepared)?
         };
         self.finish_batch(batch, end, opts)
     }
 
     /// Checks a batch's keys, values and size, and encodes each value: the record lengths
-    /// [`Inner::append_batch`] lays out.
+    /// [`Store::append_batch`] lays out. A value over [`CHUNK_SIZE`] is streamed when the
+    /// batch is appended; the envelope holds its head.
     pub(crate) fn prepare_batch<'b>(&self, batch: &'b WriteBatch) -> Result<PreparedBatch<'b>> {
         for op in &batch.ops {
             self.check_key(op.key())?;
-            if let BatchOp::Put { value, .. } = op {
+            if let BatchOp::Put { key, value, .. } = op {
                 self.check_value(value)?;
+                if stream::is_streamed(value.len()) {
+                    self.check_key(&stream::chunk_key(0, 0, key))?;
+                }
             }
         }
         let prepared: PreparedBatch<'b> = batch
             .ops
             .iter()
             .map(|op| match op {
-                BatchOp::Put { key, value, .. } => {
-                    let (stored, codec) = crate::codec::encode(value, self.options.compression);
-                    let len = encoded_len(key.len(), stored.len());
-                    (stored, codec, len)
+                BatchOp::Put { key, value, .. } if stream::is_streamed(value.len()) => {
+                    // The manifest is written once the chunks are (stream ids are taken
+                    // under the writer lock); its length is known now.
+                    Prepared { stored: Cow::Borrowed(&[][..]), codec: codec::CHUNKED, len: encoded_len(key.len(), stream::MANIFEST_LEN) }
                 }
-                BatchOp::Delete { key } => (std::borrow::Cow::Borrowed(&[][..]), crate::codec::RAW, encoded_len(key.len(), 0)),
+                BatchOp::Put { key, value, .. } => {
+                    let (stored, codec) = codec::encode(value, self.options.compression);
+                    let len = encoded_len(key.len(), stored.len());
+                    Prepared { stored, codec, len }
+                }
+                BatchOp::Delete { key } => Prepared { stored: Cow::Borrowed(&[][..]), codec: codec::RAW, len: encoded_len(key.len(), 0) },
             })
             .collect();
-        let total = HEADER_LEN + prepared.iter().map(|p| p.2).sum::<usize>();
+        let total = HEADER_LEN + prepared.iter().map(|p| p.len).sum::<usize>();
         if batch.ops.len() > u32::MAX as usize || total as u64 > self.max_record_len() {
             return Err(Error::TooLarge { what: "batch", size: total as u64, limit: self.max_record_len() });
         }
         Ok(prepared)
     }
 
-    /// Appends a prepared batch as one envelope and updates the index; the caller holds the
-    /// writer lock. Returns the log position to sync to.
-    pub(crate) fn append_batch(&self, w: &mut WriterState, batch: &WriteBatch, prepared: &PreparedBatch<'_>) -> Result<u64> {
+    /// Appends a prepared batch and updates the index; the caller holds the writer lock.
+    /// First the chunks of its streamed values (invisible: no head names them yet), then
+    /// one envelope holding every other record and the heads of the streamed values: the
+    /// envelope is the batch's commit record, so after a crash either all of it is there or
+    /// none of it (chunks without a head are dropped at open). Returns the log position to
+    /// sync to.
+    pub(crate) fn append_batch(&self, w: &mut WriterState, batch: &WriteBatch, prepared: &mut PreparedBatch<'_>) -> Result<u64> {
         w.check_writable()?;
-        let total = HEADER_LEN + prepared.iter().map(|p| p.2).sum::<usize>();
+        let mut chunks = Vec::new();
+        let result = (|| {
+            for (op, p) in batch.ops.iter().zip(prepared.iter_mut()) {
+                if let (BatchOp::Put { key, value, .. }, codec::CHUNKED) = (op, p.codec) {
+                    let manifest = self.append_chunks(w, key, value, &mut chunks)?;
+                    p.stored = Cow::Owned(manifest.to_vec());
+                }
+            }
+            self.append_envelope(w, batch, prepared)
+        })();
+        result.inspect_err(|_| self.forget_chunks_locked(&chunks))
+    }
+
+    /// The envelope of [`Store::append_batch`], with every value in its stored form.
+    fn append_envelope(&self, w: &mut WriterState, batch: &WriteBatch, prepared: &PreparedBatch<'_>) -> Result<u64> {
+        let total = HEADER_LEN + prepared.iter().map(|p| p.len).sum::<usize>();
         let first_seq = w.next_seq;
-        let (segment, offset) = self.append(w, total, |buf| encode_batch(buf, batch, prepared, first_seq))?;
+        let (segment, offset) = self.append(w, total, |buf| envelope::encode(buf, batch, prepared, first_seq))?;
         segment.note_put_seq(first_seq);
         w.next_seq += batch.ops.len() as u64;
         let mut at = offset + HEADER_LEN as u64;
-        for (i, (op, (_, _, len))) in batch.ops.iter().zip(prepared).enumerate() {
+        for (i, (op, p)) in batch.ops.iter().zip(prepared).enumerate() {
             let hash = key_hash(op.key());
             let seq = first_seq + i as u64;
+            let old = self.current_record(op.key(), hash);
             match op {
-                BatchOp::Put { key, .. } => self.index_put(hash, key, self.codec.encode(segment.slot, at), &segment, *len, seq),
-                BatchOp::Delete { key } => {
-                    if let Some(old) = self.find_for_write(key, hash) {
-                        self.retire(hash, &old, seq);
+                BatchOp::Put { .. } => {
+                    self.index_put(hash, old, Superseded::WithChunks, self.codec.encode(segment.slot, at), &segment, p.len, seq)
+                }
+                BatchOp::Delete { .. } => {
+                    if let Some(old) = old {
+                        self.supersede(hash, &old, seq);
                         self.index.remove(hash, old.address);
                     }
                 }
             }
-            at += *len as u64;
+            at += p.len as u64;
         }
         Ok(w.log_end)
     }
@@ -239,7 +317,7 @@ impl Inner {
     pub(crate) fn finish_batch(&self, batch: &WriteBatch, end: u64, opts: &WriteOptions) -> Result<()> {
         let user: usize =
             batch.ops.iter().map(|op| op.key().len() + if let BatchOp::Put { value, .. } = op { value.len() } else { 0 }).sum();
-        self.user_bytes_written.fetch_add(user as u64, Ordering::Relaxed);
+        self.note_user_bytes(user);
         if self.wants_sync(opts) {
             self.sync_to(end)?;
         }
@@ -290,36 +368,21 @@ impl Inner {
     }
 }
 
-/// Lays out a batch envelope: header, then each operation as a complete record.
-/// Each operation of a batch: its stored (possibly compressed) value, codec and record length.
-pub(crate) type PreparedBatch<'b> = Vec<(std::borrow::Cow<'b, [u8]>, u8, usize)>;
+/// What a put record carries besides its key and value.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PutMeta {
+    /// How the value bytes are stored (see `codec`).
+    pub codec: u8,
+    pub flags: u32,
+    /// Unix ms; 0 = never.
+    pub expires_at_ms: u64,
+}
 
-fn encode_batch(buf: &mut [u8], batch: &WriteBatch, prepared: &[(std::borrow::Cow<'_, [u8]>, u8, usize)], first_seq: u64) {
-    let mut at = HEADER_LEN;
-    for (i, (op, (stored, codec, len))) in batch.ops.iter().zip(prepared).enumerate() {
-        let len = *len;
-        let seq = first_seq + i as u64;
-        let out = &mut buf[at..at + len];
-        match op {
-            BatchOp::Put { key, flags, expires_at_ms, .. } => record::encode_into(
-                out,
-                RecordMeta { kind: RecordKind::Put, codec: *codec, flags: *flags, seq, expires_at_ms: *expires_at_ms },
-                key,
-                stored,
-            ),
-            BatchOp::Delete { key } => {
-                record::encode_into(out, RecordMeta { kind: RecordKind::Delete, codec: 0, flags: 0, seq, expires_at_ms: 0 }, key, &[])
-            }
-        }
-        at += len;
-    }
-    let payload = (buf.len() - HEADER_LEN) as u32;
-    buf[4] = RecordKind::Batch as u8;
-    buf[5] = 0;
-    buf[6..8].copy_from_slice(&0u16.to_le_bytes());
-    buf[8..12].copy_from_slice(&payload.to_le_bytes());
-    buf[12..16].copy_from_slice(&(batch.ops.len() as u32).to_le_bytes());
-    buf[16..24].copy_from_slice(&first_seq.to_le_bytes());
-    buf[24..32].copy_from_slice(&0u64.to_le_bytes());
-    record::seal_checksum(buf);
+/// What becomes of the chunks of a streamed value whose head a put supersedes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Superseded {
+    /// They go with it (an overwrite).
+    WithChunks,
+    /// The new head takes them over (a touch rewrites only the head).
+    KeepChunks,
 }

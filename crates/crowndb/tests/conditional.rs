@@ -196,3 +196,14 @@ fn write_if_writes_nothing_when_the_function_declines_or_the_batch_is_refused() 
     assert!(err.to_string().contains("limit"), "{err}");
     assert_eq!(db.get(b"free").unwrap(), None);
 }
+
+#[test]
+fn a_closed_store_says_so_with_its_own_error_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = crowndb::Db::open(dir.path(), crowndb::Options::default()).unwrap();
+    let other = db.clone();
+    db.close().unwrap();
+    let err = other.put(b"k", b"v").unwrap_err();
+    assert_eq!(err.kind(), crowndb::ErrorKind::Closed);
+    assert!(err.to_string().contains("is closed") && err.to_string().contains("open it again"), "{err}");
+}

@@ -173,3 +173,70 @@ fn large_puts_are_streamed_and_touch_rewrites_only_the_head() {
     assert_eq!(db.get(b"large").unwrap(), None);
     assert_eq!(db.touch(b"large", None).unwrap(), None, "an expired key cannot be touched back");
 }
+
+/// One rule for every write path: a value `put` accepts (here 9 MiB, larger than a whole
+/// segment, so it can only be stored as a stream) is accepted by `update`, `put_if`,
+/// `append`, batches and `write_if` too, reads back whole, and survives a reopen; a batch
+/// holding one stays all-or-nothing (its envelope is the commit record of the chunks).
+#[test]
+fn every_write_path_accepts_the_values_put_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), options()).unwrap();
+    let big: Vec<u8> = (0..9_000_000u64).map(|i| byte_at(11, i)).collect();
+    db.put(b"put", &big).unwrap();
+
+    let put = |value: &[u8]| crowndb::Update::Put { value: value.to_vec(), flags: 7, expires_at_ms: None };
+    db.update(b"update", &Default::default(), |_| put(&big)).expect("update takes what put takes");
+    let outcome = db.put_if(b"put_if", &big, crowndb::Condition::IfAbsent, &Default::default()).expect("put_if takes it");
+    assert!(matches!(outcome, crowndb::PutOutcome::Stored(_)));
+    db.put(b"append", &big[..8_000_000]).unwrap();
+    assert_eq!(db.append(b"append", &big[8_000_000..], false).expect("append takes it"), Some(big.len()));
+
+    let mut batch = crowndb::WriteBatch::new();
+    batch.put(b"batch-big", &big).put(b"batch-small", b"s").delete(b"put");
+    db.write(&batch).expect("a batch takes what put takes");
+    let moved = db
+        .write_if(&[b"batch-big"], &Default::default(), |entries| {
+            let mut b = crowndb::WriteBatch::new();
+            b.put(b"write_if", &entries[0].as_ref()?.value);
+            Some(b)
+        })
+        .expect("write_if takes it");
+    assert!(moved);
+
+    let check = |db: &Db| {
+        for key in [&b"update"[..], b"put_if", b"append", b"batch-big", b"write_if"] {
+            let got = db.get(key).unwrap().unwrap_or_else(|| panic!("{} missing", String::from_utf8_lossy(key)));
+            assert!(got == big, "{} reads back different bytes", String::from_utf8_lossy(key));
+        }
+        assert_eq!(db.get_entry(b"update").unwrap().unwrap().flags, 7);
+        assert_eq!(db.get(b"batch-small").unwrap().as_deref(), Some(&b"s"[..]));
+        assert_eq!(db.get(b"put").unwrap(), None);
+        assert_eq!(db.stats().keys, 6, "chunks of streamed values are not keys");
+    };
+    check(&db);
+    // Overwriting a streamed value written by a batch retires its chunks like any other.
+    db.update(b"update", &Default::default(), |_| put(b"small")).unwrap();
+    db.update(b"update", &Default::default(), |_| put(&big)).unwrap();
+    db.compact().unwrap();
+    check(&db);
+    db.close().unwrap();
+    let db = Db::open(dir.path(), options()).unwrap();
+    check(&db);
+
+    // A crash after the chunks of a batch's value and before its envelope: nothing of it.
+    let mut batch = crowndb::WriteBatch::new();
+    batch.put(b"torn-big", &big).put(b"torn-small", b"s");
+    db.write(&batch).unwrap();
+    db.sync().unwrap();
+    let crash = db.simulate_crash();
+    let envelope_len = 32 + (32 + b"torn-big".len() + 24) + (32 + b"torn-small".len() + 1);
+    let file = std::fs::OpenOptions::new().write(true).open(&crash.active_segment).unwrap();
+    // Zero the envelope (the last record written): the chunks before it stay.
+    std::os::unix::fs::FileExt::write_all_at(&file, &vec![0u8; envelope_len], crash.written_len - envelope_len as u64).unwrap();
+    drop(file);
+    let db = Db::open(dir.path(), options()).unwrap();
+    assert_eq!(db.get(b"torn-big").unwrap(), None);
+    assert_eq!(db.get(b"torn-small").unwrap(), None);
+    check(&db);
+}

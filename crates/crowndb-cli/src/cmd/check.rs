@@ -3,7 +3,7 @@
 use clap::Args;
 
 use super::{io_error, progress, CliError, CliResult, DataDir, DirLock, EXIT_DAMAGED};
-use crate::segment_scan::{list_segments, scan_segment, Mapped, Severity};
+use crowndb::check::{list_segments, scan_segment, Mapped, Severity};
 
 /// Arguments of `crowndb check`; what it does is its help text (`after_help`).
 #[derive(Debug, Args)]

@@ -178,15 +178,7 @@ pub fn spinner(message: &str) -> ProgressBar {
 /// A key or value for a terminal or a line-oriented script: printable ASCII as is,
 /// a backslash as `\\`, every other byte as `\xNN`. One line, whatever the bytes.
 pub fn escape(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len());
-    for &b in bytes {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            0x20..=0x7e => out.push(b as char),
-            _ => out.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    out
+    crowndb::check::escape_key(bytes)
 }
 
 /// The bytes of a command-line argument (any bytes on Unix, not only UTF-8).

@@ -15,16 +15,17 @@
 //! torn batch never comes back in part. A key whose newest record was damaged reads as its
 //! previous version, if one survives.
 
-use std::io::Write;
-use std::os::unix::fs::FileExt;
-use std::path::Path;
+//!
+//! The work is the engine's (`crowndb::check` finds, `crowndb::repair` rewrites); this
+//! command takes the lock, shows progress, prints, and proves the result with a paranoid
+//! open.
 
 use clap::Args;
-use crowndb::format::{FooterEntry, ENTRY_LEN, TRAILER_LEN};
+use crowndb::check::{list_segments, scan_segment, Mapped};
+use crowndb::repair::{quarantine_pieces, repair_segment};
 use crowndb::{Db, Options};
 
 use super::{io_error, progress, CliError, CliResult, DataDir, DirLock, EXIT_DAMAGED};
-use crate::segment_scan::{encode_header, list_segments, scan_segment, FooterState, Mapped, SegmentScan};
 
 /// Arguments of `crowndb repair`; what it does is its help text (`after_help`).
 #[derive(Debug, Args)]
@@ -80,10 +81,7 @@ pub fn run(args: RepairArgs) -> CliResult {
         if args.dry_run {
             continue;
         }
-        for (name, range) in &pieces {
-            write_quarantine(&dir, name, &data[range.start as usize..range.end as usize])?;
-        }
-        rewrite(&dir, &scan, data)?;
+        repair_segment(&dir, &scan, data, &pieces).map_err(engine_io)?;
     }
     bar.finish_and_clear();
     if args.dry_run {
@@ -103,84 +101,11 @@ pub fn run(args: RepairArgs) -> CliResult {
     Ok(())
 }
 
-/// Name and byte range of each part of the file the rewrite leaves behind.
-fn quarantine_pieces(scan: &SegmentScan) -> Vec<(String, crate::segment_scan::BadRange)> {
-    use crate::segment_scan::BadRange;
-    let name = scan.path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    let mut out = Vec::new();
-    if !scan.header_ok {
-        let end = scan.file_len.min(32);
-        out.push((format!("{name}.0.header"), BadRange { start: 0, end }));
+/// An engine error as this command reports it: `path: what went wrong` for I/O, as the
+/// command's own I/O errors read.
+fn engine_io(e: crowndb::Error) -> CliError {
+    match e {
+        crowndb::Error::Io { path, source } | crowndb::Error::DiskFull { path, source } => io_error(&path, source),
+        other => other.into(),
     }
-    for r in &scan.bad {
-        let start = r.start.max(if scan.header_ok { 0 } else { 32 });
-        if start < r.end {
-            out.push((format!("{name}.{start}.bad"), BadRange { start, end: r.end }));
-        }
-    }
-    if let FooterState::Damaged = scan.footer {
-        if scan.data_end < scan.file_len {
-            out.push((format!("{name}.{}.footer", scan.data_end), BadRange { start: scan.data_end, end: scan.file_len }));
-        }
-    }
-    out
-}
-
-fn write_quarantine(dir: &Path, name: &str, bytes: &[u8]) -> CliResult {
-    let qdir = dir.join("quarantine");
-    std::fs::create_dir_all(&qdir).map_err(|e| io_error(&qdir, e))?;
-    let path = qdir.join(name);
-    let mut file = std::fs::File::create(&path).map_err(|e| io_error(&path, e))?;
-    file.write_all(bytes).and_then(|()| file.sync_all()).map_err(|e| io_error(&path, e))?;
-    sync_dir(&qdir)
-}
-
-fn sync_dir(dir: &Path) -> CliResult {
-    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io_error(dir, e))
-}
-
-/// Writes header, the records that verify, and a footer to `<segment>.repair`, syncs it,
-/// and renames it over the segment.
-fn rewrite(dir: &Path, scan: &SegmentScan, data: &[u8]) -> CliResult {
-    let mut temp_name = scan.path.clone().into_os_string();
-    temp_name.push(".repair");
-    let temp = std::path::PathBuf::from(temp_name);
-    let file = std::fs::File::create(&temp).map_err(|e| io_error(&temp, e))?;
-    let err = |e| io_error(&temp, e);
-    file.write_all_at(&encode_header(scan.generation), 0).map_err(err)?;
-    // Old offset -> new offset of each kept top-level record; inner records move with
-    // their envelope.
-    let mut pos = 32u64;
-    let mut moves = Vec::with_capacity(scan.good.len());
-    for &(offset, len) in &scan.good {
-        file.write_all_at(&data[offset as usize..(offset + len) as usize], pos).map_err(err)?;
-        moves.push((offset, len, pos));
-        pos += len;
-    }
-    let relocate = |old: u64| -> u64 {
-        let i = moves.partition_point(|&(o, _, _)| o <= old) - 1;
-        let (o, _, n) = moves[i];
-        n + (old - o)
-    };
-    let mut entries: Vec<FooterEntry> = scan.entries.iter().map(|e| FooterEntry { offset: relocate(e.offset), ..*e }).collect();
-    entries.sort_unstable_by_key(|e| (e.hash, e.offset));
-    let mut footer = Vec::with_capacity(entries.len() * ENTRY_LEN + 48);
-    for e in &entries {
-        footer.extend_from_slice(&e.encode());
-    }
-    // Trailer (docs/format.md, "Footer"), written field by field.
-    let mut trailer = Vec::with_capacity(TRAILER_LEN);
-    trailer.extend_from_slice(b"CROWNFTR");
-    for field in [pos, entries.len() as u64, scan.max_seq, scan.min_put_seq] {
-        trailer.extend_from_slice(&field.to_le_bytes());
-    }
-    let crc = crc32c::crc32c_append(crc32c::crc32c(&footer), &trailer);
-    trailer.extend_from_slice(&crc.to_le_bytes());
-    trailer.extend_from_slice(&[0u8; 4]);
-    footer.extend_from_slice(&trailer);
-    file.write_all_at(&footer, pos).map_err(err)?;
-    file.sync_all().map_err(err)?;
-    drop(file);
-    std::fs::rename(&temp, &scan.path).map_err(|e| io_error(&scan.path, e))?;
-    sync_dir(dir)
 }

@@ -19,7 +19,7 @@ use crate::record::{RecordHeader, RecordKind, RecordRef};
 use crate::segment::Segment;
 use crate::segment_table::{AddressCodec, SegmentTable};
 
-/// State only the writer touches, under `Inner::writer`.
+/// State only the writer touches, under `Store::writer`.
 pub(crate) struct WriterState {
     pub active: Arc<Segment>,
     pub next_seq: u64,
@@ -56,9 +56,14 @@ impl WriterState {
         }
     }
 
+    /// `Ok` if writes are accepted: refused once the store is closed ([`Error::Closed`])
+    /// or poisoned by a failed write or sync ([`Error::Poisoned`]).
     pub fn check_writable(&self) -> Result<()> {
         match &self.refusal {
-            Some(Refusal::Closed) => Err(Error::InvalidArgument("the store is closed".into())),
+            Some(Refusal::Closed) => {
+                let dir = self.active.path.parent().map(|d| d.to_path_buf()).unwrap_or_default();
+                Err(Error::Closed { path: dir })
+            }
             _ => self.poisoned().map_or(Ok(()), Err),
         }
     }
@@ -88,7 +93,11 @@ pub(crate) struct Found {
     pub header: RecordHeader,
 }
 
-pub(crate) struct Inner {
+/// One open store's shared state: its directory and options, the index, the segment
+/// table, the writer's state and the counters every thread reads. `Db` is a handle on it;
+/// the write path (`write`), conditional writes, streams, snapshots, compaction and
+/// eviction are `impl Store` blocks in their own files.
+pub(crate) struct Store {
     pub dir: PathBuf,
     pub options: Options,
     pub codec: AddressCodec,
@@ -135,7 +144,7 @@ pub(crate) struct Inner {
 /// `oldest_snapshot` when no snapshot is open.
 pub(crate) const NO_SNAPSHOT: u64 = u64::MAX;
 
-impl Inner {
+impl Store {
     /// The refusal, if a failed write or sync stopped the store accepting writes.
     /// REQUIRES: the caller does not hold `writer`.
     pub fn poisoned(&self) -> Option<Error> {
@@ -145,11 +154,11 @@ impl Inner {
     /// Finds the newest record of `key` and hands it to `f`. A candidate whose record is
     /// damaged is skipped if another candidate matches, and reported otherwise.
     pub fn lookup<T>(&self, key: &[u8], hash: u64, f: impl FnOnce(u64, &Arc<Segment>, &RecordRef<'_>) -> T) -> Result<Option<T>> {
-        self.lookup_in(Namespace::Keys, key, hash, f)
+        self.lookup_namespace(Namespace::Keys, key, hash, f)
     }
 
     /// `lookup` in a namespace: user keys, or the chunks of streamed values.
-    pub fn lookup_in<T>(
+    pub fn lookup_namespace<T>(
         &self,
         namespace: Namespace,
         key: &[u8],
@@ -217,7 +226,7 @@ impl Inner {
     /// The current record of `key` for a writer: damaged candidates count as other keys.
     /// Compares keys without verifying whole-record checksums (the value may be large and
     /// is not read here); readers verify every record they return.
-    pub fn find_for_write(&self, key: &[u8], hash: u64) -> Option<Found> {
+    pub fn current_record(&self, key: &[u8], hash: u64) -> Option<Found> {
         loop {
             let table = self.table.load();
             let candidates = self.index.candidates(hash);
@@ -251,18 +260,18 @@ impl Inner {
     /// write with sequence `superseded_at`) as garbage, and remembers it while snapshots
     /// that may still read it are open. Call it *before* the index stops pointing at the
     /// record, so a snapshot read never finds the record in neither place.
-    pub fn retire(&self, hash: u64, found: &Found, superseded_at: u64) {
+    pub fn supersede(&self, hash: u64, found: &Found, superseded_at: u64) {
         if found.header.kind == RecordKind::Put {
             found.segment.sub_live(found.header.record_len());
             if found.header.codec == crate::codec::CHUNKED {
                 self.retire_chunks(found, superseded_at);
             }
         }
-        self.remember(hash, found.address, superseded_at);
+        self.keep_for_snapshots(hash, found.address, superseded_at);
     }
 
     /// Remembers a superseded record for open snapshots (if any).
-    pub fn remember(&self, hash: u64, address: u64, superseded_at: u64) {
+    pub fn keep_for_snapshots(&self, hash: u64, address: u64, superseded_at: u64) {
         if self.oldest_snapshot.load(Ordering::Acquire) != NO_SNAPSHOT {
             self.history.lock().entry(hash).or_default().push((address, superseded_at));
         }

@@ -1,7 +1,9 @@
-//! Reading segment files directly, without opening the store: every record's checksum,
-//! the segment header, the footer, and whether the footer lists exactly the records that
-//! are there. Shared by `crowndb check` (which reports) and `crowndb repair` (which
-//! rewrites a damaged segment from the records that verify).
+//! Checking segment files directly, without opening the store: every record's checksum
+//! and value, the segment header, the footer, and whether the footer lists exactly the
+//! records that are there. Used by `crowndb check` (which reports) and by [`crate::repair`]
+//! (which rewrites a damaged segment from the records that verify). It reads the format
+//! through the engine's own codecs (segment header, footer validator, batch envelope
+//! split, key hash, value codecs), as LevelDB's repair reuses its log reader.
 //!
 //! REQUIRES: the caller holds the directory lock, so no process appends to, seals,
 //! truncates or deletes a segment while it is mapped here.
@@ -9,7 +11,13 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use crowndb::format::{self, FooterEntry, RecordKind, Trailer, ENTRY_LEN, HEADER_LEN, SEGMENT_HEADER_LEN, TRAILER_LEN};
+use crate::codec;
+use crate::envelope;
+use crate::footer::{self, FooterEntry, Trailer, TRAILER_LEN};
+use crate::hash::key_hash;
+use crate::record::{self, RecordKind, HEADER_LEN};
+use crate::segment::header::{self, HeaderProblem};
+use crate::segment::{name, SEGMENT_HEADER_LEN};
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,15 +107,7 @@ impl SegmentScan {
 
 /// Segment files of `dir`, oldest first: (generation, path).
 pub fn list_segments(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        if let Some(g) = entry.file_name().to_str().and_then(format::parse_segment_file_name) {
-            out.push((g, entry.path()));
-        }
-    }
-    out.sort_unstable();
-    Ok(out)
+    Ok(name::list(dir)?.segments)
 }
 
 /// A read-only mapping of a file (empty files are not mapped).
@@ -121,7 +121,9 @@ impl Mapped {
         if file.metadata()?.len() == 0 {
             return Ok(Mapped { map: None });
         }
-        // SAFETY: the directory lock is held (module invariant): no process changes the file.
+        // SAFETY: a mapping is undefined behaviour only if the file changes (or shrinks)
+        // while mapped; the caller holds the directory lock (module REQUIRES), so no
+        // CrownDB process writes, cuts or deletes it meanwhile.
         let map = unsafe { memmap2::Mmap::map(&file)? };
         Ok(Mapped { map: Some(map) })
     }
@@ -129,17 +131,6 @@ impl Mapped {
     pub fn bytes(&self) -> &[u8] {
         self.map.as_deref().unwrap_or(&[])
     }
-}
-
-/// The segment header bytes for `generation`, as the engine writes them.
-pub fn encode_header(generation: u64) -> [u8; SEGMENT_HEADER_LEN as usize] {
-    let mut h = [0u8; SEGMENT_HEADER_LEN as usize];
-    h[0..8].copy_from_slice(format::SEGMENT_MAGIC);
-    h[8..12].copy_from_slice(&format::FORMAT_VERSION.to_le_bytes());
-    h[16..24].copy_from_slice(&generation.to_le_bytes());
-    let crc = crc32c::crc32c(&h[0..28]);
-    h[28..32].copy_from_slice(&crc.to_le_bytes());
-    h
 }
 
 /// Scans one segment file. `newest`: it has the highest generation (the one a store keeps
@@ -186,32 +177,25 @@ pub fn scan_segment(path: &Path, generation: u64, data: &[u8], newest: bool, mut
 }
 
 fn check_header(scan: &mut SegmentScan, h: &[u8]) {
-    if &h[0..8] != format::SEGMENT_MAGIC {
-        scan.header_ok = false;
-        scan.note(Severity::Damage, 0, "segment header damaged: magic is not CROWNSEG");
-        return;
-    }
-    let version = u32::from_le_bytes(h[8..12].try_into().unwrap());
-    let crc = u32::from_le_bytes(h[28..32].try_into().unwrap());
-    let crc_ok = crc32c::crc32c(&h[0..28]) == crc;
-    if version != format::FORMAT_VERSION {
-        if crc_ok {
+    let (offset, why) = match header::check(h, scan.generation) {
+        Ok(()) => return,
+        Err(HeaderProblem::UnknownVersion(version)) => {
             scan.unknown_version = true;
             scan.note(Severity::Damage, 8, format!("segment format version {version} is unknown to this build; not read"));
             return;
         }
-        scan.header_ok = false;
-        scan.note(Severity::Damage, 8, format!("segment header damaged: version {version}, checksum mismatch"));
-        return;
-    }
-    let generation = u64::from_le_bytes(h[16..24].try_into().unwrap());
-    if !crc_ok {
-        scan.header_ok = false;
-        scan.note(Severity::Damage, 28, "segment header damaged: checksum mismatch");
-    } else if generation != scan.generation {
-        scan.header_ok = false;
-        scan.note(Severity::Damage, 16, format!("segment header names generation {generation}, the file name {}", scan.generation));
-    }
+        Err(HeaderProblem::Short(len)) => (0, format!("file is {len} bytes, shorter than a segment header")),
+        Err(HeaderProblem::BadMagic) => (0, "segment header damaged: magic is not CROWNSEG".to_string()),
+        Err(HeaderProblem::Checksum { version }) if version != header::FORMAT_VERSION => {
+            (8, format!("segment header damaged: version {version}, checksum mismatch"))
+        }
+        Err(HeaderProblem::Checksum { .. }) => (28, "segment header damaged: checksum mismatch".to_string()),
+        Err(HeaderProblem::Generation { stored }) => {
+            (16, format!("segment header names generation {stored}, the file name {}", scan.generation))
+        }
+    };
+    scan.header_ok = false;
+    scan.note(Severity::Damage, offset, why);
 }
 
 fn read_footer(scan: &mut SegmentScan, data: &[u8]) {
@@ -221,75 +205,42 @@ fn read_footer(scan: &mut SegmentScan, data: &[u8]) {
     }
     let trailer_at = file_len - TRAILER_LEN as u64;
     let Some(trailer) = Trailer::decode(&data[trailer_at as usize..]) else { return };
-    let damaged = |scan: &mut SegmentScan, at: u64, why: String| {
-        scan.note(Severity::Damage, at, format!("footer damaged: {why}"));
-        scan.footer = FooterState::Damaged;
-        // The records end where the footer says, if that is believable; else the walk
-        // below stops at the first record that does not verify.
-        scan.data_end =
-            if (SEGMENT_HEADER_LEN..=trailer_at).contains(&trailer.entries_offset) { trailer.entries_offset } else { trailer_at };
-    };
-    let entries_len = trailer.entry_count.checked_mul(ENTRY_LEN as u64);
-    if trailer.entries_offset < SEGMENT_HEADER_LEN || entries_len.and_then(|n| trailer.entries_offset.checked_add(n)) != Some(trailer_at) {
-        return damaged(scan, trailer_at, "entry count and offset do not match the file size".into());
-    }
-    let bytes = &data[trailer.entries_offset as usize..trailer_at as usize];
-    let crc = crc32c::crc32c_append(crc32c::crc32c(bytes), &trailer.checksummed_prefix());
-    if crc != trailer.crc {
-        return damaged(scan, trailer.entries_offset, format!("checksum mismatch (stored {:#010x}, computed {crc:#010x})", trailer.crc));
-    }
-    let mut entries = Vec::with_capacity(trailer.entry_count as usize);
-    for (i, chunk) in bytes.chunks_exact(ENTRY_LEN).enumerate() {
-        match FooterEntry::decode(chunk) {
-            Some(e) => entries.push(e),
-            None => {
-                let at = trailer.entries_offset + (i * ENTRY_LEN) as u64;
-                return damaged(scan, at, format!("entry {i} has an invalid record kind"));
-            }
+    let verified = footer::entries_range(&trailer, trailer_at).and_then(|range| {
+        let bytes = &data[range.start as usize..range.end as usize];
+        footer::verify_entries(&trailer, bytes).map(|()| footer::decode_entries(bytes))
+    });
+    match verified {
+        Ok(entries) => {
+            scan.data_end = trailer.entries_offset;
+            scan.footer = FooterState::Valid { entries };
+        }
+        Err(damage) => {
+            scan.note(Severity::Damage, damage.offset, format!("footer damaged: {}", damage.reason));
+            scan.footer = FooterState::Damaged;
+            // The records end where the footer says, if that is believable; else the walk
+            // below stops at the first record that does not verify.
+            scan.data_end =
+                if (SEGMENT_HEADER_LEN..=trailer_at).contains(&trailer.entries_offset) { trailer.entries_offset } else { trailer_at };
         }
     }
-    if entries.windows(2).any(|w| w[0].hash > w[1].hash) {
-        return damaged(scan, trailer.entries_offset, "entries are not sorted by key hash".into());
-    }
-    scan.data_end = trailer.entries_offset;
-    scan.footer = FooterState::Valid { entries };
 }
 
-/// Whether a record's stored value decodes as its codec byte says (docs/format.md,
-/// "Record"): as is (0), LZ4 with the length prepended (1), or a 24-byte streamed-value
-/// manifest (2, puts only). Tombstones hold nothing.
-fn check_value(kind: RecordKind, codec: u8, value: &[u8]) -> Result<(), String> {
-    match (kind, codec) {
-        (RecordKind::Delete, 0) if value.is_empty() => Ok(()),
-        (RecordKind::Delete, _) => Err(format!("tombstone with codec {codec} and a {}-byte value", value.len())),
-        (_, 0) => Ok(()),
-        (_, 1) => lz4_flex::block::decompress_size_prepended(value).map(|_| ()).map_err(|e| format!("LZ4 value does not decompress: {e}")),
-        (RecordKind::Put, 2) if value.len() == 24 => Ok(()),
-        (RecordKind::Put, 2) => Err(format!("streamed-value manifest of {} bytes, not 24", value.len())),
-        (_, other) => Err(format!("unknown value codec {other}")),
-    }
-}
-
-/// The records of a batch envelope's payload, each verified: (offset in payload, record).
+/// The records of a batch envelope's payload, each verified, value included:
+/// (offset in payload, entry with that offset, sequence number).
 fn split_batch(payload: &[u8]) -> Option<Vec<(usize, FooterEntry, u64)>> {
-    let mut out = Vec::new();
-    let mut off = 0;
-    while off < payload.len() {
-        let rec = format::decode_record(&payload[off..]).ok()?;
-        if rec.header.kind == RecordKind::Batch || check_value(rec.header.kind, rec.header.codec, rec.value).is_err() {
-            return None;
-        }
-        let len = rec.header.record_len();
-        let entry = FooterEntry { hash: xxhash_rust::xxh3::xxh3_64(rec.key), offset: off as u64, kind: rec.header.kind, len: len as u32 };
+    let records = envelope::split(payload)?;
+    let mut out = Vec::with_capacity(records.len());
+    for (off, rec) in records {
+        codec::validate(rec.header.kind, rec.header.codec, rec.value).ok()?;
+        let entry = FooterEntry { hash: key_hash(rec.key), offset: off as u64, kind: rec.header.kind, len: rec.header.record_len() as u32 };
         out.push((off, entry, rec.header.seq));
-        off += len as usize;
     }
     Some(out)
 }
 
 /// The put/delete entries of a verified top-level record at `off`, or why it is not one.
 fn record_entries(data: &[u8], off: u64) -> Result<(u64, Vec<(FooterEntry, u64)>), String> {
-    let rec = format::decode_record(data).map_err(|e| e.to_string())?;
+    let rec = record::decode(data).map_err(|e| e.to_string())?;
     let len = rec.header.record_len();
     if rec.header.kind == RecordKind::Batch {
         let start = off + HEADER_LEN as u64 + rec.key.len() as u64;
@@ -300,8 +251,8 @@ fn record_entries(data: &[u8], off: u64) -> Result<(u64, Vec<(FooterEntry, u64)>
         });
         return Ok((len, list.collect()));
     }
-    check_value(rec.header.kind, rec.header.codec, rec.value)?;
-    let entry = FooterEntry { hash: xxhash_rust::xxh3::xxh3_64(rec.key), offset: off, kind: rec.header.kind, len: len as u32 };
+    codec::validate(rec.header.kind, rec.header.codec, rec.value)?;
+    let entry = FooterEntry { hash: key_hash(rec.key), offset: off, kind: rec.header.kind, len: len as u32 };
     Ok((len, vec![(entry, rec.header.seq)]))
 }
 
@@ -391,9 +342,8 @@ fn walk_records(scan: &mut SegmentScan, data: &[u8], progress: &mut impl FnMut(u
                 let what = if next.is_some() { "up to the next valid record" } else { "up to the end of the data" };
                 scan.bad.push(BadRange { start: off as u64, end: stop as u64 });
                 let key = listed.as_ref().and_then(|map| intact_key(&data[off..end], *map.get(&(off as u64))?));
-                let key = key
-                    .map(|k| format!("; key {} (its key is intact: it matches the footer's hash)", crate::cmd::escape(k)))
-                    .unwrap_or_default();
+                let key =
+                    key.map(|k| format!("; key {} (its key is intact: it matches the footer's hash)", escape_key(k))).unwrap_or_default();
                 scan.note(Severity::Damage, off as u64, format!("bad record: {why}; {} bytes {what}{key}", stop - off));
                 match next {
                     Some(n) => off = n,
@@ -410,7 +360,7 @@ fn walk_records(scan: &mut SegmentScan, data: &[u8], progress: &mut impl FnMut(u
 fn intact_key(record: &[u8], hash: u64) -> Option<&[u8]> {
     let key_len = u16::from_le_bytes(record.get(6..8)?.try_into().ok()?) as usize;
     let key = record.get(HEADER_LEN..HEADER_LEN + key_len)?;
-    (xxhash_rust::xxh3::xxh3_64(key) == hash).then_some(key)
+    (key_hash(key) == hash).then_some(key)
 }
 
 fn compare_footer(scan: &mut SegmentScan, listed: &[FooterEntry]) {
@@ -431,6 +381,20 @@ fn compare_footer(scan: &mut SegmentScan, listed: &[FooterEntry]) {
     for (offset, why) in problems {
         scan.note(Severity::Damage, offset, why);
     }
+}
+
+/// A key as `check` and `repair` print it: printable ASCII as is, `\\` for a backslash,
+/// `\xNN` for any other byte.
+pub fn escape_key(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for &b in bytes {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -454,7 +418,7 @@ mod tests {
 
     #[test]
     fn a_value_that_does_not_decode_is_damage_even_with_a_valid_checksum() {
-        let mut seg = encode_header(1).to_vec();
+        let mut seg = header::encode(1).to_vec();
         seg.extend(record(1, 0, 1, b"plain", b"value"));
         let bad_at = seg.len() as u64;
         seg.extend(record(1, 1, 2, b"lz4", b"\x40\x00\x00\x00garbage that is not an lz4 block"));
