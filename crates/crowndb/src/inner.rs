@@ -1,7 +1,7 @@
 //! The shared state of an open store and its read path.
 //!
 //! Thread-safety: readers use only the index's shard locks (never across I/O) and the
-//! lock-free segment table. Writers serialize on `writer`; `sync_lock` elects the one
+//! lock-free segment table. Writers serialize on `writer`; `commit` elects the one
 //! thread that runs `fdatasync` for everybody waiting (group commit).
 
 use std::collections::{BTreeMap, HashMap};
@@ -95,15 +95,12 @@ pub(crate) struct Inner {
     pub index: Index,
     pub table: ArcSwap<SegmentTable>,
     pub writer: Mutex<WriterState>,
-    pub sync_lock: Mutex<()>,
+    /// Durable writes wait here for the `fdatasync` that covers them (group commit).
+    pub commit: crate::group_commit::GroupCommit,
     /// Channel to the sealer thread while it runs.
     pub sealer: Mutex<Option<std::sync::mpsc::Sender<Arc<Segment>>>>,
-    /// Log position known to be on disk.
-    pub synced_to: AtomicU64,
     pub user_bytes_written: AtomicU64,
     pub disk_bytes_written: AtomicU64,
-    /// Group-commit syncs run (each covers every write waiting at that moment).
-    pub syncs: AtomicU64,
     /// Open snapshots: sequence number -> how many.
     pub snapshots: Mutex<BTreeMap<u64, usize>>,
     /// Sequence number of the oldest open snapshot, or `NO_SNAPSHOT`. Read by writers

@@ -30,6 +30,8 @@ pub struct Stats {
     pub disk_bytes_written: u64,
     /// Group-commit syncs run since open; fewer than durable writes when writers share them.
     pub syncs: u64,
+    /// Group commit: syncs, the writes that waited for them, and how long they waited.
+    pub sync: crate::SyncStats,
     /// Bytes copied forward by compaction (included in `disk_bytes_written`).
     pub bytes_compacted: u64,
     /// Segment files deleted by compaction.

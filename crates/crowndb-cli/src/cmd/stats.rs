@@ -58,6 +58,8 @@ pub fn to_json(stats: &Stats) -> serde_json::Value {
         "user_bytes_written": stats.user_bytes_written,
         "disk_bytes_written": stats.disk_bytes_written,
         "syncs": stats.syncs,
+        "sync_waits": stats.sync.waits,
+        "sync_wait_micros": stats.sync.wait_micros,
         "bytes_compacted": stats.bytes_compacted,
         "segments_deleted": stats.segments_deleted,
         "last_sequence": stats.last_sequence,
