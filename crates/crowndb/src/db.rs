@@ -436,6 +436,7 @@ impl Db {
             disk_bytes_written: inner.disk_bytes_written.load(std::sync::atomic::Ordering::Relaxed),
             syncs: inner.commit.stats().syncs,
             sync: inner.commit.stats(),
+            false_candidate_reads: inner.false_candidate_reads.load(std::sync::atomic::Ordering::Relaxed),
             bytes_compacted: inner.bytes_compacted.load(std::sync::atomic::Ordering::Relaxed),
             segments_deleted: inner.segments_deleted.load(std::sync::atomic::Ordering::Relaxed),
             evictions: inner.evictions.load(std::sync::atomic::Ordering::Relaxed),

@@ -123,6 +123,9 @@ pub(crate) struct Inner {
     pub segments_deleted: AtomicU64,
     /// Keys dropped by cache-mode eviction.
     pub evictions: AtomicU64,
+    /// Records read for a lookup that turned out to hold another key (index entries share
+    /// 36 bits of hash); a figure of the index's precision, see index.rs.
+    pub false_candidate_reads: AtomicU64,
     /// Index entries that are chunks of streamed values, not keys.
     pub chunk_entries: AtomicU64,
     /// Set when the store is closing: long work (compaction) stops early.
@@ -181,7 +184,11 @@ impl Inner {
                             found = Some((address, segment, rec));
                         }
                     }
-                    Ok(_) => {}
+                    Ok(rec) => {
+                        if rec.key != key {
+                            self.false_candidate_reads.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
                     Err(e) => match segment.key_at(offset) {
                         Ok((h, _)) if Namespace::of(h.kind) != namespace => {} // another namespace's
                         // A damaged record under this key's hash is this key's possible newer
@@ -231,7 +238,11 @@ impl Inner {
                     Ok((header, k)) if k == key && header.kind != RecordKind::Chunk => {
                         return Some(Found { address, segment: segment.clone(), header })
                     }
-                    Ok(_) => {}
+                    Ok((_, k)) => {
+                        if k != key {
+                            self.false_candidate_reads.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
                     Err(e) => tracing::warn!("ignoring an unreadable index candidate while writing: {e}"),
                 }
             }

@@ -135,6 +135,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, DirLock)> {
         segments_deleted: AtomicU64::new(0),
         evictions: AtomicU64::new(0),
         chunk_entries: AtomicU64::new(0),
+        false_candidate_reads: AtomicU64::new(0),
         stopping: Default::default(),
     };
     // Streams a crash interrupted (chunks without a head) leave no trace.

@@ -98,6 +98,8 @@ pub struct Report {
     pub write_amp: f64,
     /// Group commit during the workload: syncs run, and writes that waited for one.
     pub sync: crowndb::SyncStats,
+    /// Records of other keys read by the workload's lookups (index precision).
+    pub false_candidate_reads: u64,
 }
 
 impl Report {
@@ -124,6 +126,7 @@ impl Report {
             "space_amp": self.space_amp,
             "write_amp": self.write_amp,
             "syncs": self.sync.syncs,
+            "false_candidate_reads_per_op": self.false_candidate_reads as f64 / self.ops.max(1) as f64,
             "writes_per_sync": if self.sync.syncs == 0 { 0.0 } else { self.sync.waits as f64 / self.sync.syncs as f64 },
             "sync_wait_us_mean": if self.sync.waits == 0 { 0.0 } else { self.sync.wait_micros as f64 / self.sync.waits as f64 },
             "key_size": args.key_size,
@@ -416,7 +419,7 @@ fn run_workloads(args: &BenchArgs, dir: &Path, options: &Options, setup: &Arc<Se
             "readwhilewriting" => Op::Read,
             other => unreachable!("validated workload {other}"),
         };
-        let sync_before = store.stats().sync;
+        let before = store.stats();
         let (secs, bytes, hist) = if workload == "readwhilewriting" {
             read_while_writing(store, setup, args, seed, &bar)?
         } else {
@@ -438,10 +441,11 @@ fn run_workloads(args: &BenchArgs, dir: &Path, options: &Options, setup: &Arc<Se
             space_amp: stats.space_amplification(),
             write_amp: stats.write_amplification(),
             sync: crowndb::SyncStats {
-                syncs: stats.sync.syncs - sync_before.syncs,
-                waits: stats.sync.waits - sync_before.waits,
-                wait_micros: stats.sync.wait_micros - sync_before.wait_micros,
+                syncs: stats.sync.syncs - before.sync.syncs,
+                waits: stats.sync.waits - before.sync.waits,
+                wait_micros: stats.sync.wait_micros - before.sync.wait_micros,
             },
+            false_candidate_reads: stats.false_candidate_reads - before.false_candidate_reads,
         };
         if args.json {
             println!("{}", report.json(args));

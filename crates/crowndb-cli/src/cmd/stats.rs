@@ -60,6 +60,7 @@ pub fn to_json(stats: &Stats) -> serde_json::Value {
         "syncs": stats.syncs,
         "sync_waits": stats.sync.waits,
         "sync_wait_micros": stats.sync.wait_micros,
+        "false_candidate_reads": stats.false_candidate_reads,
         "bytes_compacted": stats.bytes_compacted,
         "segments_deleted": stats.segments_deleted,
         "last_sequence": stats.last_sequence,
