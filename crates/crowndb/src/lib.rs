@@ -24,6 +24,7 @@ mod background;
 mod batch;
 mod clock;
 mod codec;
+mod collection;
 mod compaction;
 mod conditional;
 mod db;
