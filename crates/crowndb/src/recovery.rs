@@ -121,12 +121,10 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Store, DirLock)> {
         index,
         table: ArcSwap::from_pointee(table),
         writer: Mutex::new(writer),
-        sync_lock: Mutex::new(()),
+        commit: crate::group_commit::GroupCommit::new(),
         sealer: Mutex::new(None),
-        synced_to: AtomicU64::new(0),
         user_bytes_written: AtomicU64::new(0),
         disk_bytes_written: AtomicU64::new(0),
-        syncs: AtomicU64::new(0),
         snapshots: Mutex::new(Default::default()),
         oldest_snapshot: AtomicU64::new(crate::store::NO_SNAPSHOT),
         history: Mutex::new(Default::default()),
@@ -137,6 +135,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Store, DirLock)> {
         segments_deleted: AtomicU64::new(0),
         evictions: AtomicU64::new(0),
         chunk_entries: AtomicU64::new(0),
+        false_candidate_reads: AtomicU64::new(0),
         stopping: Default::default(),
     };
     // Streams a crash interrupted (chunks without a head) leave no trace.
@@ -269,6 +268,10 @@ fn quarantine_tail(dir: &Path, segment: &Segment, from: u64, to: u64) -> Result<
     Ok(())
 }
 
+/// Shards replayed together (one range of every footer); 256 of them hold about as many
+/// entries as fit in the CPU cache at the sizes the store is made for.
+const REPLAY_GROUP: usize = 256;
+
 /// Rebuilds the index from every segment's entries, in parallel by shard.
 fn replay(index: &Index, table: &SegmentTable, codec: AddressCodec, loaded: &[Loaded]) -> Vec<(u64, u64)> {
     let lists: Vec<(&Arc<Segment>, EntryList<'_>)> = loaded.iter().map(|l| (&l.segment, EntryList::of(l))).collect();
@@ -292,18 +295,21 @@ fn replay(index: &Index, table: &SegmentTable, codec: AddressCodec, loaded: &[Lo
                 // Each worker owns a contiguous range of shards, i.e. of hashes: a slice of
                 // every (hash-sorted) entry list.
                 let shards = Index::shard_count();
-                let (lo, hi) = (part * shards / workers, (part + 1) * shards / workers);
+                let groups = shards / REPLAY_GROUP;
+                let (lo, hi) = (part * groups / workers * REPLAY_GROUP, (part + 1) * groups / workers * REPLAY_GROUP);
                 let mut my_chunks = Vec::new();
-                // Shard by shard: one shard's table fits in the CPU cache while every
-                // segment's entries for it are inserted.
-                // The full 64-bit hashes seen in the current shard: a record whose hash was
+                // Group of shards by group: a group's tables fit in the CPU cache while every
+                // segment's entries for it are inserted. (Groups, not single shards: a binary
+                // search per segment for each of 65,536 shards would cost more than the inserts
+                // at a few thousand segments.)
+                // The full 64-bit hashes seen in the current group: a record whose hash was
                 // not seen is a new key for sure, inserted without reading any record; only
                 // records sharing a full hash (overwrites, in practice) are compared by key.
                 let mut seen = std::collections::HashSet::new();
-                for shard in lo..hi {
+                for group in (lo..hi).step_by(REPLAY_GROUP) {
                     seen.clear();
                     for (segment, list) in lists {
-                        list.for_each_in_shards(shard, shard + 1, |e| {
+                        list.for_each_in_shards(group, (group + REPLAY_GROUP).min(hi), |e| {
                             if e.kind == RecordKind::Chunk {
                                 my_chunks.push((e.hash, codec.encode(segment.slot, e.offset)));
                             }

@@ -30,6 +30,11 @@ pub struct Stats {
     pub disk_bytes_written: u64,
     /// Group-commit syncs run since open; fewer than durable writes when writers share them.
     pub syncs: u64,
+    /// Group commit: syncs, the writes that waited for them, and how long they waited.
+    pub sync: crate::SyncStats,
+    /// Records read since open for a lookup that found another key's record under the same
+    /// 36 hash bits (each a possible disk read); over the lookups made, about keys / 2^36.
+    pub false_candidate_reads: u64,
     /// Bytes copied forward by compaction (included in `disk_bytes_written`).
     pub bytes_compacted: u64,
     /// Segment files deleted by compaction.

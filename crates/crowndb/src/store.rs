@@ -1,7 +1,7 @@
 //! The shared state of an open store and its read path.
 //!
 //! Thread-safety: readers use only the index's shard locks (never across I/O) and the
-//! lock-free segment table. Writers serialize on `writer`; `sync_lock` elects the one
+//! lock-free segment table. Writers serialize on `writer`; `commit` elects the one
 //! thread that runs `fdatasync` for everybody waiting (group commit).
 
 use std::collections::{BTreeMap, HashMap};
@@ -104,15 +104,12 @@ pub(crate) struct Store {
     pub index: Index,
     pub table: ArcSwap<SegmentTable>,
     pub writer: Mutex<WriterState>,
-    pub sync_lock: Mutex<()>,
+    /// Durable writes wait here for the `fdatasync` that covers them (group commit).
+    pub commit: crate::group_commit::GroupCommit,
     /// Channel to the sealer thread while it runs.
     pub sealer: Mutex<Option<std::sync::mpsc::Sender<Arc<Segment>>>>,
-    /// Log position known to be on disk.
-    pub synced_to: AtomicU64,
     pub user_bytes_written: AtomicU64,
     pub disk_bytes_written: AtomicU64,
-    /// Group-commit syncs run (each covers every write waiting at that moment).
-    pub syncs: AtomicU64,
     /// Open snapshots: sequence number -> how many.
     pub snapshots: Mutex<BTreeMap<u64, usize>>,
     /// Sequence number of the oldest open snapshot, or `NO_SNAPSHOT`. Read by writers
@@ -135,6 +132,9 @@ pub(crate) struct Store {
     pub segments_deleted: AtomicU64,
     /// Keys dropped by cache-mode eviction.
     pub evictions: AtomicU64,
+    /// Records read for a lookup that turned out to hold another key (index entries share
+    /// 36 bits of hash); a figure of the index's precision, see index.rs.
+    pub false_candidate_reads: AtomicU64,
     /// Index entries that are chunks of streamed values, not keys.
     pub chunk_entries: AtomicU64,
     /// Set when the store is closing: long work (compaction) stops early.
@@ -193,7 +193,11 @@ impl Store {
                             found = Some((address, segment, rec));
                         }
                     }
-                    Ok(_) => {}
+                    Ok(rec) => {
+                        if rec.key != key {
+                            self.false_candidate_reads.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
                     Err(e) => match segment.key_at(offset) {
                         Ok((h, _)) if Namespace::of(h.kind) != namespace => {} // another namespace's
                         // A damaged record under this key's hash is this key's possible newer
@@ -243,7 +247,11 @@ impl Store {
                     Ok((header, k)) if k == key && header.kind != RecordKind::Chunk => {
                         return Some(Found { address, segment: segment.clone(), header })
                     }
-                    Ok(_) => {}
+                    Ok((_, k)) => {
+                        if k != key {
+                            self.false_candidate_reads.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
                     Err(e) => tracing::warn!("ignoring an unreadable index candidate while writing: {e}"),
                 }
             }

@@ -325,16 +325,14 @@ impl Store {
     }
 
     /// Returns once every byte appended up to log position `end` is on disk. One caller
-    /// syncs for all that wait (group commit): whoever gets `sync_lock` first syncs
-    /// everything appended so far, and the others find their writes already covered.
+    /// syncs for all that wait (group commit, see `group_commit.rs`).
     pub fn sync_to(&self, end: u64) -> Result<()> {
-        if self.synced_to.load(Ordering::Acquire) >= end {
-            return Ok(());
-        }
-        let _leader = self.sync_lock.lock();
-        if self.synced_to.load(Ordering::Acquire) >= end {
-            return Ok(());
-        }
+        self.commit.wait_for(end, || self.sync_appended())
+    }
+
+    /// Syncs every segment holding bytes appended so far; returns the log position covered.
+    /// Runs on the group-commit leader only.
+    fn sync_appended(&self) -> Result<u64> {
         let (target, segments) = {
             let mut w = self.writer.lock();
             if let Some(refusal) = w.poisoned() {
@@ -344,7 +342,6 @@ impl Store {
             segments.push(w.active.clone());
             (w.log_end, segments)
         };
-        self.syncs.fetch_add(1, Ordering::Relaxed);
         for segment in &segments {
             if let Err(e) = segment.sync() {
                 // What is in the page cache may never reach the disk, and Linux reports a
@@ -353,8 +350,7 @@ impl Store {
                 return Err(self.writer.lock().poison(&e));
             }
         }
-        self.synced_to.fetch_max(target, Ordering::AcqRel);
-        Ok(())
+        Ok(target)
     }
 
     pub(crate) fn note_user_bytes(&self, bytes: usize) {

@@ -96,6 +96,10 @@ pub struct Report {
     pub disk_bytes: u64,
     pub space_amp: f64,
     pub write_amp: f64,
+    /// Group commit during the workload: syncs run, and writes that waited for one.
+    pub sync: crowndb::SyncStats,
+    /// Records of other keys read by the workload's lookups (index precision).
+    pub false_candidate_reads: u64,
 }
 
 impl Report {
@@ -121,6 +125,10 @@ impl Report {
             "disk_bytes": self.disk_bytes,
             "space_amp": self.space_amp,
             "write_amp": self.write_amp,
+            "syncs": self.sync.syncs,
+            "false_candidate_reads_per_op": self.false_candidate_reads as f64 / self.ops.max(1) as f64,
+            "writes_per_sync": if self.sync.syncs == 0 { 0.0 } else { self.sync.waits as f64 / self.sync.syncs as f64 },
+            "sync_wait_us_mean": if self.sync.waits == 0 { 0.0 } else { self.sync.wait_micros as f64 / self.sync.waits as f64 },
             "key_size": args.key_size,
             "value_size": args.value_size,
             "durability": args.durability,
@@ -411,6 +419,7 @@ fn run_workloads(args: &BenchArgs, dir: &Path, options: &Options, setup: &Arc<Se
             "readwhilewriting" => Op::Read,
             other => unreachable!("validated workload {other}"),
         };
+        let before = store.stats();
         let (secs, bytes, hist) = if workload == "readwhilewriting" {
             read_while_writing(store, setup, args, seed, &bar)?
         } else {
@@ -431,6 +440,12 @@ fn run_workloads(args: &BenchArgs, dir: &Path, options: &Options, setup: &Arc<Se
             disk_bytes: stats.segments.iter().map(|s| s.data_bytes).sum(),
             space_amp: stats.space_amplification(),
             write_amp: stats.write_amplification(),
+            sync: crowndb::SyncStats {
+                syncs: stats.sync.syncs - before.sync.syncs,
+                waits: stats.sync.waits - before.sync.waits,
+                wait_micros: stats.sync.wait_micros - before.sync.wait_micros,
+            },
+            false_candidate_reads: stats.false_candidate_reads - before.false_candidate_reads,
         };
         if args.json {
             println!("{}", report.json(args));
@@ -472,12 +487,12 @@ fn read_while_writing(
 
 fn table(reports: &[Report]) -> String {
     let mut out = format!(
-        "{:<17} {:>12} {:>9} {:>9} {:>9} {:>10} {:>10} {:>9} {:>6} {:>6}\n",
-        "workload", "ops/s", "MB/s", "p50 us", "p99 us", "p99.9 us", "max us", "RAM/key", "space", "write"
+        "{:<17} {:>12} {:>9} {:>9} {:>9} {:>10} {:>10} {:>9} {:>6} {:>6} {:>10}\n",
+        "workload", "ops/s", "MB/s", "p50 us", "p99 us", "p99.9 us", "max us", "RAM/key", "space", "write", "per sync"
     );
     for r in reports {
         out.push_str(&format!(
-            "{:<17} {:>12.0} {:>9.1} {:>9.2} {:>9.2} {:>10.2} {:>10.0} {:>9.1} {:>6.2} {:>6.2}\n",
+            "{:<17} {:>12.0} {:>9.1} {:>9.2} {:>9.2} {:>10.2} {:>10.0} {:>9.1} {:>6.2} {:>6.2} {:>10}\n",
             r.workload,
             r.ops as f64 / r.secs,
             r.bytes as f64 / r.secs / (1 << 20) as f64,
@@ -488,10 +503,11 @@ fn table(reports: &[Report]) -> String {
             r.ram_per_key,
             r.space_amp,
             r.write_amp,
+            if r.sync.syncs == 0 { "-".to_string() } else { format!("{:.1}", r.sync.waits as f64 / r.sync.syncs as f64) },
         ));
     }
     out.push_str(&format!(
-        "(keys {}, RAM/key: anonymous memory growth / keys, in bytes; space and write amplification of the store)\n",
+        "(keys {}, RAM/key: anonymous memory growth / keys, in bytes; space and write amplification of the store; per sync: durable writes one fdatasync covered)\n",
         reports.last().map_or(0, |r| r.keys)
     ));
     out

@@ -1,0 +1,7 @@
+//! Collections (hashes and sets) on the hash store: a head record under the key, and for
+//! large collections pages in their own namespace. See docs/architecture.md, "Collections".
+
+pub(crate) mod head;
+pub(crate) mod linear;
+pub(crate) mod members;
+pub(crate) mod varint;
