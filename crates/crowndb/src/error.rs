@@ -22,6 +22,8 @@ pub enum ErrorKind {
     Poisoned,
     /// The store was closed (`Db::close`, or the server shutting down): open it again.
     Closed,
+    /// The key holds a value of another type (a string where a hash was asked for...).
+    WrongType,
 }
 
 /// Result alias used throughout the crate.
@@ -58,6 +60,10 @@ pub enum Error {
 
     #[error("the store in {path} is closed: it accepts no more writes; open it again (Db::open) to write")]
     Closed { path: PathBuf },
+
+    /// Redis's words, which clients match on.
+    #[error("WRONGTYPE Operation against a key holding the wrong kind of value")]
+    WrongType,
 }
 
 impl Error {
@@ -72,6 +78,7 @@ impl Error {
             Error::TooLarge { .. } => ErrorKind::TooLarge,
             Error::Poisoned(_) => ErrorKind::Poisoned,
             Error::Closed { .. } => ErrorKind::Closed,
+            Error::WrongType => ErrorKind::WrongType,
         }
     }
 
