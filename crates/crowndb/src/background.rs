@@ -118,6 +118,11 @@ impl Store {
         if self.poisoned().is_some() {
             return; // nothing may be deleted or rewritten until the store is reopened
         }
+        // Pages of collections deleted since the last tick leave the index.
+        if !self.dead_epochs.lock().is_empty() {
+            let _one_at_a_time = self.compaction_lock.lock();
+            self.free_dead_epochs();
+        }
         match self.evict_over_budget() {
             Ok(0) => {}
             Ok(n) => {

@@ -7,20 +7,37 @@ use crate::record::encoded_len;
 pub(crate) enum BatchOp {
     Put { key: Vec<u8>, value: Vec<u8>, flags: u32, expires_at_ms: u64 },
     Delete { key: Vec<u8> },
+    /// A collection head under a user key (a put with codec `COLLECTION`).
+    Head { key: Vec<u8>, value: Vec<u8>, expires_at_ms: u64 },
+    /// A collection page (kind `Page`, in the pages namespace).
+    Page { key: Vec<u8>, value: Vec<u8> },
 }
 
 impl BatchOp {
     pub(crate) fn key(&self) -> &[u8] {
         match self {
-            BatchOp::Put { key, .. } | BatchOp::Delete { key } => key,
+            BatchOp::Put { key, .. } | BatchOp::Delete { key } | BatchOp::Head { key, .. } | BatchOp::Page { key, .. } => key,
+        }
+    }
+
+    /// The value written, if any.
+    pub(crate) fn value(&self) -> &[u8] {
+        match self {
+            BatchOp::Put { value, .. } | BatchOp::Head { value, .. } | BatchOp::Page { value, .. } => value,
+            BatchOp::Delete { .. } => &[],
+        }
+    }
+
+    /// The namespace of its key.
+    pub(crate) fn namespace(&self) -> crate::store::Namespace {
+        match self {
+            BatchOp::Page { .. } => crate::store::Namespace::Pages,
+            _ => crate::store::Namespace::Keys,
         }
     }
 
     pub(crate) fn encoded_len(&self) -> usize {
-        match self {
-            BatchOp::Put { key, value, .. } => encoded_len(key.len(), value.len()),
-            BatchOp::Delete { key } => encoded_len(key.len(), 0),
-        }
+        encoded_len(self.key().len(), self.value().len())
     }
 }
 

@@ -232,7 +232,7 @@ fn split_batch(payload: &[u8]) -> Option<Vec<(usize, FooterEntry, u64)>> {
     let mut out = Vec::with_capacity(records.len());
     for (off, rec) in records {
         codec::validate(rec.header.kind, rec.header.codec, rec.value).ok()?;
-        let entry = FooterEntry { hash: key_hash(rec.key), offset: off as u64, kind: rec.header.kind, len: rec.header.record_len() as u32 };
+        let entry = FooterEntry::of(off as u64, &rec);
         out.push((off, entry, rec.header.seq));
     }
     Some(out)
@@ -252,7 +252,7 @@ fn record_entries(data: &[u8], off: u64) -> Result<(u64, Vec<(FooterEntry, u64)>
         return Ok((len, list.collect()));
     }
     codec::validate(rec.header.kind, rec.header.codec, rec.value)?;
-    let entry = FooterEntry { hash: key_hash(rec.key), offset: off, kind: rec.header.kind, len: len as u32 };
+    let entry = FooterEntry { len: len as u32, ..FooterEntry::of(off, &rec) };
     Ok((len, vec![(entry, rec.header.seq)]))
 }
 

@@ -14,6 +14,8 @@ pub const LZ4: u8 = 1;
 /// The value is streamed: the record holds a manifest and the bytes are in chunk records
 /// (see `stream`).
 pub const CHUNKED: u8 = 2;
+/// The value is a collection head (`collection::head`): the key holds a hash or a set.
+pub const COLLECTION: u8 = 3;
 
 /// Values shorter than this are never compressed: LZ4 cannot save enough on them.
 const MIN_COMPRESSIBLE: usize = 64;
@@ -34,7 +36,7 @@ pub fn encode(value: &[u8], mode: Compression) -> (Cow<'_, [u8]>, u8) {
 /// The value a record stores, decoded.
 pub fn decode(codec: u8, stored: &[u8]) -> Result<Vec<u8>, String> {
     match codec {
-        RAW => Ok(stored.to_vec()),
+        RAW | COLLECTION => Ok(stored.to_vec()),
         LZ4 => {
             // LZ4 cannot expand data more than 255 times: refuse a declared length beyond
             // that before allocating it (a crafted or damaged record could claim 4 GiB).
@@ -60,6 +62,7 @@ pub fn validate(kind: RecordKind, codec: u8, value: &[u8]) -> Result<(), String>
         (_, LZ4) => decode(LZ4, value).map(|_| ()),
         (RecordKind::Put, CHUNKED) if value.len() == crate::stream::MANIFEST_LEN => Ok(()),
         (RecordKind::Put, CHUNKED) => Err(format!("streamed-value manifest of {} bytes, not {}", value.len(), crate::stream::MANIFEST_LEN)),
+        (RecordKind::Put, COLLECTION) => crate::collection::head::Head::decode(value).map(|_| ()),
         (_, other) => Err(format!("unknown value codec {other}")),
     }
 }

@@ -47,6 +47,9 @@ enum Plan {
     KeepTombstone { offset: u64, len: u64, seq: u64 },
     /// A live but expired put: drop it from the index; keep a tombstone if needed.
     Expire { hash: u64, old: u64, offset: u64, len: u64, seq: u64, keep_tombstone: bool },
+    /// A page of a dead collection incarnation: drop it from the index (no tombstone: an
+    /// older copy of it is dead too, and open sweeps it).
+    DropPage { hash: u64, old: u64, len: u64 },
 }
 
 /// A compacted segment waiting to be deleted.
@@ -143,6 +146,7 @@ impl Store {
         sync_now: bool,
     ) -> Result<CompactionReport> {
         let _one_at_a_time = self.compaction_lock.lock();
+        self.free_dead_epochs();
         // After a failed write or sync nothing may be deleted: a source's copy may be lost.
         if let Some(refused) = self.poisoned() {
             return Err(refused);
@@ -270,6 +274,17 @@ impl Store {
                     plan.push(Plan::Move { hash: e.hash, old, offset, len, seq });
                 }
             }
+            RecordKind::Page => {
+                if self.index.contains_exact(e.hash, old) {
+                    let (header, key) = victim.key_at(offset)?;
+                    let live = crate::collection::head::parse_page_key(key).is_some_and(|(epoch, _)| self.epoch_is_live(epoch));
+                    if live {
+                        plan.push(Plan::Move { hash: e.hash, old, offset, len, seq: header.seq });
+                    } else {
+                        plan.push(Plan::DropPage { hash: e.hash, old, len });
+                    }
+                }
+            }
             RecordKind::Batch => {}
         }
         Ok(())
@@ -280,6 +295,7 @@ impl Store {
     fn execute(&self, victim: &Segment, plan: Vec<Plan>, output: &mut Output, report: &mut CompactionReport) -> Result<()> {
         let mut moves = Vec::new();
         let mut expiries = Vec::new();
+        let mut dropped_pages = Vec::new();
         for step in plan {
             match step {
                 Plan::Move { hash, old, offset, len, seq } => {
@@ -302,8 +318,9 @@ impl Store {
                         self.copy_out(output, tlen as u64, seq, RecordKind::Delete, |buf| record::encode_into(buf, meta, key, &[]))?;
                         report.bytes_copied += tlen as u64;
                     }
-                    expiries.push((hash, old, len));
+                    expiries.push((hash, old, len, offset));
                 }
+                Plan::DropPage { hash, old, len } => dropped_pages.push((hash, old, len)),
             }
         }
         let w = self.writer.lock();
@@ -313,9 +330,19 @@ impl Store {
                 out.add_live(len);
             }
         }
-        for (hash, old, len) in expiries {
+        for (hash, old, len) in dropped_pages {
+            if self.index.remove(hash, old) {
+                victim.sub_live(len);
+                self.page_entries.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        for (hash, old, len, offset) in expiries {
             if !self.index.contains_exact(hash, old) {
                 continue;
+            }
+            // An expired collection head takes its incarnation's pages with it.
+            if let Ok(header) = victim.header_at(offset) {
+                self.note_head_gone(victim, offset, header.codec, w.next_seq);
             }
             // Remembered for snapshots before the index stops pointing at it.
             if self.oldest_snapshot.load(Ordering::Acquire) != NO_SNAPSHOT {

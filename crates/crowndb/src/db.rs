@@ -407,7 +407,9 @@ impl Db {
             })
             .collect();
         Stats {
-            keys: (inner.index.len() as u64).saturating_sub(inner.chunk_entries.load(std::sync::atomic::Ordering::Relaxed)),
+            keys: (inner.index.len() as u64)
+                .saturating_sub(inner.chunk_entries.load(std::sync::atomic::Ordering::Relaxed))
+                .saturating_sub(inner.page_entries.load(std::sync::atomic::Ordering::Relaxed)),
             live_bytes: segments.iter().map(|s| s.live_bytes).sum(),
             dead_bytes: segments.iter().map(|s| s.dead_bytes).sum(),
             segments,

@@ -15,7 +15,7 @@ pub fn split(payload: &[u8]) -> Option<Vec<(usize, RecordRef<'_>)>> {
     let mut off = 0;
     while off < payload.len() {
         let rec = record::decode(&payload[off..]).ok()?;
-        if !matches!(rec.header.kind, RecordKind::Put | RecordKind::Delete) {
+        if !matches!(rec.header.kind, RecordKind::Put | RecordKind::Delete | RecordKind::Page) {
             return None;
         }
         out.push((off, rec));
@@ -51,6 +51,18 @@ pub(crate) fn encode(buf: &mut [u8], batch: &WriteBatch, prepared: &[Prepared<'_
             BatchOp::Delete { key } => {
                 record::encode_into(out, RecordMeta { kind: RecordKind::Delete, codec: 0, flags: 0, seq, expires_at_ms: 0 }, key, &[])
             }
+            BatchOp::Head { key, expires_at_ms, .. } => record::encode_into(
+                out,
+                RecordMeta { kind: RecordKind::Put, codec: p.codec, flags: 0, seq, expires_at_ms: *expires_at_ms },
+                key,
+                &p.stored,
+            ),
+            BatchOp::Page { key, .. } => record::encode_into(
+                out,
+                RecordMeta { kind: RecordKind::Page, codec: p.codec, flags: 0, seq, expires_at_ms: 0 },
+                key,
+                &p.stored,
+            ),
         }
         at += p.len;
     }

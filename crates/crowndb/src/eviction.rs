@@ -63,7 +63,7 @@ impl Store {
             let mut w = self.writer.lock();
             w.check_writable()?;
             for (e, address, seq, key) in planned {
-                let current = matches!(e.kind, RecordKind::Put | RecordKind::Chunk) && self.index.contains_exact(e.hash, address);
+                let current = e.kind.holds_data() && self.index.contains_exact(e.hash, address);
                 if current {
                     if self.oldest_snapshot.load(Ordering::Acquire) != NO_SNAPSHOT {
                         self.history.lock().entry(e.hash).or_default().push((address, w.next_seq));
@@ -71,7 +71,14 @@ impl Store {
                     self.index.remove(e.hash, address);
                     if e.kind == RecordKind::Chunk {
                         self.chunk_entries.fetch_sub(1, Ordering::Relaxed);
+                    } else if e.kind == RecordKind::Page {
+                        // A cache drops part of a large collection with its segment
+                        // (docs/architecture.md, "Cache mode and collections").
+                        self.page_entries.fetch_sub(1, Ordering::Relaxed);
                     } else {
+                        if let Ok(h) = victim.header_at(e.offset) {
+                            self.note_head_gone(victim, e.offset, h.codec, w.next_seq);
+                        }
                         evicted += 1;
                     }
                 }

@@ -2,7 +2,7 @@
 //! footers instead of data. Byte layout in docs/format.md ("Footer").
 //!
 //! ```text
-//! entries   N × 20 bytes: key hash u64 | offset u48 + 0u8 + kind u8 (as one u64) | record length u32
+//! entries   N × 20 bytes: key hash u64 | offset u48 + flags u8 + kind u8 (as one u64) | record length u32
 //! trailer   48 bytes: "CROWNFTR" | entries offset u64 | entry count u64 | max sequence u64
 //!                     | min put sequence u64 | crc32c u32 (over the entries and the first 40
 //!                     trailer bytes) | 0u32
@@ -17,6 +17,9 @@ pub const ENTRY_LEN: usize = 20;
 pub const TRAILER_LEN: usize = 48;
 pub const MAGIC: &[u8; 8] = b"CROWNFTR";
 const OFFSET_MASK: u64 = (1 << 48) - 1;
+/// Footer entry flag: the record is the head of a paged collection, whose epoch open must
+/// learn (pages of other epochs are garbage). Stores written before collections have 0.
+pub const FLAG_PAGED_HEAD: u8 = 1;
 
 /// One record as the footer lists it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,13 +28,15 @@ pub struct FooterEntry {
     pub offset: u64,
     pub kind: RecordKind,
     pub len: u32,
+    /// `FLAG_PAGED_HEAD` or 0.
+    pub flags: u8,
 }
 
 impl FooterEntry {
     pub fn encode(&self) -> [u8; ENTRY_LEN] {
         let mut out = [0u8; ENTRY_LEN];
         out[0..8].copy_from_slice(&self.hash.to_le_bytes());
-        let packed = (self.offset & OFFSET_MASK) | ((self.kind as u64) << 56);
+        let packed = (self.offset & OFFSET_MASK) | ((self.flags as u64) << 48) | ((self.kind as u64) << 56);
         out[8..16].copy_from_slice(&packed.to_le_bytes());
         out[16..20].copy_from_slice(&self.len.to_le_bytes());
         out
@@ -43,7 +48,25 @@ impl FooterEntry {
         let packed = u64::from_le_bytes(bytes.get(8..16)?.try_into().ok()?);
         let len = u32::from_le_bytes(bytes.get(16..20)?.try_into().ok()?);
         let kind = RecordKind::from_byte((packed >> 56) as u8).filter(|k| *k != RecordKind::Batch)?;
-        Some(FooterEntry { hash, offset: packed & OFFSET_MASK, kind, len })
+        let flags = (packed >> 48) as u8;
+        if flags & !FLAG_PAGED_HEAD != 0 {
+            return None;
+        }
+        Some(FooterEntry { hash, offset: packed & OFFSET_MASK, kind, len, flags })
+    }
+
+    /// The entry of a record at `offset`.
+    pub fn of(offset: u64, rec: &crate::record::RecordRef<'_>) -> FooterEntry {
+        let paged_head = rec.header.kind == RecordKind::Put
+            && rec.header.codec == crate::codec::COLLECTION
+            && crate::collection::head::is_paged(rec.value);
+        FooterEntry {
+            hash: crate::hash::key_hash(rec.key),
+            offset,
+            kind: rec.header.kind,
+            len: rec.header.record_len() as u32,
+            flags: if paged_head { FLAG_PAGED_HEAD } else { 0 },
+        }
     }
 }
 
@@ -172,7 +195,7 @@ mod tests {
 
     #[test]
     fn entry_round_trip() {
-        let e = FooterEntry { hash: u64::MAX - 3, offset: (1 << 40) + 17, kind: RecordKind::Delete, len: 1234 };
+        let e = FooterEntry { hash: u64::MAX - 3, offset: (1 << 40) + 17, kind: RecordKind::Delete, len: 1234, flags: 0 };
         assert_eq!(FooterEntry::decode(&e.encode()), Some(e));
     }
 

@@ -30,6 +30,9 @@ pub enum RecordKind {
     /// One chunk of a streamed value. Its key is the stream's chunk key (see `stream`),
     /// in a namespace of its own: user lookups never match a chunk.
     Chunk = 4,
+    /// One page of a collection (members of a large hash or set). Its key is the page key
+    /// (`collection::head::page_key`: epoch and bucket), in a namespace of its own.
+    Page = 5,
 }
 
 impl RecordKind {
@@ -39,8 +42,14 @@ impl RecordKind {
             2 => Some(RecordKind::Delete),
             3 => Some(RecordKind::Batch),
             4 => Some(RecordKind::Chunk),
+            5 => Some(RecordKind::Page),
             _ => None,
         }
+    }
+
+    /// Records that hold data while current (counted as live bytes): puts, chunks, pages.
+    pub fn holds_data(self) -> bool {
+        matches!(self, RecordKind::Put | RecordKind::Chunk | RecordKind::Page)
     }
 }
 

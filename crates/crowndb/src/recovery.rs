@@ -86,8 +86,9 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Store, DirLock)> {
 
     let table = loaded.iter().fold(SegmentTable::default(), |t, l| t.with(l.segment.clone()));
     let index = Index::new();
-    // Chunks of streamed values, checked against their heads once the store is open.
-    let chunks = replay(&index, &table, codec, &loaded);
+    // Chunks of streamed values, checked against their heads once the store is open; the
+    // heads and pages of collections, checked against each other.
+    let Replayed { chunks, heads, pages } = replay(&index, &table, codec, &loaded);
 
     let max_seq = loaded.iter().map(|l| l.max_seq).max().unwrap_or(0);
     let next_generation = generations.last().map_or(1, |g| g + 1);
@@ -135,11 +136,17 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Store, DirLock)> {
         segments_deleted: AtomicU64::new(0),
         evictions: AtomicU64::new(0),
         chunk_entries: AtomicU64::new(0),
+        page_entries: AtomicU64::new(0),
+        epochs: Mutex::new(Default::default()),
+        dead_epochs: Mutex::new(Vec::new()),
+        publish: Default::default(),
         false_candidate_reads: AtomicU64::new(0),
         stopping: Default::default(),
     };
     // Streams a crash interrupted (chunks without a head) leave no trace.
     inner.drop_orphan_chunks(&chunks);
+    // Pages of incarnations that died (or never got their head) leave no trace.
+    inner.sweep_pages_at_open(&heads, &pages);
     Ok((inner, lock))
 }
 
@@ -273,23 +280,32 @@ fn quarantine_tail(dir: &Path, segment: &Segment, from: u64, to: u64) -> Result<
 const REPLAY_GROUP: usize = 256;
 
 /// Rebuilds the index from every segment's entries, in parallel by shard.
-fn replay(index: &Index, table: &SegmentTable, codec: AddressCodec, loaded: &[Loaded]) -> Vec<(u64, u64)> {
+/// What replay found beside the index: (hash, address) of every chunk, paged collection
+/// head and page record, for the checks that follow it.
+#[derive(Default)]
+struct Replayed {
+    chunks: Vec<(u64, u64)>,
+    heads: Vec<(u64, u64)>,
+    pages: Vec<(u64, u64)>,
+}
+
+fn replay(index: &Index, table: &SegmentTable, codec: AddressCodec, loaded: &[Loaded]) -> Replayed {
     let lists: Vec<(&Arc<Segment>, EntryList<'_>)> = loaded.iter().map(|l| (&l.segment, EntryList::of(l))).collect();
     let mut per_shard = vec![0usize; Index::shard_count()];
     for (_, list) in &lists {
         list.for_each(|e| {
-            if matches!(e.kind, RecordKind::Put | RecordKind::Chunk) {
+            if e.kind.holds_data() {
                 per_shard[Index::shard_of(e.hash)] += 1;
             }
         });
     }
     index.reserve_per_shard(&per_shard);
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
-    let chunks = Mutex::new(Vec::new());
+    let found = Mutex::new(Replayed::default());
     std::thread::scope(|scope| {
         for part in 0..workers {
             let lists = &lists;
-            let chunks = &chunks;
+            let found = &found;
             scope.spawn(move || {
                 let mut tombstones = Vec::new();
                 // Each worker owns a contiguous range of shards, i.e. of hashes: a slice of
@@ -297,7 +313,7 @@ fn replay(index: &Index, table: &SegmentTable, codec: AddressCodec, loaded: &[Lo
                 let shards = Index::shard_count();
                 let groups = shards / REPLAY_GROUP;
                 let (lo, hi) = (part * groups / workers * REPLAY_GROUP, (part + 1) * groups / workers * REPLAY_GROUP);
-                let mut my_chunks = Vec::new();
+                let mut mine = Replayed::default();
                 // Group of shards by group: a group's tables fit in the CPU cache while every
                 // segment's entries for it are inserted. (Groups, not single shards: a binary
                 // search per segment for each of 65,536 shards would cost more than the inserts
@@ -310,22 +326,29 @@ fn replay(index: &Index, table: &SegmentTable, codec: AddressCodec, loaded: &[Lo
                     seen.clear();
                     for (segment, list) in lists {
                         list.for_each_in_shards(group, (group + REPLAY_GROUP).min(hi), |e| {
-                            if e.kind == RecordKind::Chunk {
-                                my_chunks.push((e.hash, codec.encode(segment.slot, e.offset)));
+                            let address = codec.encode(segment.slot, e.offset);
+                            match e.kind {
+                                RecordKind::Chunk => mine.chunks.push((e.hash, address)),
+                                RecordKind::Page => mine.pages.push((e.hash, address)),
+                                _ if e.flags & crate::footer::FLAG_PAGED_HEAD != 0 => mine.heads.push((e.hash, address)),
+                                _ => {}
                             }
                             let known = !seen.insert(e.hash);
                             apply(index, table, codec, segment, e, known, &mut tombstones)
                         });
                     }
                 }
-                chunks.lock().extend(my_chunks);
+                let mut all = found.lock();
+                all.chunks.extend(mine.chunks);
+                all.heads.extend(mine.heads);
+                all.pages.extend(mine.pages);
                 for (hash, address) in tombstones {
                     index.remove(hash, address);
                 }
             });
         }
     });
-    chunks.into_inner()
+    found.into_inner()
 }
 
 /// A segment's entries, wherever they come from.
@@ -411,7 +434,7 @@ fn apply(
 ) {
     let address = codec.encode(segment.slot, e.offset);
     let add = |tombstones: &mut Vec<(u64, u64)>| match e.kind {
-        RecordKind::Put | RecordKind::Chunk => segment.add_live(e.len as u64),
+        kind if kind.holds_data() => segment.add_live(e.len as u64),
         _ => tombstones.push((e.hash, address)),
     };
     if !known {
@@ -454,7 +477,7 @@ fn apply(
         }
         if new_seq > other.seq {
             index.replace(e.hash, candidate, address);
-            if matches!(other.kind, RecordKind::Put | RecordKind::Chunk) {
+            if other.kind.holds_data() {
                 other_segment.sub_live(other.record_len());
             }
             add(tombstones);

@@ -74,14 +74,16 @@ impl WriterState {
 pub(crate) enum Namespace {
     Keys,
     Chunks,
+    /// Pages of collections.
+    Pages,
 }
 
 impl Namespace {
     pub fn of(kind: RecordKind) -> Namespace {
-        if kind == RecordKind::Chunk {
-            Namespace::Chunks
-        } else {
-            Namespace::Keys
+        match kind {
+            RecordKind::Chunk => Namespace::Chunks,
+            RecordKind::Page => Namespace::Pages,
+            _ => Namespace::Keys,
         }
     }
 }
@@ -137,6 +139,16 @@ pub(crate) struct Store {
     pub false_candidate_reads: AtomicU64,
     /// Index entries that are chunks of streamed values, not keys.
     pub chunk_entries: AtomicU64,
+    /// Index entries that are pages of collections, not keys.
+    pub page_entries: AtomicU64,
+    /// Paged collection incarnations with current heads (see collection/epochs.rs).
+    pub epochs: Mutex<HashMap<u64, crate::collection::epochs::LiveEpoch>>,
+    /// Incarnations whose pages wait to be freed.
+    pub dead_epochs: Mutex<Vec<crate::collection::epochs::DeadEpoch>>,
+    /// Held shared by collection reads (a head and its pages) and exclusively while a batch
+    /// holding collection records updates the index, so a reader never sees a head with
+    /// pages of another version of it (a split moves members between pages).
+    pub publish: parking_lot::RwLock<()>,
     /// Set when the store is closing: long work (compaction) stops early.
     pub stopping: std::sync::atomic::AtomicBool,
 }
@@ -231,6 +243,11 @@ impl Store {
     /// Compares keys without verifying whole-record checksums (the value may be large and
     /// is not read here); readers verify every record they return.
     pub fn current_record(&self, key: &[u8], hash: u64) -> Option<Found> {
+        self.current_record_in(Namespace::Keys, key, hash)
+    }
+
+    /// `current_record` in a namespace: user keys, chunks or pages.
+    pub fn current_record_in(&self, namespace: Namespace, key: &[u8], hash: u64) -> Option<Found> {
         loop {
             let table = self.table.load();
             let candidates = self.index.candidates(hash);
@@ -244,7 +261,7 @@ impl Store {
                 let (slot, offset) = self.codec.decode(address);
                 let Some(segment) = table.get(slot) else { continue };
                 match segment.key_at(offset) {
-                    Ok((header, k)) if k == key && header.kind != RecordKind::Chunk => {
+                    Ok((header, k)) if k == key && Namespace::of(header.kind) == namespace => {
                         return Some(Found { address, segment: segment.clone(), header })
                     }
                     Ok((_, k)) => {
@@ -269,10 +286,14 @@ impl Store {
     /// that may still read it are open. Call it *before* the index stops pointing at the
     /// record, so a snapshot read never finds the record in neither place.
     pub fn supersede(&self, hash: u64, found: &Found, superseded_at: u64) {
-        if found.header.kind == RecordKind::Put {
+        if found.header.kind.holds_data() {
             found.segment.sub_live(found.header.record_len());
-            if found.header.codec == crate::codec::CHUNKED {
-                self.retire_chunks(found, superseded_at);
+        }
+        if found.header.kind == RecordKind::Put {
+            match found.header.codec {
+                crate::codec::CHUNKED => self.retire_chunks(found, superseded_at),
+                crate::codec::COLLECTION => self.note_head_superseded(found, superseded_at),
+                _ => {}
             }
         }
         self.keep_for_snapshots(hash, found.address, superseded_at);

@@ -255,6 +255,14 @@ impl Store {
                     Prepared { stored, codec, len }
                 }
                 BatchOp::Delete { key } => Prepared { stored: Cow::Borrowed(&[][..]), codec: codec::RAW, len: encoded_len(key.len(), 0) },
+                BatchOp::Head { key, value, .. } => {
+                    Prepared { stored: Cow::Borrowed(&value[..]), codec: codec::COLLECTION, len: encoded_len(key.len(), value.len()) }
+                }
+                BatchOp::Page { key, value } => {
+                    let (stored, codec) = codec::encode(value, self.options.compression);
+                    let len = encoded_len(key.len(), stored.len());
+                    Prepared { stored, codec, len }
+                }
             })
             .collect();
         let total = HEADER_LEN + prepared.iter().map(|p| p.len).sum::<usize>();
@@ -293,13 +301,27 @@ impl Store {
         segment.note_put_seq(first_seq);
         w.next_seq += batch.ops.len() as u64;
         let mut at = offset + HEADER_LEN as u64;
+        // Readers of a collection see its head and pages from before the batch or after it.
+        let collections = batch.ops.iter().any(|op| matches!(op, BatchOp::Head { .. } | BatchOp::Page { .. }));
+        let _publishing = collections.then(|| self.publish.write());
         for (i, (op, p)) in batch.ops.iter().zip(prepared).enumerate() {
             let hash = key_hash(op.key());
             let seq = first_seq + i as u64;
-            let old = self.current_record(op.key(), hash);
+            let old = self.current_record_in(op.namespace(), op.key(), hash);
+            let address = self.codec.encode(segment.slot, at);
             match op {
-                BatchOp::Put { .. } => {
-                    self.index_put(hash, old, Superseded::WithChunks, self.codec.encode(segment.slot, at), &segment, p.len, seq)
+                BatchOp::Put { .. } => self.index_put(hash, old, Superseded::WithChunks, address, &segment, p.len, seq),
+                BatchOp::Head { value, .. } => {
+                    // Counted before the old head is superseded: a head rewritten in place
+                    // (same epoch) never makes its epoch look dead.
+                    self.note_head_indexed(value);
+                    self.index_put(hash, old, Superseded::WithChunks, address, &segment, p.len, seq)
+                }
+                BatchOp::Page { .. } => {
+                    if old.is_none() {
+                        self.page_entries.fetch_add(1, Ordering::Relaxed);
+                    }
+                    self.index_put(hash, old, Superseded::WithChunks, address, &segment, p.len, seq)
                 }
                 BatchOp::Delete { .. } => {
                     if let Some(old) = old {
@@ -316,7 +338,7 @@ impl Store {
     /// After a batch is appended: counts its bytes and syncs if the durability asks for it.
     pub(crate) fn finish_batch(&self, batch: &WriteBatch, end: u64, opts: &WriteOptions) -> Result<()> {
         let user: usize =
-            batch.ops.iter().map(|op| op.key().len() + if let BatchOp::Put { value, .. } = op { value.len() } else { 0 }).sum();
+            batch.ops.iter().map(|op| op.key().len() + op.value().len()).sum();
         self.note_user_bytes(user);
         if self.wants_sync(opts) {
             self.sync_to(end)?;

@@ -123,6 +123,16 @@ impl Head {
     }
 }
 
+/// True if these head bytes describe a paged collection (read by footers, at sealing).
+pub fn is_paged(value: &[u8]) -> bool {
+    value.len() > 2 && value[0] == HEAD_VERSION && value[2] == 1
+}
+
+/// The epoch a head names, from its bytes.
+pub fn epoch_of(value: &[u8]) -> Option<u64> {
+    (value.len() >= FIXED_LEN && value[0] == HEAD_VERSION).then(|| u64::from_le_bytes(value[4..12].try_into().expect("8 bytes")))
+}
+
 /// The key of page `bucket` of the incarnation `epoch`: pages live in their own namespace,
 /// and are reached through the head, which names the epoch (so RENAME moves only the head).
 pub fn page_key(epoch: u64, bucket: u64) -> [u8; 16] {

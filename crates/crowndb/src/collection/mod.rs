@@ -6,6 +6,7 @@
 
 pub(crate) mod access;
 pub(crate) mod handle;
+pub(crate) mod epochs;
 pub(crate) mod head;
 pub(crate) mod linear;
 pub(crate) mod members;

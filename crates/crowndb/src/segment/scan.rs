@@ -71,7 +71,7 @@ impl Segment {
     pub fn footer_entries_by_scan(&self, to: u64) -> (Vec<FooterEntry>, ScanEnd) {
         let mut entries = Vec::new();
         let end = self.scan(SEGMENT_HEADER_LEN, to, |offset, rec| {
-            entries.push(FooterEntry { hash: key_hash(rec.key), offset, kind: rec.header.kind, len: rec.header.record_len() as u32 });
+            entries.push(FooterEntry::of(offset, rec));
         });
         entries.sort_unstable_by_key(|e| (e.hash, e.offset));
         (entries, end)
