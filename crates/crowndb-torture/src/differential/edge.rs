@@ -6,6 +6,8 @@
 //! SET k "a b\x00c"           (double quotes: \x hex, \n \r \t \\ \" escapes)
 //! SET 'single quoted' v      (single quotes: literal)
 //! SET {a*70000} v            (a token {text*N}: text repeated N times)
+//! [some-id] SET k 1e400      (a known difference: skipped, as exclusion `some-id` of
+//!                             exclusions.rs says, unless exclusions are off)
 //! ```
 
 /// One command of the file, with its line number.
@@ -13,6 +15,8 @@
 pub struct Case {
     pub line: usize,
     pub args: Vec<Vec<u8>>,
+    /// The exclusion this line is a known case of.
+    pub known: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -36,8 +40,12 @@ pub fn parse(text: &str) -> Result<Vec<Section>, String> {
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
-        let args = split(trimmed).map_err(|e| format!("edge cases line {n}: {e}"))?;
-        sections.last_mut().expect("a section").cases.push(Case { line: n, args });
+        let (known, command) = match trimmed.strip_prefix('[').and_then(|r| r.split_once(']')) {
+            Some((id, rest)) => (Some(id.trim().to_string()), rest),
+            None => (None, trimmed),
+        };
+        let args = split(command).map_err(|e| format!("edge cases line {n}: {e}"))?;
+        sections.last_mut().expect("a section").cases.push(Case { line: n, args, known });
     }
     sections.retain(|s| !s.cases.is_empty());
     Ok(sections)

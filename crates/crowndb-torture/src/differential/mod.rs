@@ -62,6 +62,15 @@ pub struct Summary {
     pub elapsed: Duration,
 }
 
+impl Summary {
+    fn add(&mut self, pair: &Pair) {
+        self.commands += pair.sent;
+        for (id, n) in &pair.skipped {
+            *self.skipped.entry(id).or_default() += n;
+        }
+    }
+}
+
 impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         write!(
@@ -96,8 +105,14 @@ struct Pair {
     crowndb: Conn,
     in_multi: bool,
     queued: Vec<Norm>,
+    /// The commands queued in the current transaction.
+    queued_args: Vec<Args>,
     history: VecDeque<String>,
     sent: u64,
+    /// A second connection to Redis, for the exclusions that look at a key's value; `None`
+    /// when exclusions are off.
+    peek: Option<Conn>,
+    skipped: BTreeMap<&'static str, u64>,
 }
 
 const HISTORY: usize = 8;
@@ -108,15 +123,18 @@ fn name_of(args: &[Vec<u8>]) -> String {
 
 impl Pair {
     /// Fresh connections (RESP2, no transaction) to both servers, both stores flushed.
-    fn open(servers: &Servers) -> Result<Pair, String> {
+    fn open(servers: &Servers, exclusions: bool) -> Result<Pair, String> {
         let connect = |addr: &str| Conn::connect(addr).map_err(|e| format!("connecting to {addr}: {e}"));
         let mut pair = Pair {
             redis: connect(&servers.redis_addr)?,
             crowndb: connect(&servers.crowndb_addr)?,
             in_multi: false,
             queued: Vec::new(),
+            queued_args: Vec::new(),
             history: VecDeque::new(),
             sent: 0,
+            peek: if exclusions { Some(connect(&servers.redis_addr)?) } else { None },
+            skipped: BTreeMap::new(),
         };
         for (name, conn) in [("redis-server", &mut pair.redis), ("crowndb", &mut pair.crowndb)] {
             let r = conn.call(&[a("FLUSHALL")]).map_err(|e| format!("FLUSHALL on {name}: {e}"))?;
@@ -135,8 +153,19 @@ impl Pair {
         Ok((r, c))
     }
 
-    /// Sends `args` to both; `Some` if their replies differ.
+    /// The exclusion that skips `args` now, if exclusions are on.
+    fn excluded(&mut self, args: &[Vec<u8>]) -> Option<&'static exclusions::Exclusion> {
+        let conn = self.peek.as_mut()?;
+        let mut peek = exclusions::Peek { conn, queued: &self.queued_args };
+        exclusions::excluded(args, &mut peek)
+    }
+
+    /// Sends `args` to both, unless an exclusion skips it; `Some` if their replies differ.
     fn send(&mut self, args: &[Vec<u8>]) -> Result<Option<Mismatch>, String> {
+        if let Some(e) = self.excluded(args) {
+            *self.skipped.entry(e.id).or_default() += 1;
+            return Ok(None);
+        }
         let name = name_of(args);
         let control = matches!(name.as_str(), "EXEC" | "DISCARD" | "MULTI" | "WATCH" | "RESET");
         let norm = if self.in_multi && !control {
@@ -152,15 +181,18 @@ impl Pair {
                 Norm::Scan => Norm::Shape,
                 n => n,
             });
+            self.queued_args.push(args.to_vec());
         }
         match name.as_str() {
             "EXEC" | "DISCARD" | "RESET" => {
                 self.in_multi = false;
                 self.queued.clear();
+                self.queued_args.clear();
             }
             "MULTI" if !self.in_multi && r.is_simple("OK") && c.is_simple("OK") => {
                 self.in_multi = true;
                 self.queued.clear();
+                self.queued_args.clear();
             }
             _ => {}
         }
@@ -213,8 +245,8 @@ fn walk(conn: &mut Conn, args: &[Vec<u8>]) -> std::io::Result<Reply> {
 /// A unit the minimiser keeps or drops whole: one command, or a transaction block.
 type Step = Vec<Args>;
 
-/// The generated run of one seed, exclusions applied (what they dropped is counted).
-fn generate(seed: u64, commands: usize, types: &[String], now_secs: u64, config: &Config, skipped: &mut BTreeMap<&'static str, u64>) -> Result<Vec<Step>, String> {
+/// The generated run of one seed.
+fn generate(seed: u64, commands: usize, types: &[String], now_secs: u64) -> Result<Vec<Step>, String> {
     let mut generators = Vec::new();
     for t in types {
         generators.push(gen::generator(t).ok_or_else(|| format!("unknown type {t:?}: known are {}", gen::type_names().join(", ")))?);
@@ -222,15 +254,6 @@ fn generate(seed: u64, commands: usize, types: &[String], now_secs: u64, config:
     let mut cx = Ctx::new(seed, now_secs);
     let mut steps: Vec<Step> = Vec::new();
     let mut count = 0;
-    let keep = |args: Args, skipped: &mut BTreeMap<&'static str, u64>| -> Option<Args> {
-        if config.exclusions {
-            if let Some(e) = exclusions::excluded(&args) {
-                *skipped.entry(e.id).or_default() += 1;
-                return None;
-            }
-        }
-        Some(args)
-    };
     while count < commands {
         let roll = cx.rng.below(100);
         let mut step = Vec::new();
@@ -250,9 +273,7 @@ fn generate(seed: u64, commands: usize, types: &[String], now_secs: u64, config:
                 if name_of(&args) == "SCAN" {
                     continue;
                 }
-                if let Some(args) = keep(args, skipped) {
-                    step.push(args);
-                }
+                step.push(args);
             }
             if cx.rng.chance(5) {
                 step.push(vec![a(cx.pick(&["MULTI", "WATCH", "UNWATCH"])), a("k1")]);
@@ -263,21 +284,17 @@ fn generate(seed: u64, commands: usize, types: &[String], now_secs: u64, config:
         } else {
             let g = cx.rng.below(generators.len() as u64) as usize;
             let args = generators[g].command(&mut cx);
-            if let Some(args) = keep(args, skipped) {
-                step.push(args);
-            }
+            step.push(args);
         }
         count += step.len();
-        if !step.is_empty() {
-            steps.push(step);
-        }
+        steps.push(step);
     }
     Ok(steps)
 }
 
 /// Runs `steps` on fresh connections; the first mismatch and the step it was in.
-fn run_steps(servers: &Servers, steps: &[Step], sent: &mut u64) -> Result<Option<(usize, u64, Mismatch)>, String> {
-    let mut pair = Pair::open(servers)?;
+fn run_steps(servers: &Servers, steps: &[Step], exclusions: bool, summary: &mut Summary) -> Result<Option<(usize, u64, Mismatch)>, String> {
+    let mut pair = Pair::open(servers, exclusions)?;
     let result = (|| {
         for (i, step) in steps.iter().enumerate() {
             for args in step {
@@ -288,12 +305,12 @@ fn run_steps(servers: &Servers, steps: &[Step], sent: &mut u64) -> Result<Option
         }
         Ok(None)
     })();
-    *sent += pair.sent;
+    summary.add(&pair);
     result
 }
 
 /// Drops steps before the last while the last one still differs.
-fn minimise(servers: &Servers, steps: &[Step]) -> Result<Vec<Step>, String> {
+fn minimise(servers: &Servers, steps: &[Step], exclusions: bool) -> Result<Vec<Step>, String> {
     let (last, prefix) = steps.split_last().expect("a failing step");
     let mut prefix = prefix.to_vec();
     let started = Instant::now();
@@ -301,8 +318,8 @@ fn minimise(servers: &Servers, steps: &[Step]) -> Result<Vec<Step>, String> {
     let fails = |prefix: &[Step]| -> Result<bool, String> {
         let mut candidate = prefix.to_vec();
         candidate.push(last.clone());
-        let mut ignored = 0;
-        Ok(matches!(run_steps(servers, &candidate, &mut ignored)?, Some((i, _, _)) if i == prefix.len()))
+        let mut ignored = Summary::default();
+        Ok(matches!(run_steps(servers, &candidate, exclusions, &mut ignored)?, Some((i, _, _)) if i == prefix.len()))
     };
     let mut chunk = prefix.len().div_ceil(2).max(1);
     while !prefix.is_empty() {
@@ -362,10 +379,11 @@ pub fn run(config: &Config) -> Result<Summary, String> {
         };
         let sections = edge::parse(&text)?;
         for section in &sections {
-            let mut pair = Pair::open(&servers)?;
+            let mut pair = Pair::open(&servers, config.exclusions)?;
             for case in &section.cases {
-                if config.exclusions {
-                    if let Some(e) = exclusions::excluded(&case.args) {
+                if let Some(id) = &case.known {
+                    let e = exclusions::by_id(id).ok_or_else(|| format!("{label} line {}: no exclusion named {id:?}", case.line))?;
+                    if config.exclusions {
                         *summary.skipped.entry(e.id).or_default() += 1;
                         continue;
                     }
@@ -379,25 +397,26 @@ pub fn run(config: &Config) -> Result<Summary, String> {
                     summary.mismatches.push(report);
                 }
             }
-            summary.commands += pair.sent;
+            summary.add(&pair);
             servers.check_alive()?;
         }
         if config.progress {
             println!("edge cases: {} sent, {} mismatches so far", summary.edge_cases, summary.mismatches.len());
         }
     }
-    let now = now_secs();
     for i in 0..config.seeds {
+        // Per seed: the absolute deadlines generated must stay in the future for the whole run.
+        let now = now_secs();
         let seed = config.seed.wrapping_add(i);
         let seed_started = Instant::now();
-        let steps = generate(seed, config.commands, &config.types, now, config, &mut summary.skipped)?;
-        let found = run_steps(&servers, &steps, &mut summary.commands)?;
+        let steps = generate(seed, config.commands, &config.types, now)?;
+        let found = run_steps(&servers, &steps, config.exclusions, &mut summary)?;
         servers.check_alive()?;
         summary.seeds += 1;
         if let Some((step, index, m)) = found {
             let mut report = describe(&format!("seed {seed}, command #{index}"), &m);
             if config.minimise {
-                let minimal = minimise(&servers, &steps[..=step])?;
+                let minimal = minimise(&servers, &steps[..=step], config.exclusions)?;
                 let _ = writeln!(report, "  minimised ({} steps, on flushed stores, RESP2 first):", minimal.len());
                 for args in minimal.iter().flatten() {
                     let _ = writeln!(report, "    {}", show_command(args));

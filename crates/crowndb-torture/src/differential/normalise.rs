@@ -14,13 +14,17 @@ pub enum Norm {
     Time { tolerance: i64 },
     /// An array whose order means nothing (KEYS): compared sorted.
     Unordered,
-    /// A whole SCAN walk: the driver follows the cursors to the end on each server and
+    /// A whole SCAN walk from cursor 0: the driver follows the cursors to the end on each server and
     /// compares the sorted, deduplicated keys (cursors are each server's own).
     Scan,
     /// HELLO: the same fields, with the same values except `version` and `id` (server identity).
     Hello,
     /// EXEC: element by element, each with its queued command's comparison.
     Exec(Vec<Norm>),
+    /// A count CrownDB may give higher, never lower (DBSIZE: expired keys stay counted until
+    /// compaction reclaims them, as Redis counts them until its active expiry has run, within
+    /// ~100 ms: docs/protocols.md).
+    NotBelow,
     /// Not compared beyond "both errors or both not" (SCAN's single pages inside a transaction).
     Shape,
 }
@@ -36,8 +40,12 @@ pub fn norm_for(args: &[Vec<u8>]) -> Norm {
         "TTL" | "EXPIRETIME" => Norm::Time { tolerance: 2 },
         "PTTL" | "PEXPIRETIME" => Norm::Time { tolerance: 2_000 },
         "KEYS" => Norm::Unordered,
-        "SCAN" => Norm::Scan,
+        // A walk from cursor 0 covers the keyspace; from any other cursor it depends on each
+        // server's own table order: then only "both errors or both not".
+        "SCAN" if args.get(1).is_some_and(|c| c == b"0") => Norm::Scan,
+        "SCAN" => Norm::Shape,
         "HELLO" => Norm::Hello,
+        "DBSIZE" => Norm::NotBelow,
         _ => Norm::Exact,
     }
 }
@@ -56,6 +64,7 @@ pub fn same(norm: &Norm, redis: &Reply, crowndb: &Reply) -> bool {
             (Kind::Int(a), Kind::Int(b)) if *a >= 0 && *b >= 0 => (a - b).abs() <= *tolerance,
             _ => false,
         },
+        Norm::NotBelow => matches!((&redis.kind, &crowndb.kind), (Kind::Int(a), Kind::Int(b)) if b >= a),
         Norm::Unordered | Norm::Scan => match (&redis.kind, &crowndb.kind) {
             (Kind::Array(Some(a)), Kind::Array(Some(b))) => sorted_raw(a) == sorted_raw(b),
             _ => false,

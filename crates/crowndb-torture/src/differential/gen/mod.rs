@@ -27,11 +27,16 @@ pub fn type_names() -> Vec<&'static str> {
     TYPES.iter().map(|(n, _)| *n).collect()
 }
 
-/// What a generator draws from: the run's randomness and the time it started (deadlines are
-/// chosen far enough from each other and from "now" that no reply depends on the moment).
+/// What a generator draws from: the run's randomness and the time it started.
+///
+/// Future deadlines never repeat within a run: each is 1,000 s further than the one before
+/// (relative or absolute, seconds or milliseconds alike), so EXPIRE ... GT/LT, which compare
+/// deadlines, give the same answer on both servers whatever the milliseconds between commands
+/// (two `EXPIRE k 150` a millisecond apart would make `GT` depend on the clock).
 pub struct Ctx {
     pub rng: Rng,
     pub now_secs: u64,
+    deadlines: u64,
 }
 
 /// The key space: a few names, so that commands meet on the same keys.
@@ -43,7 +48,7 @@ pub fn a(text: &str) -> Vec<u8> {
 
 impl Ctx {
     pub fn new(seed: u64, now_secs: u64) -> Ctx {
-        Ctx { rng: Rng::new(seed), now_secs }
+        Ctx { rng: Rng::new(seed), now_secs, deadlines: 0 }
     }
 
     pub fn pick<T: Clone>(&mut self, items: &[T]) -> T {
@@ -117,11 +122,16 @@ impl Ctx {
         }
     }
 
-    /// A relative TTL in seconds: far from each other, from the millisecond and absolute
-    /// ones below, and from expiring during a run; or zero, negative, huge or invalid.
+    /// Seconds from now to a new future deadline, unlike every other of the run.
+    fn future(&mut self) -> u64 {
+        self.deadlines += 1;
+        1_000 * (1 + self.deadlines)
+    }
+
+    /// A relative TTL in seconds (a fresh future deadline), or zero, negative, huge or invalid.
     pub fn ttl_secs(&mut self) -> Vec<u8> {
         if self.rng.chance(85) {
-            a(self.pick(&["150", "1500", "15000", "150000"]))
+            a(&self.future().to_string())
         } else {
             a(self.pick(&["0", "-1", "-100", "abc", "", "1.5", "9223372036854775807", "4611686018427387904", "-9223372036854775808"]))
         }
@@ -129,7 +139,7 @@ impl Ctx {
 
     pub fn ttl_ms(&mut self) -> Vec<u8> {
         if self.rng.chance(85) {
-            a(self.pick(&["250000", "2500000", "25000000"]))
+            a(&(self.future() * 1000 + self.rng.below(1000)).to_string())
         } else {
             a(self.pick(&["0", "-1", "-5000", "x", "9223372036854775807", "-9223372036854775808", "9223372036854775"]))
         }
@@ -137,11 +147,10 @@ impl Ctx {
 
     /// A Unix time in seconds: in the future, or in the past (the key expires at once).
     pub fn unix_secs(&mut self) -> Vec<u8> {
-        let now = self.now_secs;
         match self.rng.below(10) {
-            0..=6 => a(&(now + self.pick(&[350, 3500, 35000])).to_string()),
+            0..=6 => a(&(self.now_secs + self.future()).to_string()),
             7 => a(self.pick(&["1", "0", "-1"])),
-            8 => a(&(now - 1000).to_string()),
+            8 => a(&(self.now_secs - 1000).to_string()),
             _ => a(self.pick(&["9223372036854775807", "99999999999999", "abc"])),
         }
     }
@@ -149,7 +158,7 @@ impl Ctx {
     pub fn unix_ms(&mut self) -> Vec<u8> {
         let now = self.now_secs * 1000;
         match self.rng.below(10) {
-            0..=6 => a(&(now + self.pick(&[450_000, 4_500_000, 45_000_000])).to_string()),
+            0..=6 => a(&(now + self.future() * 1000 + self.rng.below(1000)).to_string()),
             7 => a(self.pick(&["1", "0", "-1"])),
             8 => a(&(now - 100_000).to_string()),
             _ => a(self.pick(&["9223372036854775807", "abc"])),
