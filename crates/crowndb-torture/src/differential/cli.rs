@@ -49,12 +49,12 @@ pub fn run_cli(args: &mut Vec<String>, default_seed: u64) -> Result<(), String> 
     }
     let redis_bin = find_redis_server().ok_or("redis-server not found (apt-get install redis-server, or set REDIS_SERVER)")?;
     let crowndb_bin = find_crowndb_bin().ok_or("the crowndb binary was not found next to this one; set CROWNDB_BIN")?;
-    let config = Config { seed, seeds, commands, types, edge_cases, edge_file, exclusions, minimise, progress: !quiet, redis_bin, crowndb_bin };
+    let config =
+        Config { seed, seeds, commands, types, edge_cases, edge_file, exclusions, minimise, progress: !quiet, redis_bin, crowndb_bin };
     println!(
-        "differential: {} vs {} serve; seeds {seed}..{}, {commands} commands each, types {}{}",
+        "differential: {} vs {} serve; {seeds} seeds from {seed}, {commands} commands each, types {}{}",
         config.redis_bin.display(),
         config.crowndb_bin.display(),
-        seed.wrapping_add(seeds.saturating_sub(1)),
         config.types.join(","),
         if config.exclusions { "" } else { ", no exclusions" }
     );

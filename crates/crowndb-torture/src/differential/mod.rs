@@ -201,7 +201,8 @@ impl Pair {
         if !ok {
             let _ = write!(line, " (crowndb: {})", show_reply(&c));
         }
-        let mismatch = (!ok).then(|| Mismatch { command: args.to_vec(), redis: r, crowndb: c, history: self.history.iter().cloned().collect() });
+        let mismatch =
+            (!ok).then(|| Mismatch { command: args.to_vec(), redis: r, crowndb: c, history: self.history.iter().cloned().collect() });
         if self.history.len() == HISTORY {
             self.history.pop_front();
         }

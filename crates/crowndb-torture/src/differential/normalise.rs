@@ -72,8 +72,7 @@ pub fn same(norm: &Norm, redis: &Reply, crowndb: &Reply) -> bool {
         Norm::Hello => hello_fields(redis).is_some() && hello_fields(redis) == hello_fields(crowndb),
         Norm::Exec(norms) => match (&redis.kind, &crowndb.kind) {
             (Kind::Array(Some(a)), Kind::Array(Some(b))) => {
-                a.len() == b.len()
-                    && a.iter().zip(b).enumerate().all(|(i, (x, y))| same(norms.get(i).unwrap_or(&Norm::Exact), x, y))
+                a.len() == b.len() && a.iter().zip(b).enumerate().all(|(i, (x, y))| same(norms.get(i).unwrap_or(&Norm::Exact), x, y))
             }
             _ => false,
         },

@@ -60,7 +60,8 @@ impl Generator for Keyspace {
                 args
             }
             25..=27 => {
-                let mut args = vec![cx.name("SCAN"), a(if cx.rng.chance(95) { "0" } else { cx.pick(&["x", "-1", "18446744073709551616"]) })];
+                let mut args =
+                    vec![cx.name("SCAN"), a(if cx.rng.chance(95) { "0" } else { cx.pick(&["x", "-1", "18446744073709551616"]) })];
                 let options = vec![
                     vec![a("MATCH"), pattern(cx)],
                     vec![a("COUNT"), a(cx.pick(&["1", "2", "10", "1000", "0", "-1", "x"]))],

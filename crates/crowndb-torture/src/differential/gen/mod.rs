@@ -16,8 +16,11 @@ pub trait Generator {
     fn command(&mut self, cx: &mut Ctx) -> Args;
 }
 
+/// Makes a type's generator.
+pub type MakeGenerator = fn() -> Box<dyn Generator>;
+
 /// The known types: `--types` names, and how to make each one's generator.
-pub const TYPES: &[(&str, fn() -> Box<dyn Generator>)] = &[("strings", strings::new), ("keyspace", keyspace::new)];
+pub const TYPES: &[(&str, MakeGenerator)] = &[("strings", strings::new), ("keyspace", keyspace::new)];
 
 pub fn generator(name: &str) -> Option<Box<dyn Generator>> {
     TYPES.iter().find(|(n, _)| *n == name).map(|(_, make)| make())

@@ -44,8 +44,15 @@ impl Generator for Strings {
                     options.push(cx.pick(&e));
                 }
                 if cx.rng.chance(8) {
-                    let odd = [vec![a("NX"), a("XX")], vec![a("EX"), a("10"), a("PX"), a("100")], vec![a("KEEPTTL"), a("EX"), a("10")],
-                        vec![a("EX")], vec![a("BOGUS")], vec![a("GET"), a("GET")], vec![a("NX"), a("NX")]];
+                    let odd = [
+                        vec![a("NX"), a("XX")],
+                        vec![a("EX"), a("10"), a("PX"), a("100")],
+                        vec![a("KEEPTTL"), a("EX"), a("10")],
+                        vec![a("EX")],
+                        vec![a("BOGUS")],
+                        vec![a("GET"), a("GET")],
+                        vec![a("NX"), a("NX")],
+                    ];
                     options.push(cx.pick(&odd));
                 }
                 for _ in 0..options.len() {
