@@ -136,8 +136,40 @@ fn float(text: &[u8]) -> Option<f64> {
     std::str::from_utf8(text).ok()?.parse().ok()
 }
 
-/// 2^53: below it every integer is exact in an f64 and CrownDB prints what Redis prints.
-const EXACT: f64 = 9_007_199_254_740_992.0;
+/// Whether the decimal `text` is exactly an f64 (so long double and f64 read the same number):
+/// `m * 10^e` is `n * 2^k` with an integer `n` (odd) below 2^53.
+fn exact_in_f64(text: &[u8]) -> bool {
+    let Ok(t) = std::str::from_utf8(text) else { return false };
+    let t = t.strip_prefix(['-', '+']).unwrap_or(t);
+    let (mantissa, exp) = match t.find(['e', 'E']) {
+        Some(i) => match t[i + 1..].parse::<i32>() {
+            Ok(e) => (&t[..i], e),
+            Err(_) => return false,
+        },
+        None => (t, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int.is_empty() && frac.is_empty() || !int.bytes().chain(frac.bytes()).all(|c| c.is_ascii_digit()) {
+        return false;
+    }
+    let digits = format!("{int}{frac}");
+    let digits = digits.trim_start_matches('0');
+    let exp = exp - frac.len() as i32;
+    if digits.len() > 36 || !(-30..=30).contains(&exp) {
+        return digits.is_empty();
+    }
+    let mut m: u128 = if digits.is_empty() { 0 } else { digits.parse().unwrap_or(u128::MAX) };
+    if exp >= 0 {
+        m = m.saturating_mul(10u128.saturating_pow(exp as u32));
+    } else {
+        let five = 5u128.pow((-exp) as u32);
+        if m % five != 0 {
+            return false;
+        }
+        m /= five;
+    }
+    m == 0 || m >> m.trailing_zeros() < 1 << 53
+}
 
 /// INCRBYFLOAT's operands: the value (missing: 0, unknown: `None`), the increment.
 fn incrbyfloat_operands(args: &[Vec<u8>], peek: &mut Peek) -> Option<(Option<Vec<u8>>, Vec<u8>)> {
@@ -169,7 +201,7 @@ fn incrbyfloat_case(args: &[Vec<u8>], peek: &mut Peek) -> u8 {
     // Knuth's TwoSum: the rounding error of c + i; zero when the f64 sum is exact.
     let bv = sum - c;
     let error = (c - (sum - bv)) + (i - bv);
-    let exact_operands = c.abs() < EXACT && i.abs() < EXACT;
+    let exact_operands = exact_in_f64(&current) && exact_in_f64(&increment);
     if error != 0.0 || !exact_operands {
         return 3;
     }

@@ -12,7 +12,8 @@ use crate::serve::free_port;
 /// `redis-server`: `$REDIS_SERVER`, else /usr/bin/redis-server, else the first on `PATH`.
 pub fn find_redis_server() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("REDIS_SERVER") {
-        return Some(PathBuf::from(p));
+        let p = PathBuf::from(p);
+        return p.is_file().then_some(p);
     }
     let usual = PathBuf::from("/usr/bin/redis-server");
     if usual.is_file() {
