@@ -163,7 +163,7 @@ fn exact_in_f64(text: &[u8]) -> bool {
         m = m.saturating_mul(10u128.saturating_pow(exp as u32));
     } else {
         let five = 5u128.pow((-exp) as u32);
-        if m % five != 0 {
+        if !m.is_multiple_of(five) {
             return false;
         }
         m /= five;
