@@ -13,9 +13,12 @@
 //!   `crowndb-faultfs` LD_PRELOAD library) under a writer child.
 //! - `overload.rs`: idle, non-reading and garbage-sending clients against `crowndb serve`,
 //!   with the server's memory measured.
+//! - `differential/`: the same commands to `redis-server` and `crowndb serve`, replies compared
+//!   (docs/differential.md).
 //! - `values.rs`, `rng.rs`: reproducible values and randomness from a seed.
 
 pub mod crash;
+pub mod differential;
 pub mod dump_damage;
 pub mod exec_crash;
 pub mod faults;

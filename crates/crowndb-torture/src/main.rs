@@ -8,6 +8,7 @@
 //! crowndb-torture exec-crash [--dir DIR] [--cycles N] [--clients N] [--seed S]
 //! crowndb-torture io-faults [--dir DIR] [--trials N] [--server-trials N] [--fault NAME[,NAME...]] [--seed S] [-v]
 //! crowndb-torture overload [--dir DIR] [--idle N] [--non-readers N] [--garbage N] [--half-requests N] [--seconds S] [--seed S]
+//! crowndb-torture differential [--seed S] [--seeds N] [--commands N] [--types strings,keyspace] [--edge-file F] [--no-edge-cases] [--no-exclusions] [--no-minimise] [-q]
 //! crowndb-torture writer --dir DIR --log FILE --seed S --first-id N [--sync-log]     (the child; run by `crash`)
 //! ```
 
@@ -62,13 +63,14 @@ fn run() -> Result<(), String> {
     let mut argv: Vec<String> = std::env::args().skip(1).collect();
     if argv.is_empty() {
         return Err(
-            "usage: crowndb-torture crash|server-crash|exec-crash|damage|dump-damage|io-faults|overload|writer [options] (see docs/reliability.md)"
+            "usage: crowndb-torture differential|crash|server-crash|exec-crash|damage|dump-damage|io-faults|overload|writer [options] (see docs/reliability.md)"
                 .into(),
         );
     }
     let command = argv.remove(0);
     let mut args = Args(argv);
     match command.as_str() {
+        "differential" => crowndb_torture::differential::cli::run_cli(&mut args.0, default_seed()),
         "overload" => {
             let defaults = crowndb_torture::overload::OverloadConfig::default();
             let seed = args.number("--seed", default_seed())?;

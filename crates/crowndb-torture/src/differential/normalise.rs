@@ -1,0 +1,106 @@
+//! How two replies are compared. By default byte for byte (errors included); a few commands
+//! whose replies depend on time or on server identity get a normalised comparison instead,
+//! chosen from the command alone, so generated and hand-written cases are treated alike.
+
+use super::resp::{Kind, Reply};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Norm {
+    /// The same bytes.
+    Exact,
+    /// An integer that is a remaining time or a deadline: negative values (-1 no TTL, -2 no
+    /// key) must be equal; non-negative ones may differ by `tolerance` (the two servers run
+    /// the command a few milliseconds apart, and round differently).
+    Time { tolerance: i64 },
+    /// An array whose order means nothing (KEYS): compared sorted.
+    Unordered,
+    /// A whole SCAN walk from cursor 0: the driver follows the cursors to the end on each server and
+    /// compares the sorted, deduplicated keys (cursors are each server's own).
+    Scan,
+    /// HELLO: the same fields, with the same values except `version` and `id` (server identity).
+    Hello,
+    /// EXEC: element by element, each with its queued command's comparison.
+    Exec(Vec<Norm>),
+    /// A count CrownDB may give higher, never lower (DBSIZE: expired keys stay counted until
+    /// compaction reclaims them, as Redis counts them until its active expiry has run, within
+    /// ~100 ms: docs/protocols.md).
+    NotBelow,
+    /// Not compared beyond "both errors or both not" (SCAN's single pages inside a transaction).
+    Shape,
+}
+
+fn upper(arg: &[u8]) -> String {
+    String::from_utf8_lossy(arg).to_ascii_uppercase()
+}
+
+/// The comparison for the reply to `args` (EXEC's is built by the driver from its queue).
+pub fn norm_for(args: &[Vec<u8>]) -> Norm {
+    let Some(name) = args.first() else { return Norm::Exact };
+    match upper(name).as_str() {
+        "TTL" | "EXPIRETIME" => Norm::Time { tolerance: 2 },
+        "PTTL" | "PEXPIRETIME" => Norm::Time { tolerance: 2_000 },
+        "KEYS" => Norm::Unordered,
+        // A walk from cursor 0 covers the keyspace; from any other cursor it depends on each
+        // server's own table order: then only "both errors or both not".
+        "SCAN" if args.get(1).is_some_and(|c| c == b"0") => Norm::Scan,
+        "SCAN" => Norm::Shape,
+        "HELLO" => Norm::Hello,
+        "DBSIZE" => Norm::NotBelow,
+        _ => Norm::Exact,
+    }
+}
+
+/// Whether `redis` and `crowndb` say the same under `norm`.
+pub fn same(norm: &Norm, redis: &Reply, crowndb: &Reply) -> bool {
+    if redis.raw == crowndb.raw {
+        return true;
+    }
+    if redis.is_error() || crowndb.is_error() {
+        return *norm == Norm::Shape && redis.is_error() && crowndb.is_error();
+    }
+    match norm {
+        Norm::Exact => false,
+        Norm::Time { tolerance } => match (&redis.kind, &crowndb.kind) {
+            (Kind::Int(a), Kind::Int(b)) if *a >= 0 && *b >= 0 => (a - b).abs() <= *tolerance,
+            _ => false,
+        },
+        Norm::NotBelow => matches!((&redis.kind, &crowndb.kind), (Kind::Int(a), Kind::Int(b)) if b >= a),
+        Norm::Unordered | Norm::Scan => match (&redis.kind, &crowndb.kind) {
+            (Kind::Array(Some(a)), Kind::Array(Some(b))) => sorted_raw(a) == sorted_raw(b),
+            _ => false,
+        },
+        Norm::Hello => hello_fields(redis).is_some() && hello_fields(redis) == hello_fields(crowndb),
+        Norm::Exec(norms) => match (&redis.kind, &crowndb.kind) {
+            (Kind::Array(Some(a)), Kind::Array(Some(b))) => {
+                a.len() == b.len() && a.iter().zip(b).enumerate().all(|(i, (x, y))| same(norms.get(i).unwrap_or(&Norm::Exact), x, y))
+            }
+            _ => false,
+        },
+        Norm::Shape => std::mem::discriminant(&redis.kind) == std::mem::discriminant(&crowndb.kind),
+    }
+}
+
+fn sorted_raw(items: &[Reply]) -> Vec<&[u8]> {
+    let mut v: Vec<&[u8]> = items.iter().map(|r| r.raw.as_slice()).collect();
+    v.sort();
+    v
+}
+
+/// HELLO's fields (RESP3 map or RESP2 flat array), `version` and `id` blanked.
+fn hello_fields(reply: &Reply) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
+    let pairs: Vec<(&Reply, &Reply)> = match &reply.kind {
+        Kind::Map(pairs) => pairs.iter().map(|(k, v)| (k, v)).collect(),
+        Kind::Array(Some(items)) if items.len() % 2 == 0 => items.chunks(2).map(|c| (&c[0], &c[1])).collect(),
+        _ => return None,
+    };
+    Some(
+        pairs
+            .into_iter()
+            .map(|(k, v)| {
+                let name = k.raw.clone();
+                let value = if k.bulk() == Some(b"version") || k.bulk() == Some(b"id") { Vec::new() } else { v.raw.clone() };
+                (name, value)
+            })
+            .collect(),
+    )
+}
