@@ -5,12 +5,26 @@ use crate::record::encoded_len;
 /// One write inside a [`WriteBatch`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum BatchOp {
-    Put { key: Vec<u8>, value: Vec<u8>, flags: u32, expires_at_ms: u64 },
-    Delete { key: Vec<u8> },
+    Put {
+        key: Vec<u8>,
+        value: Vec<u8>,
+        flags: u32,
+        expires_at_ms: u64,
+    },
+    Delete {
+        key: Vec<u8>,
+    },
     /// A collection head under a user key (a put with codec `COLLECTION`).
-    Head { key: Vec<u8>, value: Vec<u8>, expires_at_ms: u64 },
+    Head {
+        key: Vec<u8>,
+        value: Vec<u8>,
+        expires_at_ms: u64,
+    },
     /// A collection page (kind `Page`, in the pages namespace).
-    Page { key: Vec<u8>, value: Vec<u8> },
+    Page {
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
 }
 
 impl BatchOp {
@@ -80,6 +94,32 @@ impl WriteBatch {
     /// Adds a delete of `key`.
     pub fn delete(&mut self, key: &[u8]) -> &mut WriteBatch {
         self.push(BatchOp::Delete { key: key.to_vec() })
+    }
+
+    /// Adds a collection head (engine-internal: collection transactions write these).
+    pub(crate) fn head(&mut self, key: &[u8], value: &[u8], expires_at_ms: u64) -> &mut WriteBatch {
+        self.push(BatchOp::Head { key: key.to_vec(), value: value.to_vec(), expires_at_ms })
+    }
+
+    /// Adds a collection page.
+    pub(crate) fn page(&mut self, key: &[u8], value: &[u8]) -> &mut WriteBatch {
+        self.push(BatchOp::Page { key: key.to_vec(), value: value.to_vec() })
+    }
+
+    /// The batch without operations a later operation of the batch on the same key (and
+    /// namespace) replaces: a transaction that rewrites a page or head twice writes it once.
+    pub(crate) fn without_superseded(self) -> WriteBatch {
+        let mut last = std::collections::HashMap::new();
+        for (i, op) in self.ops.iter().enumerate() {
+            last.insert((op.namespace(), op.key().to_vec()), i);
+        }
+        let mut out = WriteBatch::new();
+        for (i, op) in self.ops.into_iter().enumerate() {
+            if last.get(&(op.namespace(), op.key().to_vec())) == Some(&i) {
+                out.push(op);
+            }
+        }
+        out
     }
 
     fn push(&mut self, op: BatchOp) -> &mut WriteBatch {

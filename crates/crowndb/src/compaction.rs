@@ -215,6 +215,8 @@ impl Store {
         }
         self.retired.lock().extend(done.into_iter().map(|segment| Retired { segment, retire_seq, wait_for: wait_for.clone() }));
         self.delete_retired_segments();
+        // Collections whose heads expired in this pass free their pages now.
+        self.free_dead_epochs();
         Ok(report)
     }
 

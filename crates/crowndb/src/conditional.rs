@@ -60,14 +60,29 @@ pub enum UpdateOutcome {
 
 impl Store {
     /// Runs `f` on the key's live entry and applies its decision, atomically with respect
-    /// to every other write of the store.
+    /// to every other write of the store. A key holding a collection is `WrongType`.
     pub fn update(&self, key: &[u8], opts: &WriteOptions, f: impl FnOnce(Option<&Entry>) -> Update) -> Result<UpdateOutcome> {
+        self.update_any(key, opts, false, f)
+    }
+
+    /// `update`; with `whole_values`, a collection is passed to `f` as an entry holding its
+    /// head (for decisions on existence and version only: `put_if`).
+    fn update_any(
+        &self,
+        key: &[u8],
+        opts: &WriteOptions,
+        whole_values: bool,
+        f: impl FnOnce(Option<&Entry>) -> Update,
+    ) -> Result<UpdateOutcome> {
         self.check_key(key)?;
         let hash = key_hash(key);
         let (outcome, end, user_bytes) = {
             let mut w = self.writer.lock();
             w.check_writable()?;
-            let (found, current) = self.current_entry(key, hash);
+            let (found, current, collection) = self.current_entry(key, hash);
+            if collection && !whole_values {
+                return Err(crate::Error::WrongType);
+            }
             match f(current.as_ref()) {
                 Update::Keep => return Ok(UpdateOutcome::Kept),
                 Update::Put { value, flags, expires_at_ms } => {
@@ -107,7 +122,7 @@ impl Store {
     /// Writes `value` if `condition` holds for the key's live entry.
     pub fn put_if(&self, key: &[u8], value: &[u8], condition: Condition, opts: &WriteOptions) -> Result<PutOutcome> {
         let mut verdict = PutOutcome::NotFound;
-        let outcome = self.update(key, opts, |current| {
+        let outcome = self.update_any(key, opts, true, |current| {
             verdict = match (condition, current) {
                 (Condition::Always, _) | (Condition::IfAbsent, None) => PutOutcome::Stored(0),
                 (Condition::IfPresent, Some(_)) => PutOutcome::Stored(0),
@@ -136,7 +151,14 @@ impl Store {
         let (batch, end) = {
             let mut w = self.writer.lock();
             w.check_writable()?;
-            let current: Vec<Option<Entry>> = keys.iter().map(|key| self.current_entry(key, key_hash(key)).1).collect();
+            let mut current: Vec<Option<Entry>> = Vec::with_capacity(keys.len());
+            for key in keys {
+                let (_, entry, collection) = self.current_entry(key, key_hash(key));
+                if collection {
+                    return Err(crate::Error::WrongType);
+                }
+                current.push(entry);
+            }
             let Some(batch) = f(&current) else { return Ok(false) };
             if batch.is_empty() {
                 return Ok(false);
@@ -151,23 +173,24 @@ impl Store {
         Ok(true)
     }
 
-    /// The key's current record (live or not) and its live entry, for a writer.
-    fn current_entry(&self, key: &[u8], hash: u64) -> (Option<Found>, Option<Entry>) {
+    /// The key's current record (live or not), its live entry, and whether that entry is a
+    /// collection head (its value the head's bytes), for a writer.
+    fn current_entry(&self, key: &[u8], hash: u64) -> (Option<Found>, Option<Entry>, bool) {
         let read = self.lookup(key, hash, |address, segment, rec| {
             let live = rec.header.kind == RecordKind::Put && !self.is_expired(rec.header.expires_at_ms);
             let entry = live.then(|| Entry::from_record(self, rec, segment, self.codec.decode(address).1, |k| self.read_chunk(k)));
-            (Found { address, segment: segment.clone(), header: rec.header }, entry)
+            (Found { address, segment: segment.clone(), header: rec.header }, entry, live && rec.header.codec == codec::COLLECTION)
         });
         match read {
-            Ok(Some((found, Some(Err(e))))) => {
+            Ok(Some((found, Some(Err(e)), _))) => {
                 tracing::warn!("treating an undecodable value as absent while writing: {e}");
-                (Some(found), None)
+                (Some(found), None, false)
             }
-            Ok(Some((found, entry))) => (Some(found), entry.map(|e| e.expect("errors handled above"))),
-            Ok(None) => (None, None),
+            Ok(Some((found, entry, collection))) => (Some(found), entry.map(|e| e.expect("errors handled above")), collection),
+            Ok(None) => (None, None, false),
             Err(e) => {
                 tracing::warn!("treating an unreadable record as absent while writing: {e}");
-                (None, None)
+                (None, None, false)
             }
         }
     }

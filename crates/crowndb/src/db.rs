@@ -83,7 +83,7 @@ impl Db {
         Ok(Db { shared: Arc::new(Shared { inner, background: Mutex::new(Some(background)), _lock: lock }) })
     }
 
-    fn inner(&self) -> &Store {
+    pub(crate) fn inner(&self) -> &Store {
         &self.shared.inner
     }
 
@@ -108,13 +108,11 @@ impl Db {
     /// let entry = db.get_entry(b"k").unwrap().unwrap();
     /// assert_eq!((entry.flags, entry.version), (42, version));
     /// ```
+    ///
+    /// A key holding a collection (a hash or set) is [`Error::WrongType`](crate::Error::WrongType):
+    /// read it through [`Db::read`].
     pub fn get_entry(&self, key: &[u8]) -> Result<Option<Entry>> {
-        let inner = self.inner();
-        let found = inner.lookup(key, key_hash(key), |address, segment, rec| {
-            (rec.header.kind == RecordKind::Put && !inner.is_expired(rec.header.expires_at_ms))
-                .then(|| Entry::from_record(inner, rec, segment, inner.codec.decode(address).1, |k| inner.read_chunk(k)))
-        })?;
-        found.flatten().transpose()
+        self.inner().read_entry(key)
     }
 
     /// True if `key` has a live value.
@@ -190,6 +188,35 @@ impl Db {
     /// ```
     pub fn touch(&self, key: &[u8], expires_at_ms: Option<u64>) -> Result<Option<u64>> {
         self.inner().touch(key, expires_at_ms, &WriteOptions::default())
+    }
+
+    /// [`Db::touch`] with write options (`sync`: a server defers a pipeline's sync to its end).
+    pub fn touch_opt(&self, key: &[u8], expires_at_ms: Option<u64>, opts: &WriteOptions) -> Result<Option<u64>> {
+        self.inner().touch(key, expires_at_ms, opts)
+    }
+
+    /// A deadline change decided atomically (Redis's EXPIRE NX / XX / GT / LT, PERSIST):
+    /// `decide` gets the key's current deadline (`None`: none) and returns the new one
+    /// (`Some(None)` removes it), or `None` to write nothing. Returns `None` if the key has
+    /// no live value; else its deadline before the call and the new version if one was
+    /// written. Works on strings and collections alike (only the record or head is rewritten).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = crowndb::Db::open(dir.path(), crowndb::Options::default()).unwrap();
+    /// db.put(b"k", b"v").unwrap();
+    /// // EXPIRE k 100 NX: only if it has no deadline.
+    /// let nx = |current: Option<u64>| current.is_none().then_some(Some(4_000_000_000_000));
+    /// assert!(db.touch_with(b"k", &Default::default(), nx).unwrap().unwrap().1.is_some());
+    /// assert!(db.touch_with(b"k", &Default::default(), nx).unwrap().unwrap().1.is_none());
+    /// ```
+    pub fn touch_with(
+        &self,
+        key: &[u8],
+        opts: &WriteOptions,
+        decide: impl FnOnce(Option<u64>) -> Option<Option<u64>>,
+    ) -> Result<Option<(Option<u64>, Option<u64>)>> {
+        self.inner().touch_with(key, opts, decide)
     }
 
     /// Starts writing a value of any size as a stream: write it through the returned

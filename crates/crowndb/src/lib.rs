@@ -53,6 +53,10 @@ mod write;
 
 pub use batch::WriteBatch;
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use collection::{
+    is_intset, parse_canonical_i64, Collection, CollectionLimits, CollectionType, Head, KeyState, KeyType, Layout, Members, ReadRecords,
+    ReadView, Txn, WriteRecords,
+};
 pub use compaction::CompactionReport;
 pub use conditional::{Condition, PutOutcome, Update, UpdateOutcome};
 pub use db::{CrashPoint, Db, ScanPage};

@@ -140,6 +140,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Store, DirLock)> {
         epochs: Mutex::new(Default::default()),
         dead_epochs: Mutex::new(Vec::new()),
         publish: Default::default(),
+        collection_limits: Default::default(),
         false_candidate_reads: AtomicU64::new(0),
         stopping: Default::default(),
     };

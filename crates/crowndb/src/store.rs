@@ -70,7 +70,7 @@ impl WriterState {
 }
 
 /// Which records a lookup may match: user keys never match chunks of streamed values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Namespace {
     Keys,
     Chunks,
@@ -149,6 +149,8 @@ pub(crate) struct Store {
     /// holding collection records updates the index, so a reader never sees a head with
     /// pages of another version of it (a split moves members between pages).
     pub publish: parking_lot::RwLock<()>,
+    /// Layout thresholds of collections (Redis's `*-max-listpack-*` settings).
+    pub collection_limits: parking_lot::RwLock<crate::collection::access::CollectionLimits>,
     /// Set when the store is closing: long work (compaction) stops early.
     pub stopping: std::sync::atomic::AtomicBool,
 }

@@ -252,6 +252,19 @@ impl Store {
     /// (for a streamed value, only the head: the chunks stay). Returns the new version, or
     /// `None` if the key has no live value.
     pub(crate) fn touch(&self, key: &[u8], expires_at_ms: Option<u64>, opts: &WriteOptions) -> Result<Option<u64>> {
+        self.touch_with(key, opts, |_| Some(expires_at_ms)).map(|t| t.and_then(|(_, written)| written))
+    }
+
+    /// `touch` decided under the writer lock: `decide` gets the key's current deadline
+    /// (`None`: none) and returns the new one, or `None` to leave the key as it is. Returns
+    /// `None` if the key has no live value, else its current deadline and the new version if
+    /// one was written.
+    pub(crate) fn touch_with(
+        &self,
+        key: &[u8],
+        opts: &WriteOptions,
+        decide: impl FnOnce(Option<u64>) -> Option<Option<u64>>,
+    ) -> Result<Option<(Option<u64>, Option<u64>)>> {
         self.check_key(key)?;
         let hash = key_hash(key);
         let (seq, end) = {
@@ -261,17 +274,19 @@ impl Store {
             if old.header.kind != RecordKind::Put || self.is_expired(old.header.expires_at_ms) {
                 return Ok(None);
             }
+            let current = Some(old.header.expires_at_ms).filter(|&at| at != 0);
+            let Some(expires_at_ms) = decide(current) else { return Ok(Some((current, None))) };
             let (_, offset) = self.codec.decode(old.address);
             let stored = old.segment.record_at(offset)?.value.to_vec();
             let put = PutMeta { codec: old.header.codec, flags: old.header.flags, expires_at_ms: expires_at_ms.unwrap_or(0) };
             // The old record is superseded, but its chunks (if any) now belong to the new one.
             let seq = self.append_indexed_put(&mut w, key, hash, &stored, put, Some(old), Superseded::KeepChunks)?;
-            (seq, w.log_end)
+            (Some((current, Some(seq))), w.log_end)
         };
         if self.wants_sync(opts) {
             self.sync_to(end)?;
         }
-        Ok(Some(seq))
+        Ok(seq)
     }
 
     /// Removes chunks that belong to no current head (an abandoned or crashed stream).

@@ -27,7 +27,7 @@ impl Store {
     }
 
     /// Largest record that fits in an empty segment.
-    fn max_record_len(&self) -> u64 {
+    pub(crate) fn max_record_len(&self) -> u64 {
         self.options.segment_size - SEGMENT_HEADER_LEN
     }
 
@@ -337,8 +337,7 @@ impl Store {
 
     /// After a batch is appended: counts its bytes and syncs if the durability asks for it.
     pub(crate) fn finish_batch(&self, batch: &WriteBatch, end: u64, opts: &WriteOptions) -> Result<()> {
-        let user: usize =
-            batch.ops.iter().map(|op| op.key().len() + op.value().len()).sum();
+        let user: usize = batch.ops.iter().map(|op| op.key().len() + op.value().len()).sum();
         self.note_user_bytes(user);
         if self.wants_sync(opts) {
             self.sync_to(end)?;

@@ -3,7 +3,6 @@
 
 use crate::envelope;
 use crate::footer::FooterEntry;
-use crate::hash::key_hash;
 use crate::record::{self, RecordError, RecordKind, RecordRef, HEADER_LEN};
 
 use super::{Segment, SEGMENT_HEADER_LEN};
