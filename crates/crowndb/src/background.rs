@@ -36,6 +36,7 @@ impl Background {
                                     inner.writer.lock().poison(&e);
                                 }
                             }
+                            inner.seals_pending.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
                         }
                     }
                 })
@@ -175,15 +176,26 @@ pub(crate) fn seal(segment: &Segment) -> crate::Result<()> {
 }
 
 impl Store {
+    /// Waits (up to 10 s) until the sealer thread has sealed every segment handed to it, so
+    /// that a compaction the caller asks for sees every full segment.
+    pub fn wait_for_seals(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while self.seals_pending.load(std::sync::atomic::Ordering::Acquire) > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
     /// Hands a full segment to the sealer thread (or seals it here if there is none).
     pub fn seal_later(&self, segment: Arc<Segment>) {
         let sender = self.sealer.lock().clone();
         match sender {
             Some(tx) => {
+                self.seals_pending.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
                 // No sealer thread (stopping): seal here. The caller holds the writer lock, so
                 // a failure is only logged; the next open scans the segment.
                 if let Err(unsent) = tx.send(segment) {
                     let _ = seal(&unsent.0);
+                    self.seals_pending.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
                 }
             }
             None => {

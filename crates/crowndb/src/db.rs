@@ -536,6 +536,7 @@ impl Db {
     /// ```
     pub fn compact(&self) -> Result<CompactionReport> {
         let inner = self.inner();
+        inner.wait_for_seals();
         inner.compact_segments(inner.all_sealed(), None, true)
     }
 
@@ -543,6 +544,7 @@ impl Db {
     /// compaction leaves room for foreground traffic.
     pub fn compact_with_limit(&self, bytes_per_sec: u64) -> Result<CompactionReport> {
         let inner = self.inner();
+        inner.wait_for_seals();
         inner.compact_segments(inner.all_sealed(), Some(bytes_per_sec).filter(|r| *r > 0), true)
     }
 

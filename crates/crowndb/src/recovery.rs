@@ -124,6 +124,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Store, DirLock)> {
         writer: Mutex::new(writer),
         commit: crate::group_commit::GroupCommit::new(),
         sealer: Mutex::new(None),
+        seals_pending: AtomicU64::new(0),
         user_bytes_written: AtomicU64::new(0),
         disk_bytes_written: AtomicU64::new(0),
         snapshots: Mutex::new(Default::default()),

@@ -108,6 +108,8 @@ pub(crate) struct Store {
     pub writer: Mutex<WriterState>,
     /// Durable writes wait here for the `fdatasync` that covers them (group commit).
     pub commit: crate::group_commit::GroupCommit,
+    /// Segments handed to the sealer thread and not sealed yet.
+    pub seals_pending: AtomicU64,
     /// Channel to the sealer thread while it runs.
     pub sealer: Mutex<Option<std::sync::mpsc::Sender<Arc<Segment>>>>,
     pub user_bytes_written: AtomicU64,
