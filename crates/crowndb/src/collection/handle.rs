@@ -77,6 +77,17 @@ impl Collection {
         &self.head
     }
 
+    /// The deadline (Unix ms, 0: none) the head is written with at commit.
+    pub fn expires_at_ms(&self) -> u64 {
+        self.expires_at_ms
+    }
+
+    /// Sets the deadline written at commit.
+    pub fn set_expiry(&mut self, expires_at_ms: u64) {
+        self.expires_at_ms = expires_at_ms;
+        self.head_dirty = true;
+    }
+
     pub fn is_inline(&self) -> bool {
         matches!(self.head.layout, Layout::Inline(_))
     }

@@ -111,6 +111,34 @@ impl<'a> Txn<'a> {
         }
     }
 
+    /// Copies whatever `from` holds to `to` (Redis COPY; the caller checks REPLACE): a
+    /// string with its deadline and flags, or a collection as a new incarnation with every
+    /// member (its pages are written in this transaction's batch, so a collection larger
+    /// than one batch fails with `TooLarge`). False if `from` has no live value.
+    pub fn copy(&mut self, from: &[u8], to: &[u8]) -> Result<bool> {
+        match self.key_state(from)? {
+            KeyState::Absent => Ok(false),
+            KeyState::Other => {
+                let entry = self.get(from)?.expect("a live string");
+                let opts = WriteOptions { flags: entry.flags, expires_at_ms: entry.expires_at_ms, ..WriteOptions::default() };
+                self.put(to, &entry.value, &opts)?;
+                Ok(true)
+            }
+            KeyState::Collection { head, expires_at_ms } => {
+                let mut source = super::Collection::open(self, from, head.kind)?.expect("a live collection");
+                let members = source.all(self)?;
+                self.delete_key(to)?;
+                let mut copy = super::Collection::open_or_create(self, to, head.kind)?;
+                for (m, v) in &members {
+                    copy.insert(self, m, v)?;
+                }
+                copy.set_expiry(expires_at_ms);
+                copy.commit(self)?;
+                Ok(true)
+            }
+        }
+    }
+
     /// The type of the key's live value.
     pub fn key_type(&mut self, key: &[u8]) -> Result<Option<crate::KeyType>> {
         Ok(match self.key_state(key)? {
