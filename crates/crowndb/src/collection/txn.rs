@@ -261,6 +261,21 @@ impl Store {
         state.unwrap_or(Ok(KeyState::Absent))
     }
 
+    /// `member`'s value in a page, read from the page's bytes.
+    pub(crate) fn find_in_page(&self, epoch: u64, bucket: u64, member: &[u8], with_values: bool) -> Result<Option<Vec<u8>>> {
+        let key = page_key(epoch, bucket);
+        let found = self.lookup_namespace(Namespace::Pages, &key, key_hash(&key), |address, segment, rec| {
+            let offset = self.codec.decode(address).1;
+            let damaged = || Error::corruption(&segment.path, offset, format!("collection page {bucket} of epoch {epoch} does not decode"));
+            if rec.header.codec == crate::codec::RAW {
+                return page::find(rec.value, member, with_values).map(|v| v.map(<[u8]>::to_vec)).map_err(|()| damaged());
+            }
+            let bytes = rec.decoded_value().map_err(|why| Error::corruption(&segment.path, offset, why))?;
+            page::find(&bytes, member, with_values).map(|v| v.map(<[u8]>::to_vec)).map_err(|()| damaged())
+        })?;
+        found.unwrap_or(Ok(None))
+    }
+
     /// The members of a page (empty if it was never written).
     pub(crate) fn read_page(&self, epoch: u64, bucket: u64, with_values: bool) -> Result<Members> {
         let key = page_key(epoch, bucket);
