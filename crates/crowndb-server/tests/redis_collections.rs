@@ -208,15 +208,47 @@ fn wrongtype_everywhere_redis_gives_it() {
     assert_eq!(c.cmd("SADD s m"), int(1));
     assert_eq!(c.cmd("SET str v"), OK);
     for cmd in [
-        "GET h", "APPEND h x", "INCR h", "INCRBY h 2", "DECR h", "INCRBYFLOAT h 1", "GETRANGE h 0 1", "STRLEN h", "SETRANGE h 0 x",
-        "GETSET h x", "GETDEL h", "GETEX h PERSIST", "SET h x GET", "GET s",
+        "GET h",
+        "APPEND h x",
+        "INCR h",
+        "INCRBY h 2",
+        "DECR h",
+        "INCRBYFLOAT h 1",
+        "GETRANGE h 0 1",
+        "STRLEN h",
+        "SETRANGE h 0 x",
+        "GETSET h x",
+        "GETDEL h",
+        "GETEX h PERSIST",
+        "SET h x GET",
+        "GET s",
     ] {
         assert_eq!(c.cmd(cmd), WRONGTYPE, "{cmd}");
     }
     for cmd in [
-        "HSET str f v", "HGET str f", "HGETALL str", "HLEN str", "HINCRBY str f 1", "HDEL str f", "HRANDFIELD str", "HSCAN str 0",
-        "HSET s f v", "SADD str m", "SADD h m", "SISMEMBER str m", "SMEMBERS h", "SCARD str", "SPOP str", "SRANDMEMBER str 2",
-        "SINTER s h", "SUNION s str", "SDIFF s h", "SINTERCARD 2 s h", "SINTERSTORE d s h", "SMOVE h s m", "SSCAN h 0",
+        "HSET str f v",
+        "HGET str f",
+        "HGETALL str",
+        "HLEN str",
+        "HINCRBY str f 1",
+        "HDEL str f",
+        "HRANDFIELD str",
+        "HSCAN str 0",
+        "HSET s f v",
+        "SADD str m",
+        "SADD h m",
+        "SISMEMBER str m",
+        "SMEMBERS h",
+        "SCARD str",
+        "SPOP str",
+        "SRANDMEMBER str 2",
+        "SINTER s h",
+        "SUNION s str",
+        "SDIFF s h",
+        "SINTERCARD 2 s h",
+        "SINTERSTORE d s h",
+        "SMOVE h s m",
+        "SSCAN h 0",
     ] {
         assert_eq!(c.cmd(cmd), WRONGTYPE, "{cmd}");
     }

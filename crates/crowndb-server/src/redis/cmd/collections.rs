@@ -23,6 +23,9 @@ pub fn open(r: &mut dyn ReadRecords, key: &[u8], kind: CollectionType) -> crownd
     Collection::open(r, key, kind)
 }
 
+/// Members (with their values) as a collection yields them.
+pub type Items = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// Members with repetitions one HRANDFIELD / SRANDMEMBER with a negative count may return.
 /// Redis streams such a reply and has no bound; CrownDB builds a reply whole, so it refuses
 /// more than this instead of holding an unbounded reply in memory.
@@ -59,7 +62,7 @@ pub fn random_count(arg: &[u8]) -> Result<i64, Frame> {
 
 /// `count` members picked at random with repetitions (a negative count), at most
 /// [`MAX_REPEATED_PICKS`]. Memory is bounded by the collection and by the reply.
-pub fn repeated_picks(r: &mut dyn ReadRecords, c: &mut Collection, count: u64) -> crowndb::Result<Result<Vec<(Vec<u8>, Vec<u8>)>, Frame>> {
+pub fn repeated_picks(r: &mut dyn ReadRecords, c: &mut Collection, count: u64) -> crowndb::Result<Result<Items, Frame>> {
     if count > MAX_REPEATED_PICKS {
         return Ok(Err(Frame::err(format!(
             "count of random members with repetitions is at most {MAX_REPEATED_PICKS} in CrownDB (one reply is built in memory)"
@@ -84,7 +87,7 @@ pub fn repeated_picks(r: &mut dyn ReadRecords, c: &mut Collection, count: u64) -
 }
 
 /// Distinct members picked at random, at most the collection's size.
-pub fn distinct_picks(r: &mut dyn ReadRecords, c: &mut Collection, count: u64) -> crowndb::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+pub fn distinct_picks(r: &mut dyn ReadRecords, c: &mut Collection, count: u64) -> crowndb::Result<Items> {
     let mut rng = Rng::new();
     let count = count.min(c.len()) as usize;
     c.sample(r, count, &mut |n| rng.below(n))

@@ -1,7 +1,8 @@
 //! Expiry: EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT (NX, XX, GT, LT), TTL, PTTL, EXPIRETIME,
-//! PEXPIRETIME, PERSIST. A TTL is the record's deadline (`expires_at_ms`), the same one
-//! memcached's exptime sets; changing it is the store layer's `retime` (`Db::touch`: only the
-//! record is rewritten, not the value), and a deadline already past deletes the key.
+//! PEXPIRETIME, PERSIST, on keys of any type. A TTL is the record's deadline (of a string, or of
+//! a collection's head), the same one memcached's exptime sets; changing it is
+//! `Ctx::retime_with` (`Db::touch_with`: the condition is decided under the writer lock and
+//! only the record or head is rewritten), and a deadline already past deletes the key.
 
 use bytes::Bytes;
 

@@ -15,7 +15,7 @@ use crate::resp::{parse_integer, Frame};
 
 /// Sets field / value pairs; how many fields are new. `name` for the arity error.
 fn set_pairs(ctx: &mut Ctx, args: &[Bytes], name: &str) -> Result<i64, Frame> {
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Err(reply::wrong_arity(name));
     }
     let key = writable_key(&args[1])?;
@@ -54,7 +54,12 @@ pub fn hsetnx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 }
 
 /// Runs `f` on the hash under `args[1]` in a consistent view; `missing` if there is none.
-fn with_hash(ctx: &mut Ctx, args: &[Bytes], missing: Frame, f: impl FnOnce(&mut dyn crowndb::ReadRecords, &mut Collection) -> crowndb::Result<Frame>) -> Reply {
+fn with_hash(
+    ctx: &mut Ctx,
+    args: &[Bytes],
+    missing: Frame,
+    f: impl FnOnce(&mut dyn crowndb::ReadRecords, &mut Collection) -> crowndb::Result<Frame>,
+) -> Reply {
     let key = &args[1];
     ctx.read(|r| match open(r, key, Hash)? {
         Some(mut h) => f(r, &mut h),
@@ -118,11 +123,7 @@ pub fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 }
 
 /// Reads a field, lets `f` compute its new value (or refuse with an error reply), writes it.
-fn update_field(
-    ctx: &mut Ctx,
-    args: &[Bytes],
-    f: impl FnOnce(Option<&[u8]>) -> Result<(Vec<u8>, Frame), Frame>,
-) -> Reply {
+fn update_field(ctx: &mut Ctx, args: &[Bytes], f: impl FnOnce(Option<&[u8]>) -> Result<(Vec<u8>, Frame), Frame>) -> Reply {
     let key = writable_key(&args[1])?;
     let field = &args[2];
     ctx.transaction(|txn: &mut Txn<'_>| {

@@ -8,8 +8,8 @@ pub mod expire;
 pub mod hash;
 pub mod keyspace;
 pub mod object;
-pub mod set;
 pub mod server;
+pub mod set;
 pub mod strings;
 pub mod transaction;
 
