@@ -56,7 +56,7 @@ fn strings_keys_and_expiry() {
     assert!(err.to_string().contains("WRONGTYPE"), "{err}");
     assert_eq!(con.del::<_, i64>(&["h", "s"]).unwrap(), 2);
     let info: redis::InfoDict = redis::cmd("INFO").query(&mut con).unwrap();
-    assert_eq!(info.get::<String>("redis_version").as_deref(), Some("7.2.0"));
+    assert_eq!(info.get::<String>("redis_version").as_deref(), Some("7.0.15"));
     let live: HashSet<Vec<u8>> = con.scan::<Vec<u8>>().unwrap().collect::<Result<_, _>>().unwrap();
     assert_eq!(live.len(), 7, "greeting bin big n f b2 t");
     // DBSIZE counts live keys: the 4 MiB value is stored as 1 MiB pieces, but it is one key.

@@ -42,7 +42,7 @@ impl Default for CollectionLimits {
             set_max_intset_entries: 512,
             set_max_listpack_entries: 128,
             set_max_listpack_value: 64,
-            page_size: 4096,
+            page_size: 1024,
         }
     }
 }
@@ -52,6 +52,12 @@ pub trait ReadRecords {
     fn key_state(&mut self, key: &[u8]) -> Result<KeyState>;
     /// The members of a page; empty if the page was never written.
     fn page(&mut self, epoch: u64, bucket: u64, with_values: bool) -> Result<Members>;
+
+    /// One member's value (empty for sets) in a page, if it is there. Readers answer it
+    /// from the page's bytes without decoding every member.
+    fn find_in_page(&mut self, epoch: u64, bucket: u64, member: &[u8], with_values: bool) -> Result<Option<Vec<u8>>> {
+        Ok(self.page(epoch, bucket, with_values)?.get(member).map(<[u8]>::to_vec))
+    }
 }
 
 /// Staging writes; they take effect together when the transaction commits.

@@ -113,8 +113,13 @@ impl Collection {
         if let Layout::Inline(m) = &self.head.layout {
             return Ok(m.get(member).map(<[u8]>::to_vec));
         }
-        let bucket = self.page_of(r, member)?;
-        Ok(self.pages[&bucket].0.get(member).map(<[u8]>::to_vec))
+        let Layout::Paged(lh) = &self.head.layout else { unreachable!("inline handled above") };
+        let bucket = lh.bucket_of(member_hash(self.head.epoch, member));
+        match self.pages.get(&bucket) {
+            Some((page, _)) => Ok(page.get(member).map(<[u8]>::to_vec)),
+            // A page not needed whole: looked up in its bytes.
+            None => r.find_in_page(self.head.epoch, bucket, member, self.head.kind.has_values()),
+        }
     }
 
     pub fn contains(&mut self, r: &mut dyn ReadRecords, member: &[u8]) -> Result<bool> {

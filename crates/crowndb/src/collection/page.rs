@@ -11,6 +11,29 @@ pub fn encode(members: &Members) -> Vec<u8> {
     out
 }
 
+/// Looks `member` up in a page's bytes without decoding the others (point reads):
+/// `Some(value)` if it is there (empty for sets), `Ok(None)` if not, `Err(())` if the bytes
+/// are damaged.
+pub fn find<'a>(bytes: &'a [u8], member: &[u8], with_values: bool) -> Result<Option<&'a [u8]>, ()> {
+    let mut at = 0;
+    let count = varint::get(bytes, &mut at).ok_or(())?;
+    let take = |at: &mut usize| -> Result<&'a [u8], ()> {
+        let n = varint::get(bytes, at).ok_or(())? as usize;
+        let end = at.checked_add(n).filter(|&e| e <= bytes.len()).ok_or(())?;
+        let out = &bytes[*at..end];
+        *at = end;
+        Ok(out)
+    };
+    for _ in 0..count {
+        let m = take(&mut at)?;
+        let v = if with_values { take(&mut at)? } else { &[][..] };
+        if m == member {
+            return Ok(Some(v));
+        }
+    }
+    Ok(None)
+}
+
 /// Decodes a page; `None` if the bytes are not exactly a count and that many members.
 pub fn decode(bytes: &[u8], with_values: bool) -> Option<Members> {
     let mut at = 0;

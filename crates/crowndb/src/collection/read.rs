@@ -39,4 +39,8 @@ impl ReadRecords for ReadView<'_> {
     fn page(&mut self, epoch: u64, bucket: u64, with_values: bool) -> Result<Members> {
         self.store.read_page(epoch, bucket, with_values)
     }
+
+    fn find_in_page(&mut self, epoch: u64, bucket: u64, member: &[u8], with_values: bool) -> Result<Option<Vec<u8>>> {
+        self.store.find_in_page(epoch, bucket, member, with_values)
+    }
 }

@@ -93,19 +93,11 @@ pub fn distinct_picks(r: &mut dyn ReadRecords, c: &mut Collection, count: u64) -
     c.sample(r, count, &mut |n| rng.below(n))
 }
 
-/// A scan cursor as Redis reads it: decimal, no sign or spaces; `invalid cursor` otherwise.
-pub fn parse_cursor(arg: &[u8]) -> Result<u64, Frame> {
-    std::str::from_utf8(arg)
-        .ok()
-        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or_else(|| Frame::err("invalid cursor"))
-}
-
 /// `HSCAN` / `SSCAN key cursor [MATCH pattern] [COUNT count]`: whole pages until `count`
 /// members are gathered; every member present for the whole walk is returned at least once.
 pub fn scan(ctx: &mut Ctx, args: &[Bytes], kind: CollectionType) -> Reply {
-    let cursor = parse_cursor(&args[2])?;
+    // Read as SCAN reads its cursor (`strtoul`).
+    let cursor = super::keyspace::parse_cursor(&args[2]).ok_or_else(|| Frame::err("invalid cursor"))?;
     let mut count = 10usize;
     let mut pattern: Option<&[u8]> = None;
     let mut i = 3;

@@ -8,9 +8,9 @@ use crowndb::CollectionType::Hash;
 use crowndb::{Collection, Txn};
 
 use super::collections::{self, distinct_picks, open, random_count, repeated_picks};
-use super::strings::format_float;
 use crate::redis::dispatch::Ctx;
-use crate::redis::reply::{self, is, parse_f64, parse_i64, writable_key, Reply};
+use crate::redis::float;
+use crate::redis::reply::{self, is, parse_i64, writable_key, Reply};
 use crate::resp::{parse_integer, Frame};
 
 /// Sets field / value pairs; how many fields are new. `name` for the arity error.
@@ -152,20 +152,21 @@ pub fn hincrby(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 }
 
 pub fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    let delta = parse_f64(&args[3])?;
-    if !delta.is_finite() {
+    // Read, added and printed as INCRBYFLOAT does (`float.rs`).
+    let delta = float::parse(&args[3]).ok_or_else(reply::not_float)?;
+    if !delta.value.is_finite() {
         return Err(Frame::err("value is NaN or Infinity"));
     }
     update_field(ctx, args, |old| {
         let old = match old {
-            None => 0.0,
-            Some(v) => parse_f64(v).map_err(|_| Frame::err("hash value is not a float"))?,
+            None => float::Float { value: 0.0, exact: true },
+            Some(v) => float::parse(v).ok_or_else(|| Frame::err("hash value is not a float"))?,
         };
-        let new = old + delta;
-        if !new.is_finite() {
+        let new = float::add(old, delta);
+        if !new.value.is_finite() {
             return Err(Frame::err("increment would produce NaN or Infinity"));
         }
-        let text = format_float(new);
+        let text = float::format(new);
         Ok((text.clone(), Frame::bulk(text)))
     })
 }

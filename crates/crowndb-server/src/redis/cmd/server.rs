@@ -111,6 +111,12 @@ fn write_section(ctx: &Ctx, section: &str, out: &mut String) {
             field("crowndb_dead_bytes", &store.dead_bytes);
             field("crowndb_disk_bytes_written", &store.disk_bytes_written);
             field("crowndb_syncs", &store.syncs);
+            // Group commit: writes that waited for a sync, and their mean wait (append to ack).
+            field("crowndb_sync_waits", &store.sync.waits);
+            field("crowndb_sync_writes_per_sync", &format!("{:.2}", store.sync.waits as f64 / store.sync.syncs.max(1) as f64));
+            field("crowndb_sync_wait_us_mean", &format!("{:.1}", store.sync.wait_micros as f64 / store.sync.waits.max(1) as f64));
+            // Index precision: records of other keys read by lookups (see docs/architecture.md).
+            field("crowndb_false_candidate_reads", &store.false_candidate_reads);
         }
         "stats" => {
             field("total_connections_received", &load(&counters.total_connections_received));
