@@ -82,7 +82,7 @@ fn unknown_commands_and_arity_get_redis_errors() {
     let (_dir, server) = start();
     let mut c = connect(&server);
     assert_eq!(c.cmd("FOO"), err("ERR unknown command 'FOO', with args beginning with: "));
-    assert_eq!(c.cmd("hset h f v"), err("ERR unknown command 'hset', with args beginning with: 'h' 'f' 'v' "));
+    assert_eq!(c.cmd("lpush l a b"), err("ERR unknown command 'lpush', with args beginning with: 'l' 'a' 'b' "));
     assert_eq!(c.cmd("EVAL x 0"), err("ERR unknown command 'EVAL', with args beginning with: 'x' '0' "));
     for (request, name) in [
         ("GET", "get"),
