@@ -34,12 +34,14 @@ const KEEP_BUFFER: usize = 64 * 1024;
 const RELEASE_BUFFERS_AFTER: Duration = Duration::from_secs(1);
 
 /// What one pass of a [`Protocol`] over the read buffer ended with.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Default)]
 pub(crate) struct Pass {
     /// Send the replies, then close the connection.
     pub close: bool,
     /// Complete requests may remain in the buffer (the output limit stopped the pass).
     pub more: bool,
+    /// The replies acknowledge writes that must be on disk first (durability `always`).
+    pub durable: Option<crowndb::Durable>,
 }
 
 /// What a protocol adds to the connection loop: how requests become replies.
@@ -49,9 +51,13 @@ pub(crate) trait Protocol {
 
     /// Parses and runs every complete request at the front of `input`, consuming them, and
     /// appends the replies to `output`; stops once `output` holds [`MAX_PENDING_OUTPUT`].
-    /// Every write the replies acknowledge is durable as the store's durability demands
-    /// before it returns.
+    /// If the replies acknowledge writes the store's durability wants on disk first, the
+    /// pass says so ([`Pass::durable`]) and the loop sends nothing before it completes.
     fn process(&mut self, input: &mut BytesMut, output: &mut BytesMut) -> Pass;
+
+    /// The sync the replies waited for failed: nothing of the pass may be acknowledged.
+    /// Replaces `output` with the protocol's error; the connection is closed after it.
+    fn durability_failed(&mut self, err: crowndb::Error, output: &mut BytesMut);
 
     /// How long the client may stay silent, or take none of its replies (`None`: forever).
     fn idle_timeout(&self) -> Option<Duration>;
@@ -76,7 +82,13 @@ pub(crate) async fn serve<P: Protocol>(
     let mut read_buf = BytesMut::new();
     let mut write_buf = BytesMut::new();
     loop {
-        let pass = protocol.process(&mut read_buf, &mut write_buf);
+        let mut pass = protocol.process(&mut read_buf, &mut write_buf);
+        if let Some(durable) = pass.durable.take() {
+            if let Err(e) = durable.await {
+                protocol.durability_failed(e, &mut write_buf);
+                pass.close = true;
+            }
+        }
         if let Err(over) = share.update(read_buf.capacity() + write_buf.capacity()) {
             evict(stream, &mut read_buf, &mut write_buf, P::EVICTED, over).await;
             return Ok(());

@@ -42,6 +42,16 @@ impl Background {
                 })
                 .expect("spawning the sealer thread"),
         );
+        // Leads syncs for the writers that wait on a future (`Db::durable`).
+        threads.push(
+            std::thread::Builder::new()
+                .name("crowndb-syncer".into())
+                .spawn({
+                    let inner = inner.clone();
+                    move || inner.commit.run_syncer(&inner)
+                })
+                .expect("spawning the syncer thread"),
+        );
         let mut stop_flusher = None;
         let mut stop_compactor = None;
         if let Durability::Periodic(every) = inner.options.durability {
@@ -87,6 +97,7 @@ impl Background {
     pub fn stop(mut self, inner: &Store) {
         inner.sealer.lock().take();
         inner.stopping.store(true, std::sync::atomic::Ordering::Release);
+        inner.commit.stop_syncer();
         self.stop_flusher.take();
         self.stop_compactor.take();
         for t in self.threads.drain(..) {

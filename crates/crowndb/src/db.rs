@@ -419,6 +419,16 @@ impl Db {
         self.inner().sync_all()
     }
 
+    /// A future that completes once every write made so far is on disk: [`Db::sync`] for an
+    /// async caller (a server acknowledging a batch of writes), which must not block a thread
+    /// in `fdatasync`. A store thread leads the sync; every writer waiting at that moment,
+    /// on a thread or on a future, shares it (group commit).
+    pub fn durable(&self) -> crate::Durable {
+        let store = self.shared.inner.clone();
+        let end = store.writer.lock().log_end;
+        crate::Durable::new(store, end)
+    }
+
     /// Figures of the store: keys, live and dead bytes, segments, index memory.
     ///
     /// ```

@@ -19,12 +19,17 @@
 //! Thread-safety: `leading` is held only to change who leads and to wait, never across the
 //! sync itself.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex};
 
 use crate::error::Result;
+use crate::store::Store;
 
 pub(crate) struct GroupCommit {
     /// Log position known to be on disk.
@@ -39,6 +44,17 @@ pub(crate) struct GroupCommit {
     waits: AtomicU64,
     /// Total time those calls waited, from the end of the append to the return.
     wait_nanos: AtomicU64,
+    /// Writers waiting without a thread of their own ([`Durable`] futures): served by the
+    /// syncer thread (`run_syncer`), which leads syncs for them.
+    parked: Mutex<Parked>,
+    parked_changed: Condvar,
+}
+
+#[derive(Default)]
+struct Parked {
+    /// (log position, waker) of each waiting future.
+    waiters: Vec<(u64, Waker)>,
+    stop: bool,
 }
 
 /// Figures of group commit since open.
@@ -62,7 +78,55 @@ impl GroupCommit {
             syncs: AtomicU64::new(0),
             waits: AtomicU64::new(0),
             wait_nanos: AtomicU64::new(0),
+            parked: Mutex::new(Parked::default()),
+            parked_changed: Condvar::new(),
         }
+    }
+
+    fn park(&self, end: u64, waker: &Waker) {
+        let mut parked = self.parked.lock();
+        match parked.waiters.iter_mut().find(|(_, w)| w.will_wake(waker)) {
+            Some(slot) => slot.0 = slot.0.max(end),
+            None => parked.waiters.push((end, waker.clone())),
+        }
+        self.parked_changed.notify_one();
+    }
+
+    /// The syncer thread: while futures wait, syncs as their leader (sharing syncs with the
+    /// writers that wait on a thread) and wakes those it covered; every waiter on a failure.
+    /// Returns when [`GroupCommit::stop_syncer`] is called.
+    pub(crate) fn run_syncer(&self, store: &Store) {
+        loop {
+            let target = {
+                let mut parked = self.parked.lock();
+                while parked.waiters.is_empty() && !parked.stop {
+                    self.parked_changed.wait(&mut parked);
+                }
+                if parked.stop {
+                    break;
+                }
+                parked.waiters.iter().map(|(end, _)| *end).max().unwrap_or(0)
+            };
+            let failed = store.sync_to(target).is_err();
+            let synced = self.synced_to();
+            let ready: Vec<Waker> = {
+                let mut parked = self.parked.lock();
+                let (ready, rest) = std::mem::take(&mut parked.waiters).into_iter().partition(|(end, _)| failed || *end <= synced);
+                parked.waiters = rest;
+                ready.into_iter().map(|(_, w)| w).collect::<Vec<_>>()
+            };
+            // The round counted one wait (its own sync_to); each future it served is one.
+            self.waits.fetch_add((ready.len() as u64).saturating_sub(1), Ordering::Relaxed);
+            ready.into_iter().for_each(Waker::wake);
+        }
+        // Stopping (the store is closing, after its last sync): nobody is left waiting.
+        let waiters = std::mem::take(&mut self.parked.lock().waiters);
+        waiters.into_iter().for_each(|(_, w)| w.wake());
+    }
+
+    pub(crate) fn stop_syncer(&self) {
+        self.parked.lock().stop = true;
+        self.parked_changed.notify_all();
     }
 
     /// Log position known to be on disk.
@@ -115,6 +179,44 @@ impl GroupCommit {
             waits: self.waits.load(Ordering::Relaxed),
             wait_micros: self.wait_nanos.load(Ordering::Relaxed) / 1000,
         }
+    }
+}
+
+/// A future that completes once a log position is on disk (`Db::durable`): what an async
+/// server awaits before acknowledging writes, instead of blocking a thread in `fdatasync`.
+/// The store's syncer thread leads the sync; concurrent waiters share it.
+pub struct Durable {
+    store: Arc<Store>,
+    end: u64,
+}
+
+impl Durable {
+    pub(crate) fn new(store: Arc<Store>, end: u64) -> Durable {
+        Durable { store, end }
+    }
+}
+
+impl Future for Durable {
+    type Output = Result<()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let commit = &self.store.commit;
+        if commit.synced_to() >= self.end {
+            return Poll::Ready(Ok(()));
+        }
+        if let Some(refusal) = self.store.poisoned() {
+            return Poll::Ready(Err(refusal));
+        }
+        if self.store.stopping.load(Ordering::Acquire) {
+            // Closing: the close syncs everything; a waiter left now would wait forever.
+            return Poll::Ready(self.store.sync_to(self.end));
+        }
+        commit.park(self.end, cx.waker());
+        // The syncer may have covered it between the check and the parking.
+        if commit.synced_to() >= self.end {
+            return Poll::Ready(Ok(()));
+        }
+        Poll::Pending
     }
 }
 

@@ -62,7 +62,7 @@ pub use conditional::{Condition, PutOutcome, Update, UpdateOutcome};
 pub use db::{CrashPoint, Db, ScanPage};
 pub use entry::Entry;
 pub use error::{Error, ErrorKind, Result};
-pub use group_commit::SyncStats;
+pub use group_commit::{Durable, SyncStats};
 pub use iter::{EntryIter, Iter};
 pub use options::{Compression, Durability, Options, WriteOptions};
 pub use snapshot::Snapshot;

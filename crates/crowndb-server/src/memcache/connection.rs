@@ -56,13 +56,14 @@ impl Protocol for Memcached {
 
     fn process(&mut self, input: &mut BytesMut, output: &mut BytesMut) -> Pass {
         let mut pass = self.run_requests(input, output);
-        if let Err(e) = self.handler.finish_batch() {
-            // Nothing of this batch may be acknowledged: its writes are not known to be on disk.
-            output.clear();
-            engine_error(output, &e);
-            pass.close = true;
-        }
+        pass.durable = self.handler.finish_batch();
         pass
+    }
+
+    fn durability_failed(&mut self, err: crowndb::Error, output: &mut BytesMut) {
+        // Nothing of this batch may be acknowledged: its writes are not known to be on disk.
+        output.clear();
+        engine_error(output, &err);
     }
 
     fn idle_timeout(&self) -> Option<Duration> {

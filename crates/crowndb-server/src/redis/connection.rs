@@ -93,7 +93,7 @@ impl Connection {
 
     /// Runs every complete request in `input`, appending the replies. Returns whether to close
     /// after sending them, and whether requests remain (the output limit stopped it).
-    fn run_requests(&mut self, input: &mut BytesMut, output: &mut BytesMut) -> (bool, bool) {
+    fn run_requests(&mut self, input: &mut BytesMut, output: &mut BytesMut) -> (bool, bool, Option<crowndb::Durable>) {
         let mut ctx = Ctx::new(&self.shared, &mut self.client);
         let mut close = false;
         let mut more = false;
@@ -127,13 +127,8 @@ impl Connection {
                 }
             }
         }
-        if let Err(e) = ctx.writes.finish(&self.shared.db) {
-            // Nothing of this batch may be acknowledged: its writes are not known to be on disk.
-            output.clear();
-            encode(&super::reply::engine(e), self.client.protocol, output);
-            close = true;
-        }
-        (close, more)
+        let durable = ctx.writes.finish(&self.shared.db);
+        (close, more, durable)
     }
 }
 
@@ -142,8 +137,14 @@ impl Protocol for Connection {
 
     fn process(&mut self, input: &mut BytesMut, output: &mut BytesMut) -> Pass {
         self.refresh_settings();
-        let (close, more) = self.run_requests(input, output);
-        Pass { close: close || self.client.close_now, more }
+        let (close, more, durable) = self.run_requests(input, output);
+        Pass { close: close || self.client.close_now, more, durable }
+    }
+
+    fn durability_failed(&mut self, err: crowndb::Error, output: &mut BytesMut) {
+        // Nothing of this batch may be acknowledged: its writes are not known to be on disk.
+        output.clear();
+        encode(&super::reply::engine(err), self.client.protocol, output);
     }
 
     fn idle_timeout(&self) -> Option<Duration> {

@@ -72,12 +72,12 @@ impl Writes {
         }
     }
 
-    /// Makes the batch's writes durable before their replies are sent (durability `always`).
-    pub fn finish(&mut self, db: &Db) -> crowndb::Result<()> {
-        if !std::mem::take(&mut self.dirty) {
-            return Ok(());
-        }
-        blocking(|| db.sync())
+    /// What the batch's replies must wait for before they are sent (durability `always`):
+    /// a future that completes once its writes are on disk, awaited by the connection loop
+    /// (`net::serve`) without blocking a thread, so every connection's batch shares the
+    /// store's group commit. `None` if the batch owes no sync.
+    pub fn finish(&mut self, db: &Db) -> Option<crowndb::Durable> {
+        std::mem::take(&mut self.dirty).then(|| db.durable())
     }
 }
 

@@ -144,8 +144,8 @@ impl Handler {
         Flow::Continue
     }
 
-    /// Makes the batch's writes durable before their replies are sent (durability `Always`).
-    pub fn finish_batch(&mut self) -> crowndb::Result<()> {
+    /// What the batch's replies wait for before they are sent (durability `Always`).
+    pub fn finish_batch(&mut self) -> Option<crowndb::Durable> {
         self.writes.finish(&self.db)
     }
 
