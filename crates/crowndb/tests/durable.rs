@@ -35,7 +35,7 @@ fn writers_awaiting_futures_share_syncs_and_each_is_covered_when_it_completes() 
     let deferred = WriteOptions { sync: Some(false), ..WriteOptions::default() };
     let threads: Vec<_> = (0..8)
         .map(|t| {
-            let (db, deferred) = (db.clone(), deferred.clone());
+            let db = db.clone();
             std::thread::spawn(move || {
                 for i in 0..100 {
                     db.put_opt(format!("t{t}-{i}").as_bytes(), b"value", &deferred).unwrap();
