@@ -1,4 +1,5 @@
-//! I/O errors and short writes injected at the file layer.
+//! I/O errors and short writes injected at the file layer. (Over 600 lines on purpose: the
+//! writer child, the verifier and the server trials share one fault model, kept in one file.)
 //!
 //! A writer child (this binary, `io-faults-writer`) runs with the fault injector
 //! (`crates/crowndb-faultfs`, an `LD_PRELOAD` library) and does puts, deletes, batches,

@@ -1,3 +1,6 @@
+//! (Over 600 lines on purpose: each kind of abusive client and the measuring client sit
+//! together, so one run starts them all.)
+//!
 //! Overload and bad input against `crowndb serve`, measured: thousands of idle connections,
 //! clients that pipeline GETs of a large value and never read the replies, garbage senders
 //! (random bytes, lines without end, huge declared lengths), half requests left silent, and

@@ -83,6 +83,11 @@ impl Db {
         Ok(Db { shared: Arc::new(Shared { inner, background: Mutex::new(Some(background)), _lock: lock }) })
     }
 
+    /// The shared store, for handles that outlive a borrow (futures).
+    pub(crate) fn store_arc(&self) -> std::sync::Arc<Store> {
+        self.shared.inner.clone()
+    }
+
     pub(crate) fn inner(&self) -> &Store {
         &self.shared.inner
     }
@@ -198,35 +203,6 @@ impl Db {
     /// ```
     pub fn touch(&self, key: &[u8], expires_at_ms: Option<u64>) -> Result<Option<u64>> {
         self.inner().touch(key, expires_at_ms, &WriteOptions::default())
-    }
-
-    /// [`Db::touch`] with write options (`sync`: a server defers a pipeline's sync to its end).
-    pub fn touch_opt(&self, key: &[u8], expires_at_ms: Option<u64>, opts: &WriteOptions) -> Result<Option<u64>> {
-        self.inner().touch(key, expires_at_ms, opts)
-    }
-
-    /// A deadline change decided atomically (Redis's EXPIRE NX / XX / GT / LT, PERSIST):
-    /// `decide` gets the key's current deadline (`None`: none) and returns the new one
-    /// (`Some(None)` removes it), or `None` to write nothing. Returns `None` if the key has
-    /// no live value; else its deadline before the call and the new version if one was
-    /// written. Works on strings and collections alike (only the record or head is rewritten).
-    ///
-    /// ```
-    /// # let dir = tempfile::tempdir().unwrap();
-    /// # let db = crowndb::Db::open(dir.path(), crowndb::Options::default()).unwrap();
-    /// db.put(b"k", b"v").unwrap();
-    /// // EXPIRE k 100 NX: only if it has no deadline.
-    /// let nx = |current: Option<u64>| current.is_none().then_some(Some(4_000_000_000_000));
-    /// assert!(db.touch_with(b"k", &Default::default(), nx).unwrap().unwrap().1.is_some());
-    /// assert!(db.touch_with(b"k", &Default::default(), nx).unwrap().unwrap().1.is_none());
-    /// ```
-    pub fn touch_with(
-        &self,
-        key: &[u8],
-        opts: &WriteOptions,
-        decide: impl FnOnce(Option<u64>) -> Option<Option<u64>>,
-    ) -> Result<Option<(Option<u64>, Option<u64>)>> {
-        self.inner().touch_with(key, opts, decide)
     }
 
     /// Starts writing a value of any size as a stream: write it through the returned
@@ -417,16 +393,6 @@ impl Db {
     /// ```
     pub fn sync(&self) -> Result<()> {
         self.inner().sync_all()
-    }
-
-    /// A future that completes once every write made so far is on disk: [`Db::sync`] for an
-    /// async caller (a server acknowledging a batch of writes), which must not block a thread
-    /// in `fdatasync`. A store thread leads the sync; every writer waiting at that moment,
-    /// on a thread or on a future, shares it (group commit).
-    pub fn durable(&self) -> crate::Durable {
-        let store = self.shared.inner.clone();
-        let end = store.writer.lock().log_end;
-        crate::Durable::new(store, end)
     }
 
     /// Figures of the store: keys, live and dead bytes, segments, index memory.

@@ -220,6 +220,18 @@ impl Future for Durable {
     }
 }
 
+impl crate::db::Db {
+    /// A future that completes once every write made so far is on disk: [`Db::sync`] for an
+    /// async caller (a server acknowledging a batch of writes), which must not block a thread
+    /// in `fdatasync`. A store thread leads the sync; every writer waiting at that moment,
+    /// on a thread or on a future, shares it (group commit).
+    pub fn durable(&self) -> crate::Durable {
+        let store = self.store_arc();
+        let end = store.writer.lock().log_end;
+        crate::Durable::new(store, end)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

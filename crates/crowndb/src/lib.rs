@@ -29,6 +29,7 @@ mod collection;
 mod compaction;
 mod conditional;
 mod db;
+mod deadline;
 mod entry;
 mod envelope;
 mod error;
