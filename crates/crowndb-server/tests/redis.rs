@@ -634,7 +634,7 @@ fn resp3_after_hello_3() {
     let (_dir, server) = start();
     let mut c = connect(&server);
     let hello = c.cmd("HELLO");
-    assert!(hello.starts_with("*14\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$5\r\n7.2.0\r\n$5\r\nproto\r\n:2\r\n"), "{hello}");
+    assert!(hello.starts_with("*14\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$6\r\n7.0.15\r\n$5\r\nproto\r\n:2\r\n"), "{hello}");
     assert_eq!(c.cmd("HELLO 4"), err("NOPROTO unsupported protocol version"));
     assert_eq!(c.cmd("HELLO x"), err("ERR Protocol version is not an integer or out of range"));
     assert_eq!(c.cmd("HELLO 3 FOO"), err("ERR Syntax error in HELLO option 'FOO'"));
@@ -662,7 +662,7 @@ fn server_commands() {
     assert_eq!(c.cmd("GET nokey"), NIL);
     let info = c.cmd("INFO");
     for field in [
-        "# Server\r\nredis_version:7.2.0\r\n",
+        "# Server\r\nredis_version:7.0.15\r\n",
         "redis_mode:standalone",
         "tcp_port:",
         "uptime_in_seconds:",
@@ -816,4 +816,140 @@ fn racing_msetnx_has_exactly_one_winner_and_never_mixes_values() {
         let winner = if x { "x" } else { "y" };
         assert_eq!(c.cmd(&format!("MGET r{r}a r{r}b")), bulks(&[winner, winner]), "round {r}");
     }
+}
+
+// Differences the differential harness found against Redis 7.0 (docs/differential.md, "Fixed"):
+// each test gives Redis 7.0.15's replies.
+
+#[test]
+fn d1_unknown_command_quotes_arguments_up_to_a_nul() {
+    let (_dir, server) = start();
+    let mut c = connect(&server);
+    assert_eq!(c.call(&["FOO", "bin\0arg", "b"]), err("ERR unknown command 'FOO', with args beginning with: 'bin' 'b' "));
+    assert_eq!(c.call(&["F\0OO", "\0"]), err("ERR unknown command 'F', with args beginning with: '' "));
+}
+
+#[test]
+fn d2_exec_with_arguments_aborts_and_ends_the_transaction() {
+    let (_dir, server) = start();
+    let mut c = connect(&server);
+    let abort = err("EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command");
+    assert_eq!(c.cmd("EXEC x"), abort, "outside MULTI too");
+    assert_eq!(c.cmd("MULTI"), OK);
+    assert_eq!(c.cmd("SET k v"), "+QUEUED\r\n");
+    assert_eq!(c.cmd("EXEC x"), abort);
+    assert_eq!(c.cmd("GET k"), NIL, "the transaction is over and nothing of it ran");
+    assert_eq!(c.cmd("EXEC"), err("ERR EXEC without MULTI"));
+    // It also forgets the WATCHed keys, as Redis's discardTransaction does.
+    let mut other = connect(&server);
+    assert_eq!(c.cmd("WATCH k"), OK);
+    assert_eq!(c.cmd("EXEC x y"), abort);
+    assert_eq!(other.cmd("SET k changed"), OK);
+    assert_eq!(c.cmd("MULTI"), OK);
+    assert_eq!(c.cmd("GET k"), "+QUEUED\r\n");
+    assert_eq!(c.cmd("EXEC"), format!("*1\r\n{}", bulk("changed")));
+    // Refused for authentication: the same abort.
+    let dir = tempfile::tempdir().unwrap();
+    let locked = common::start_with(dir.path(), |config| config.requirepass = Some("pw".into()));
+    let mut u = connect(&locked);
+    assert_eq!(u.cmd("EXEC"), err("EXECABORT Transaction discarded because of: NOAUTH Authentication required."));
+    assert_eq!(u.cmd("EXEC x"), abort);
+}
+
+#[test]
+fn d3_incrbyfloat_reads_hexadecimal_like_strtold() {
+    let (_dir, server) = start();
+    let mut c = connect(&server);
+    assert_eq!(c.cmd("INCRBYFLOAT f 0x10"), bulk("16"));
+    assert_eq!(c.cmd("SET g 0x10"), OK);
+    assert_eq!(c.cmd("INCRBYFLOAT g 1"), bulk("17"));
+    assert_eq!(c.cmd("INCRBYFLOAT h 0x1.8p1"), bulk("3"));
+    assert_eq!(c.cmd("INCRBYFLOAT h -0X1P3"), bulk("-5"));
+    assert_eq!(c.cmd("INCRBYFLOAT i +.5"), bulk("0.5"));
+    for bad in ["0x", "0x1p", "1e", "0x.p1", "infin", "nan", "0x1g"] {
+        assert_eq!(c.call(&["INCRBYFLOAT", "j", bad]), err("ERR value is not a valid float"), "{bad}");
+    }
+    assert_eq!(c.cmd("INCRBYFLOAT j infinity"), err("ERR increment would produce NaN or Infinity"));
+}
+
+#[test]
+fn d4_incrbyfloat_prints_exact_results_as_redis_17_digits() {
+    let (_dir, server) = start();
+    let mut c = connect(&server);
+    assert_eq!(c.cmd("INCRBYFLOAT g -9223372036854775808"), bulk("-9223372036854775808"));
+    assert_eq!(c.cmd("SET g 1000000000000032"), OK);
+    assert_eq!(c.cmd("INCRBYFLOAT g 0.25"), bulk("1000000000000032.25"));
+    assert_eq!(c.cmd("GET g"), bulk("1000000000000032.25"));
+    // 2^-18 has 18 decimals: rounded to 17, half to even, as printf does.
+    assert_eq!(c.cmd("INCRBYFLOAT a 0.000003814697265625"), bulk("0.00000381469726562"));
+    assert_eq!(c.cmd("INCRBYFLOAT b -0x1p-60"), bulk("0"));
+    // Inexact sums keep the shortest digits (Redis's long double gets 10.6 too).
+    assert_eq!(c.cmd("SET c 10.5"), OK);
+    assert_eq!(c.cmd("INCRBYFLOAT c 0.1"), bulk("10.6"));
+}
+
+#[test]
+fn d5_scan_takes_a_cursor_as_strtoul() {
+    let (_dir, server) = start();
+    let mut c = connect(&server);
+    assert_eq!(c.cmd("SCAN -1"), "*2\r\n$1\r\n0\r\n*0\r\n");
+    assert_eq!(c.cmd("SCAN -18446744073709551615"), "*2\r\n$1\r\n0\r\n*0\r\n");
+    assert_eq!(c.call(&["SCAN", ""]), "*2\r\n$1\r\n0\r\n*0\r\n");
+    assert_eq!(c.cmd("SCAN +0"), "*2\r\n$1\r\n0\r\n*0\r\n");
+    for bad in ["-", "+", " 1", "1 ", "18446744073709551616", "-18446744073709551616", "x"] {
+        assert_eq!(c.call(&["SCAN", bad]), err("ERR invalid cursor"), "{bad:?}");
+    }
+}
+
+#[test]
+fn d6_expire_checks_flags_before_the_time() {
+    let (_dir, server) = start();
+    let mut c = connect(&server);
+    assert_eq!(c.cmd("SET k v"), OK);
+    assert_eq!(c.cmd("EXPIRE k 1.5 GT NX"), err("ERR NX and XX, GT or LT options at the same time are not compatible"));
+    assert_eq!(c.cmd("PEXPIREAT k abc BOGUS"), err("ERR Unsupported option BOGUS"));
+    assert_eq!(c.cmd("EXPIRE k abc GT LT"), err("ERR GT and LT options at the same time are not compatible"));
+    assert_eq!(c.cmd("EXPIRE k abc GT"), err("ERR value is not an integer or out of range"));
+    assert_eq!(c.call(&["EXPIRE", "k", "10", "bo\0gus"]), err("ERR Unsupported option bo"));
+}
+
+#[test]
+fn d7_getex_on_a_missing_key_ignores_a_bad_expiry() {
+    let (_dir, server) = start();
+    let mut c = connect(&server);
+    assert_eq!(c.cmd("GETEX nokey PX -1"), NIL);
+    assert_eq!(c.cmd("GETEX nokey EX abc"), NIL);
+    assert_eq!(c.cmd("SET k v"), OK);
+    assert_eq!(c.cmd("GETEX k PX -1"), err("ERR invalid expire time in 'getex' command"));
+    assert_eq!(c.cmd("GETEX k EX abc"), err("ERR value is not an integer or out of range"));
+}
+
+#[test]
+fn d8_repeated_expiry_options_take_the_last() {
+    let (_dir, server) = start();
+    let mut c = connect(&server);
+    assert_eq!(c.cmd("SET k x EX GET EX 15000"), OK);
+    let ttl = c.cmd("TTL k");
+    assert!(ttl == int(15000) || ttl == int(14999), "{ttl}");
+    assert_eq!(c.cmd("GETEX k EX 100 EX 200"), bulk("x"));
+    let ttl = c.cmd("TTL k");
+    assert!(ttl == int(200) || ttl == int(199), "{ttl}");
+    assert_eq!(c.cmd("GETEX k PERSIST PERSIST"), bulk("x"));
+    assert_eq!(c.cmd("TTL k"), int(-1));
+    assert_eq!(c.cmd("SET k y KEEPTTL KEEPTTL NX NX"), NIL);
+    assert_eq!(c.cmd("SET k y GET GET XX XX"), bulk("x"));
+    assert_eq!(c.cmd("SET k v EX 10 PX 10"), err("ERR syntax error"));
+    assert_eq!(c.cmd("SET k v EX 10 KEEPTTL"), err("ERR syntax error"));
+    assert_eq!(c.cmd("GETEX k PERSIST EX 10"), err("ERR syntax error"));
+}
+
+#[test]
+fn d9_getex_syntax_error_before_a_bad_expiry() {
+    let (_dir, server) = start();
+    let mut c = connect(&server);
+    assert_eq!(c.cmd("SET k v"), OK);
+    assert_eq!(c.cmd("GETEX k EX 0 PX 5"), err("ERR syntax error"));
+    assert_eq!(c.cmd("GETEX k EX abc PERSIST"), err("ERR syntax error"));
+    assert_eq!(c.cmd("GETEX nokey EX 0 PX 5"), err("ERR syntax error"));
+    assert_eq!(c.cmd("GETEX k EX 10 EX 0"), err("ERR invalid expire time in 'getex' command"));
 }

@@ -17,6 +17,7 @@
 //!   (docs/differential.md).
 //! - `values.rs`, `rng.rs`: reproducible values and randomness from a seed.
 
+pub mod collection_crash;
 pub mod crash;
 pub mod differential;
 pub mod dump_damage;

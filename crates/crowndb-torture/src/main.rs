@@ -6,6 +6,7 @@
 //! crowndb-torture damage [--dir DIR] [--trials N] [--seed S] [--keep]
 //! crowndb-torture dump-damage [--dir DIR] [--trials N] [--seed S]
 //! crowndb-torture exec-crash [--dir DIR] [--cycles N] [--clients N] [--seed S]
+//! crowndb-torture collection-crash [--dir DIR] [--cycles N] [--clients N] [--seed S]
 //! crowndb-torture io-faults [--dir DIR] [--trials N] [--server-trials N] [--fault NAME[,NAME...]] [--seed S] [-v]
 //! crowndb-torture overload [--dir DIR] [--idle N] [--non-readers N] [--garbage N] [--half-requests N] [--seconds S] [--seed S]
 //! crowndb-torture differential [--seed S] [--seeds N] [--commands N] [--types strings,keyspace] [--edge-file F] [--no-edge-cases] [--no-exclusions] [--no-minimise] [-q]
@@ -16,7 +17,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crowndb_torture::crash::{find_crowndb_bin, run_torture, run_writer, TortureConfig};
-use crowndb_torture::{dump_damage, exec_crash, faults, io_faults, server_crash};
+use crowndb_torture::{collection_crash, dump_damage, exec_crash, faults, io_faults, server_crash};
 
 struct Args(Vec<String>);
 
@@ -63,7 +64,7 @@ fn run() -> Result<(), String> {
     let mut argv: Vec<String> = std::env::args().skip(1).collect();
     if argv.is_empty() {
         return Err(
-            "usage: crowndb-torture differential|crash|server-crash|exec-crash|damage|dump-damage|io-faults|overload|writer [options] (see docs/reliability.md)"
+            "usage: crowndb-torture differential|crash|server-crash|exec-crash|collection-crash|damage|dump-damage|io-faults|overload|writer [options] (see docs/reliability.md)"
                 .into(),
         );
     }
@@ -228,6 +229,23 @@ fn run() -> Result<(), String> {
             let _ = std::fs::remove_dir_all(&dir);
             Ok(())
         }
+        "collection-crash" => {
+            let seed = args.number("--seed", default_seed())?;
+            let cycles = args.number("--cycles", 20)?;
+            let clients = args.number("--clients", 4)? as u32;
+            let dir = match args.value("--dir")? {
+                Some(d) => PathBuf::from(d),
+                None => std::env::temp_dir().join(format!("crowndb-collection-crash-{seed}")),
+            };
+            args.finish()?;
+            let bin = find_crowndb_bin().ok_or("the crowndb binary was not found next to this one; set CROWNDB_BIN")?;
+            println!("collection crash torture: seed {seed}, {cycles} kills, {clients} clients, data in {}", dir.display());
+            let report = collection_crash::run_collection_torture(&bin, &dir, cycles, clients, seed)
+                .map_err(|e| format!("FAILED (seed {seed}, data kept in {}): {e}", dir.display()))?;
+            println!("ok: {report}");
+            let _ = std::fs::remove_dir_all(&dir);
+            Ok(())
+        }
         "server-crash" => {
             let seed = args.number("--seed", default_seed())?;
             let cycles = args.number("--cycles", 20)?;
@@ -251,7 +269,7 @@ fn run() -> Result<(), String> {
             Ok(())
         }
         other => {
-            Err(format!("unknown command {other:?}: crash, server-crash, exec-crash, damage, dump-damage, io-faults, overload or writer"))
+            Err(format!("unknown command {other:?}: crash, server-crash, exec-crash, collection-crash, damage, dump-damage, io-faults, overload or writer"))
         }
     }
 }

@@ -437,12 +437,10 @@ pub fn run(ctx: &mut Ctx, args: &[Bytes]) -> Frame {
     let argc = args.len() as i64;
     let arity = i64::from(spec.arity);
     if (arity > 0 && argc != arity) || (arity < 0 && argc < -arity) {
-        ctx.client.multi_failed |= ctx.client.multi.is_some();
-        return reply::wrong_arity(spec.name);
+        return reject(ctx, spec, reply::wrong_arity(spec.name));
     }
     if !ctx.client.authenticated && !spec.allowed_without_auth() {
-        ctx.client.multi_failed |= ctx.client.multi.is_some();
-        return reply::noauth();
+        return reject(ctx, spec, reply::noauth());
     }
     if let Some(queue) = &mut ctx.client.multi {
         if !matches!(spec.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset") {
@@ -460,6 +458,23 @@ pub fn run(ctx: &mut Ctx, args: &[Bytes]) -> Frame {
     match (spec.run)(ctx, args) {
         Ok(frame) | Err(frame) => frame,
     }
+}
+
+/// A command refused before it runs (Redis's `rejectCommand`): inside MULTI the transaction
+/// will abort; EXEC itself ends the transaction (queue and WATCHed keys, in or out of MULTI)
+/// with `EXECABORT Transaction discarded because of: <error>` (the error without its `ERR `).
+fn reject(ctx: &mut Ctx, spec: &Spec, error: Frame) -> Frame {
+    if spec.name != "exec" {
+        ctx.client.multi_failed |= ctx.client.multi.is_some();
+        return error;
+    }
+    ctx.client.multi = None;
+    ctx.client.multi_failed = false;
+    ctx.client.watched.clear();
+    let Frame::Error(text) = error else { return error };
+    let mut line = b"EXECABORT Transaction discarded because of: ".to_vec();
+    line.extend_from_slice(text.strip_prefix(b"ERR ").unwrap_or(&text));
+    Frame::error(line)
 }
 
 /// Checks a subcommand's argument count (`client|setname` ...).

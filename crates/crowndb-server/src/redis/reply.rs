@@ -59,15 +59,18 @@ pub fn unknown_subcommand(command: &[u8], sub: &[u8]) -> Frame {
 }
 
 /// Redis's reply to an unknown command: the name (at most 128 bytes), then the first arguments,
-/// each quoted and followed by a space, while the list is under 128 bytes.
+/// each quoted and followed by a space, while the list is under 128 bytes. Redis formats them
+/// with C's `%.*s`, so the name and each argument stop at a NUL byte.
 pub fn unknown_command(args: &[Bytes]) -> Frame {
-    let name = &args[0][..args[0].len().min(128)];
+    let name = cstr(&args[0]);
+    let name = &name[..name.len().min(128)];
     let mut list: Vec<u8> = Vec::new();
     for arg in &args[1..] {
         if list.len() >= 128 {
             break;
         }
         let room = 128 - list.len();
+        let arg = cstr(arg);
         list.push(b'\'');
         list.extend_from_slice(&arg[..arg.len().min(room)]);
         list.extend_from_slice(b"' ");
@@ -77,6 +80,12 @@ pub fn unknown_command(args: &[Bytes]) -> Frame {
     text.extend_from_slice(b"', with args beginning with: ");
     text.extend_from_slice(&list);
     Frame::Error(text.into())
+}
+
+/// An argument as C code sees it: up to its first NUL byte (Redis compares options with
+/// `strcasecmp` and prints arguments with `%s`).
+pub fn cstr(arg: &[u8]) -> &[u8] {
+    arg.iter().position(|&b| b == 0).map_or(arg, |i| &arg[..i])
 }
 
 /// A store failure, as a generic error (the message names the file or limit involved).
@@ -103,23 +112,10 @@ pub fn parse_i64(arg: &[u8]) -> Result<i64, Frame> {
     crate::resp::parse_integer(arg).ok_or_else(not_integer)
 }
 
-/// A float argument as Redis's `strtold`-based parsing accepts it: no spaces around it, no
-/// NaN; `inf` only where the caller allows it.
-pub fn parse_f64(arg: &[u8]) -> Result<f64, Frame> {
-    let text = std::str::from_utf8(arg).map_err(|_| not_float())?;
-    if text.is_empty() || text.starts_with(|c: char| c.is_ascii_whitespace()) || text.ends_with(|c: char| c.is_ascii_whitespace()) {
-        return Err(not_float());
-    }
-    let value: f64 = text.parse().map_err(|_| not_float())?;
-    if value.is_nan() {
-        return Err(not_float());
-    }
-    Ok(value)
-}
-
-/// Whether `arg` is `word`, ignoring ASCII case.
+/// Whether `arg` is `word`, ignoring ASCII case, as Redis's `strcasecmp` compares: up to the
+/// first NUL byte (`EX\0junk` is `EX`).
 pub fn is(arg: &[u8], word: &str) -> bool {
-    arg.eq_ignore_ascii_case(word.as_bytes())
+    cstr(arg).eq_ignore_ascii_case(word.as_bytes())
 }
 
 /// An argument as text for messages (lossy).
@@ -146,17 +142,7 @@ mod tests {
         let long = "x".repeat(300);
         let reply = line(unknown_command(&args(&["foo", &long, "next"])));
         assert_eq!(reply, format!("ERR unknown command 'foo', with args beginning with: '{}' ", "x".repeat(128)));
-    }
-
-    #[test]
-    fn floats_as_redis_reads_them() {
-        assert_eq!(parse_f64(b"1.5").unwrap(), 1.5);
-        assert_eq!(parse_f64(b"5e3").unwrap(), 5000.0);
-        assert_eq!(parse_f64(b"-.5").unwrap(), -0.5);
-        assert!(parse_f64(b" 1").is_err());
-        assert!(parse_f64(b"1 ").is_err());
-        assert!(parse_f64(b"nan").is_err());
-        assert!(parse_f64(b"abc").is_err());
-        assert!(parse_f64(b"").is_err());
+        let reply = line(unknown_command(&args(&["fo\0o", "bin\0arg", "b"])));
+        assert_eq!(reply, "ERR unknown command 'fo', with args beginning with: 'bin' 'b' ");
     }
 }

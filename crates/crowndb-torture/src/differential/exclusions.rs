@@ -74,111 +74,29 @@ fn name_is(args: &[Vec<u8>], names: &[&str]) -> bool {
     args.first().is_some_and(|n| names.iter().any(|x| n.eq_ignore_ascii_case(x.as_bytes())))
 }
 
-/// The commands CrownDB implements (crates/crowndb-server/src/redis/dispatch.rs).
-const KNOWN: &[&str] = &[
-    "ping",
-    "echo",
-    "quit",
-    "hello",
-    "auth",
-    "select",
-    "client",
-    "reset",
-    "multi",
-    "exec",
-    "discard",
-    "watch",
-    "unwatch",
-    "get",
-    "set",
-    "setnx",
-    "setex",
-    "psetex",
-    "getset",
-    "getdel",
-    "getex",
-    "mget",
-    "mset",
-    "msetnx",
-    "append",
-    "strlen",
-    "getrange",
-    "setrange",
-    "incr",
-    "decr",
-    "incrby",
-    "decrby",
-    "incrbyfloat",
-    "del",
-    "unlink",
-    "exists",
-    "type",
-    "touch",
-    "rename",
-    "renamenx",
-    "copy",
-    "randomkey",
-    "scan",
-    "keys",
-    "dbsize",
-    "flushdb",
-    "flushall",
-    "expire",
-    "pexpire",
-    "expireat",
-    "pexpireat",
-    "ttl",
-    "pttl",
-    "expiretime",
-    "pexpiretime",
-    "persist",
-    "info",
-    "time",
-    "save",
-    "bgsave",
-    "lastsave",
-    "config",
-    "shutdown",
-    "command",
-    "object",
-    "hset",
-    "hsetnx",
-    "hmset",
-    "hget",
-    "hmget",
-    "hgetall",
-    "hkeys",
-    "hvals",
-    "hlen",
-    "hstrlen",
-    "hexists",
-    "hdel",
-    "hincrby",
-    "hincrbyfloat",
-    "hrandfield",
-    "hscan",
-    "sadd",
-    "srem",
-    "sismember",
-    "smismember",
-    "scard",
-    "smembers",
-    "srandmember",
-    "spop",
-    "smove",
-    "sinter",
-    "sintercard",
-    "sunion",
-    "sdiff",
-    "sinterstore",
-    "sunionstore",
-    "sdiffstore",
-    "sscan",
-];
-
-fn is_hex(text: &[u8]) -> bool {
-    let t = text.strip_prefix(b"-").or_else(|| text.strip_prefix(b"+")).unwrap_or(text);
-    t.len() > 1 && t[0] == b'0' && (t[1] | 0x20) == b'x'
+/// A hexadecimal float as `strtold` reads it (`0x10`, `-0x1.8p3`): its value and whether an
+/// f64 holds it exactly. `None`: not one.
+fn hex_float(text: &[u8]) -> Option<(f64, bool)> {
+    let t = std::str::from_utf8(text).ok()?;
+    let (negative, t) = match t.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let t = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X"))?;
+    let (mantissa, exp) = match t.find(['p', 'P']) {
+        Some(i) => (&t[..i], t[i + 1..].parse::<i32>().ok()?),
+        None => (t, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = format!("{int}{frac}");
+    if digits.is_empty() || digits.len() > 30 || !digits.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let m = u128::from_str_radix(&digits, 16).ok()?;
+    let exp = exp.checked_sub(4 * frac.len() as i32)?;
+    let exact = m == 0 || (m >> m.trailing_zeros() < 1 << 53 && (-1000..=900).contains(&exp));
+    let value = m as f64 * 2f64.powi(exp);
+    Some((if negative { -value } else { value }, exact))
 }
 
 /// A number as Rust reads it (`None`: not one, and both servers refuse it alike).
@@ -235,16 +153,14 @@ fn incrbyfloat_operands(args: &[Vec<u8>], peek: &mut Peek) -> Option<(Option<Vec
     None
 }
 
-/// Which float case an INCRBYFLOAT is: 1 hexadecimal; 2 printed differently although both
-/// compute the same f64 (an exact sum, whose shortest form is not its exact digits); 3 beyond
-/// what an f64 holds exactly (long double in Redis); 4 on a value not known yet.
+/// Which float case an INCRBYFLOAT is: 3 beyond what an f64 holds exactly (long double in
+/// Redis), 4 on a value not known yet, else 0 (both compute the same f64, which CrownDB prints
+/// as Redis's `%.17Lf` does).
 fn incrbyfloat_case(args: &[Vec<u8>], peek: &mut Peek) -> u8 {
     let Some((current, increment)) = incrbyfloat_operands(args, peek) else { return 0 };
     let Some(current) = current else { return 4 };
-    if is_hex(&current) || is_hex(&increment) {
-        return 1;
-    }
-    let (Some(c), Some(i)) = (float(&current), float(&increment)) else { return 0 };
+    let read = |t: &[u8]| hex_float(t).or_else(|| float(t).map(|v| (v, exact_in_f64(t))));
+    let (Some((c, c_exact)), Some((i, i_exact))) = (read(&current), read(&increment)) else { return 0 };
     let out_of_range = |text: &[u8], v: f64| v.is_infinite() && !text.to_ascii_lowercase().windows(3).any(|w| w == b"inf");
     if out_of_range(&current, c) || out_of_range(&increment, i) {
         return 3;
@@ -256,94 +172,10 @@ fn incrbyfloat_case(args: &[Vec<u8>], peek: &mut Peek) -> u8 {
     // Knuth's TwoSum: the rounding error of c + i; zero when the f64 sum is exact.
     let bv = sum - c;
     let error = (c - (sum - bv)) + (i - bv);
-    let exact_operands = exact_in_f64(&current) && exact_in_f64(&increment);
-    if error != 0.0 || !exact_operands {
+    if error != 0.0 || !c_exact || !i_exact {
         return 3;
     }
-    // Redis prints "%.17Lf" with the zeros trimmed: the exact digits, for an exact sum.
-    let full = format!("{sum:.17}");
-    let full = full.trim_end_matches('0').trim_end_matches('.');
-    let full = if full == "-0" { "0" } else { full };
-    if full != format!("{sum}") {
-        return 2;
-    }
     0
-}
-
-/// The EXPIRE family with a time that is not an integer and flags Redis refuses: Redis
-/// checks the flags first.
-fn expire_bad_time_and_flags(args: &[Vec<u8>]) -> bool {
-    if !name_is(args, &["EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT"]) || args.len() < 4 {
-        return false;
-    }
-    let time_ok = std::str::from_utf8(&args[2]).ok().and_then(|t| t.parse::<i64>().ok()).is_some();
-    let flags: Vec<String> = args[3..].iter().map(|f| String::from_utf8_lossy(f).to_ascii_uppercase()).collect();
-    let has = |f: &str| flags.iter().any(|x| x == f);
-    let unknown = flags.iter().any(|f| !matches!(f.as_str(), "NX" | "XX" | "GT" | "LT"));
-    let conflict = (has("NX") && (has("XX") || has("GT") || has("LT"))) || (has("GT") && has("LT"));
-    !time_ok && (unknown || conflict)
-}
-
-/// GETEX with an expiry Redis would refuse, on a key that is not there (or may not be).
-fn getex_bad_expiry_missing_key(args: &[Vec<u8>], peek: &mut Peek) -> bool {
-    if !name_is(args, &["GETEX"]) || args.len() < 4 {
-        return false;
-    }
-    let bad = args[2..].windows(2).any(|w| {
-        let option = String::from_utf8_lossy(&w[0]).to_ascii_uppercase();
-        let valid = std::str::from_utf8(&w[1]).ok().and_then(|t| t.parse::<i64>().ok()).is_some_and(|v| v > 0 && v <= 9_000_000_000_000);
-        matches!(option.as_str(), "EX" | "PX" | "EXAT" | "PXAT") && !valid
-    });
-    bad && matches!(redis_string_options(args), Some(Ok(_))) && !matches!(peek.value(&args[1]), Some(Some(_)))
-}
-
-/// An expiry option of SET/GETEX and its value: (`EX`, `100`).
-type ExpiryOption = (String, Vec<u8>);
-
-/// SET/GETEX options as Redis 7 reads them (`parseExtendedStringArgumentsOrReply`): `Err`
-/// for a syntax error, else the expiry options given (name, value), repeats included.
-fn redis_string_options(args: &[Vec<u8>]) -> Option<Result<Vec<ExpiryOption>, ()>> {
-    let (set, first) = if name_is(args, &["SET"]) && args.len() >= 3 {
-        (true, 3)
-    } else if name_is(args, &["GETEX"]) && args.len() >= 2 {
-        (false, 2)
-    } else {
-        return None;
-    };
-    let mut seen: Vec<String> = Vec::new();
-    let mut expiry = Vec::new();
-    let mut j = first;
-    while j < args.len() {
-        let opt = String::from_utf8_lossy(&args[j]).to_ascii_uppercase();
-        let next = args.get(j + 1);
-        let has = |f: &str| seen.iter().any(|s| s == f);
-        let timed = ["EX", "PX", "EXAT", "PXAT"];
-        let other_timed = |me: &str| timed.iter().any(|t| *t != me && has(t));
-        let ok = match opt.as_str() {
-            "NX" => set && !has("XX"),
-            "XX" => set && !has("NX"),
-            "GET" => set,
-            "KEEPTTL" => set && !has("PERSIST") && !timed.iter().any(|t| has(t)),
-            "PERSIST" => !set && !has("KEEPTTL") && !timed.iter().any(|t| has(t)),
-            t if timed.contains(&t) => !has("KEEPTTL") && !has("PERSIST") && !other_timed(t) && next.is_some(),
-            _ => false,
-        };
-        if !ok {
-            return Some(Err(()));
-        }
-        if timed.contains(&opt.as_str()) {
-            expiry.push((opt.clone(), next.cloned().unwrap_or_default()));
-            j += 1;
-        }
-        seen.push(opt);
-        j += 1;
-    }
-    Some(Ok(expiry))
-}
-
-/// An expiry value Redis takes (positive, and no overflow once in milliseconds).
-fn valid_expiry(value: &[u8]) -> bool {
-    std::str::from_utf8(value).ok().and_then(|t| t.parse::<i64>().ok()).is_some_and(|v| v > 0 && v <= 9_000_000_000_000)
 }
 
 /// `CONFIG SET <an encoding limit> <value>`, which the harness sends to both servers.
@@ -363,84 +195,10 @@ fn config_set_limit(args: &[Vec<u8>]) -> bool {
         && LIMITS.iter().any(|l| args[2].eq_ignore_ascii_case(l.as_bytes()))
 }
 
-/// Every exclusion: first the CrownDB bugs (docs/differential.md), then the intended ones.
+/// Every exclusion: the intended differences (docs/protocols.md) and what the harness cannot
+/// compare. A CrownDB bug found by the harness is excluded here (class `Bug`, naming its
+/// docs/differential.md entry) until it is fixed; none is open now (D1-D9 are fixed).
 pub static EXCLUSIONS: &[Exclusion] = &[
-    // (a) CrownDB bugs.
-    Exclusion {
-        id: "unknown-command-nul-arg",
-        class: Class::Bug,
-        docs: "docs/differential.md D1",
-        // An unknown command whose arguments hold a NUL byte: Redis quotes each only up to it.
-        applies: |args, _| {
-            args.first().is_some_and(|n| !KNOWN.iter().any(|k| n.eq_ignore_ascii_case(k.as_bytes())))
-                && args.iter().skip(1).any(|a| a.contains(&0))
-        },
-    },
-    Exclusion {
-        id: "exec-with-arguments",
-        class: Class::Bug,
-        docs: "docs/differential.md D2",
-        // EXEC with arguments: Redis answers EXECABORT (and ends a transaction).
-        applies: |args, _| name_is(args, &["EXEC"]) && args.len() > 1,
-    },
-    Exclusion {
-        id: "incrbyfloat-hex",
-        class: Class::Bug,
-        docs: "docs/differential.md D3",
-        // INCRBYFLOAT with a hexadecimal increment or value (Redis's strtold reads 0x10).
-        applies: |args, peek| incrbyfloat_case(args, peek) == 1,
-    },
-    Exclusion {
-        id: "incrbyfloat-shortest-digits",
-        class: Class::Bug,
-        docs: "docs/differential.md D4",
-        // INCRBYFLOAT whose result both compute exactly, but whose shortest round-trip form is
-        // not its exact digits (1000000000000032.25, 9223372036854775808): printed differently.
-        applies: |args, peek| incrbyfloat_case(args, peek) == 2,
-    },
-    Exclusion {
-        id: "scan-negative-cursor",
-        class: Class::Bug,
-        docs: "docs/differential.md D5",
-        // SCAN -1: Redis's strtoul takes a negative cursor; CrownDB says invalid cursor.
-        applies: |args, _| name_is(args, &["SCAN"]) && args.get(1).is_some_and(|c| c.starts_with(b"-")),
-    },
-    Exclusion {
-        id: "expire-bad-time-and-bad-flags",
-        class: Class::Bug,
-        docs: "docs/differential.md D6",
-        applies: |args, _| expire_bad_time_and_flags(args),
-    },
-    Exclusion {
-        id: "getex-bad-expiry-missing-key",
-        class: Class::Bug,
-        docs: "docs/differential.md D7",
-        applies: getex_bad_expiry_missing_key,
-    },
-    Exclusion {
-        id: "string-repeated-expiry-option",
-        class: Class::Bug,
-        docs: "docs/differential.md D8",
-        // SET/GETEX with the same expiry option twice (EX 10 EX 20): Redis takes the last.
-        applies: |args, _| {
-            matches!(redis_string_options(args), Some(Ok(e)) if e.iter().enumerate().any(|(i, (o, _))| e[..i].iter().any(|(p, _)| p == o)))
-        },
-    },
-    Exclusion {
-        id: "getex-syntax-error-and-bad-expiry",
-        class: Class::Bug,
-        docs: "docs/differential.md D9",
-        // GETEX with a syntax error and an invalid expiry value: Redis reports the syntax
-        // (SET agrees already).
-        applies: |args, _| {
-            name_is(args, &["GETEX"])
-                && matches!(redis_string_options(args), Some(Err(())))
-                && args.windows(2).any(|w| {
-                    let o = String::from_utf8_lossy(&w[0]).to_ascii_uppercase();
-                    matches!(o.as_str(), "EX" | "PX" | "EXAT" | "PXAT") && !valid_expiry(&w[1])
-                })
-        },
-    },
     // (b) Intended differences.
     // (c) What the harness cannot compare.
     Exclusion {

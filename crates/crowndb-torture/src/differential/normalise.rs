@@ -43,6 +43,13 @@ fn upper(arg: &[u8]) -> String {
     String::from_utf8_lossy(arg).to_ascii_uppercase()
 }
 
+/// Whether Redis reads `cursor` as 0 (`strtoul`, up to a NUL: `0`, `00`, `+0`, `-0`, empty).
+fn is_cursor_zero(cursor: &[u8]) -> bool {
+    let text = cursor.split(|&b| b == 0).next().unwrap_or_default();
+    let digits = text.strip_prefix(b"-").or_else(|| text.strip_prefix(b"+")).unwrap_or(text);
+    text.is_empty() || (!digits.is_empty() && digits.iter().all(|&d| d == b'0'))
+}
+
 /// The comparison for the reply to `args` (EXEC's is built by the driver from its queue).
 pub fn norm_for(args: &[Vec<u8>]) -> Norm {
     let Some(name) = args.first() else { return Norm::Exact };
@@ -53,8 +60,8 @@ pub fn norm_for(args: &[Vec<u8>]) -> Norm {
         "HGETALL" => Norm::Pairs,
         // A walk from cursor 0 covers the keyspace (the collection); from any other cursor it
         // depends on each server's own table order: then only "both errors or both not".
-        "SCAN" if args.get(1).is_some_and(|c| c == b"0") => Norm::Scan,
-        "HSCAN" | "SSCAN" if args.get(2).is_some_and(|c| c == b"0") => Norm::Scan,
+        "SCAN" if args.get(1).is_some_and(|c| is_cursor_zero(c)) => Norm::Scan,
+        "HSCAN" | "SSCAN" if args.get(2).is_some_and(|c| is_cursor_zero(c)) => Norm::Scan,
         "SCAN" | "HSCAN" | "SSCAN" => Norm::Shape,
         "SRANDMEMBER" | "HRANDFIELD" | "SPOP" => Norm::Random,
         "HELLO" => Norm::Hello,

@@ -25,7 +25,8 @@ enum Staged {
     Absent,
     String(Entry),
     Head(Head, u64),
-    Page(Members),
+    /// A page, encoded (decoded again only if the transaction reads it back).
+    Page(Vec<u8>),
 }
 
 /// A read-write transaction; see the module documentation. Get one from
@@ -172,8 +173,8 @@ impl ReadRecords for Txn<'_> {
 
     fn page(&mut self, epoch: u64, bucket: u64, with_values: bool) -> Result<Members> {
         let key = page_key(epoch, bucket);
-        if let Some(Staged::Page(m)) = self.staged.get(&(Namespace::Pages, key.to_vec())) {
-            return Ok(m.clone());
+        if let Some(Staged::Page(bytes)) = self.staged.get(&(Namespace::Pages, key.to_vec())) {
+            return page::decode(bytes, with_values).ok_or_else(|| Error::InvalidArgument("a staged page does not decode".into()));
         }
         self.store.read_page(epoch, bucket, with_values)
     }
@@ -189,8 +190,9 @@ impl WriteRecords for Txn<'_> {
 
     fn write_page(&mut self, epoch: u64, bucket: u64, members: &Members) -> Result<()> {
         let key = page_key(epoch, bucket);
-        self.batch.page(&key, &page::encode(members));
-        self.staged.insert((Namespace::Pages, key.to_vec()), Staged::Page(members.clone()));
+        let bytes = page::encode(members);
+        self.batch.page(&key, &bytes);
+        self.staged.insert((Namespace::Pages, key.to_vec()), Staged::Page(bytes));
         Ok(())
     }
 

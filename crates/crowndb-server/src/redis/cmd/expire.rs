@@ -31,7 +31,9 @@ fn parse_conditions(args: &[Bytes]) -> Result<Conditions, Frame> {
         } else if is(arg, "LT") {
             c.lt = true;
         } else {
-            return Err(Frame::err(format!("Unsupported option {}", reply::text(arg))));
+            let mut message = b"Unsupported option ".to_vec();
+            message.extend_from_slice(reply::cstr(arg));
+            return Err(Frame::err(message));
         }
     }
     if c.nx && (c.xx || c.gt || c.lt) {
@@ -45,8 +47,9 @@ fn parse_conditions(args: &[Bytes]) -> Result<Conditions, Frame> {
 
 fn expire_generic(ctx: &mut Ctx, args: &[Bytes], unit: ExpireArg, name: &str) -> Reply {
     let key = writable_key(&args[1])?;
-    let value = parse_i64(&args[2])?;
+    // Redis checks the flags before the time.
     let conditions = parse_conditions(&args[3..])?;
+    let value = parse_i64(&args[2])?;
     let at = unit.deadline(value, name)?;
     let opts = ctx.write_options();
     let to = Deadline::at_unix_ms(at, now_ms());

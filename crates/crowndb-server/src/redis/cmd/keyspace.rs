@@ -168,10 +168,30 @@ fn random_u64() -> u64 {
     hasher.finish()
 }
 
+/// A cursor as Redis 7.0 reads it (`parseScanCursorOrReply`: `strtoul`): up to a NUL byte, an
+/// optional sign, decimal digits (none at all is 0); no leading space, no overflow. A negative
+/// cursor wraps (`-1` is 2^64 - 1: past every shard, a finished walk).
+fn parse_cursor(arg: &[u8]) -> Option<u64> {
+    let text = reply::cstr(arg);
+    let (negative, digits) = match text.first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if text.is_empty() {
+        return Some(0);
+    }
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let value = digits.iter().try_fold(0u64, |n, d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))?;
+    Some(if negative { value.wrapping_neg() } else { value })
+}
+
 /// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`. The cursor is the engine's (see
 /// `Db::scan`): every key present for the whole walk is returned at least once.
 pub fn scan(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    let cursor = std::str::from_utf8(&args[1]).ok().and_then(|s| s.parse::<u64>().ok()).ok_or_else(|| Frame::err("invalid cursor"))?;
+    let cursor = parse_cursor(&args[1]).ok_or_else(|| Frame::err("invalid cursor"))?;
     let mut count = 10usize;
     let mut pattern: Option<&[u8]> = None;
     let mut only_strings = true;

@@ -12,7 +12,8 @@ use crowndb::{Update, UpdateOutcome};
 
 use super::ExpireArg;
 use crate::redis::dispatch::Ctx;
-use crate::redis::reply::{self, is, parse_f64, parse_i64, writable_key, Reply};
+use crate::redis::float;
+use crate::redis::reply::{self, is, parse_i64, writable_key, Reply};
 use crate::resp::{parse_integer, Frame};
 use crate::store::{self, Added, Appended, Deadline, Op};
 
@@ -31,48 +32,51 @@ pub fn get(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     Ok(entry.map_or(Frame::Null, |e| bulk(e.value)))
 }
 
-/// Options of SET, in any order and case.
+/// Options of SET and GETEX, as Redis 7.0's `parseExtendedStringArgumentsOrReply` reads them:
+/// in any order and case; an option given twice is no error (the last expiry wins: `EX 10 EX
+/// 20`), and an expiry option takes the next argument whatever it is (`EX GET EX 15000`).
+/// Only the syntax is checked here: the expiry's value is read later (GETEX answers nil for a
+/// missing key before looking at it).
 #[derive(Default)]
-struct SetOptions {
+struct StringOptions {
     nx: bool,
     xx: bool,
     get: bool,
     keepttl: bool,
+    persist: bool,
     expire: Option<(ExpireArg, Bytes)>,
 }
 
-fn parse_set_options(args: &[Bytes]) -> Result<SetOptions, Frame> {
-    let mut o = SetOptions::default();
+/// `args` are the options; `set`: SET's (NX, XX, GET, KEEPTTL), else GETEX's (PERSIST).
+fn parse_string_options(args: &[Bytes], set: bool) -> Result<StringOptions, Frame> {
+    let mut o = StringOptions::default();
     let mut i = 0;
     while i < args.len() {
         let arg = &args[i];
-        let unit = if is(arg, "EX") {
-            Some(ExpireArg::Seconds)
-        } else if is(arg, "PX") {
-            Some(ExpireArg::Millis)
-        } else if is(arg, "EXAT") {
-            Some(ExpireArg::UnixSeconds)
-        } else if is(arg, "PXAT") {
-            Some(ExpireArg::UnixMillis)
-        } else {
-            None
-        };
+        let unit =
+            [("EX", ExpireArg::Seconds), ("PX", ExpireArg::Millis), ("EXAT", ExpireArg::UnixSeconds), ("PXAT", ExpireArg::UnixMillis)]
+                .into_iter()
+                .find(|(name, _)| is(arg, name))
+                .map(|(_, unit)| unit);
         if let Some(unit) = unit {
-            if o.keepttl || o.expire.is_some() || i + 1 >= args.len() {
+            let other_unit = o.expire.as_ref().is_some_and(|(u, _)| *u != unit);
+            if o.keepttl || o.persist || other_unit || i + 1 >= args.len() {
                 return Err(reply::syntax_error());
             }
             o.expire = Some((unit, args[i + 1].clone()));
             i += 2;
             continue;
         }
-        if is(arg, "NX") && !o.xx {
+        if set && is(arg, "NX") && !o.xx {
             o.nx = true;
-        } else if is(arg, "XX") && !o.nx {
+        } else if set && is(arg, "XX") && !o.nx {
             o.xx = true;
-        } else if is(arg, "GET") {
+        } else if set && is(arg, "GET") {
             o.get = true;
-        } else if is(arg, "KEEPTTL") && o.expire.is_none() {
+        } else if set && is(arg, "KEEPTTL") && o.expire.is_none() {
             o.keepttl = true;
+        } else if !set && is(arg, "PERSIST") && o.expire.is_none() {
+            o.persist = true;
         } else {
             return Err(reply::syntax_error());
         }
@@ -84,7 +88,7 @@ fn parse_set_options(args: &[Bytes]) -> Result<SetOptions, Frame> {
 /// `SET key value [NX | XX] [GET] [EX s | PX ms | EXAT t | PXAT t | KEEPTTL]`.
 pub fn set(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let key = writable_key(&args[1])?;
-    let options = parse_set_options(&args[3..])?;
+    let options = parse_string_options(&args[3..], true)?;
     let expires = match &options.expire {
         Some((unit, value)) => Some(unit.positive_deadline(value, "set")?),
         None => None,
@@ -167,53 +171,34 @@ pub fn getdel(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     Ok(old.map_or(Frame::Null, bulk))
 }
 
-/// `GETEX key [EX s | PX ms | EXAT t | PXAT t | PERSIST]`.
+/// `GETEX key [EX s | PX ms | EXAT t | PXAT t | PERSIST]`. In Redis 7.0's order: the options'
+/// syntax, then the key (missing: nil, whatever the expiry), then the expiry's value.
 pub fn getex(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    // None: leave the TTL; Some(None): persist; Some(Some(at)): a new deadline.
-    let mut change: Option<Option<i64>> = None;
-    let mut i = 2;
-    while i < args.len() {
-        let unit =
-            [("EX", ExpireArg::Seconds), ("PX", ExpireArg::Millis), ("EXAT", ExpireArg::UnixSeconds), ("PXAT", ExpireArg::UnixMillis)]
-                .into_iter()
-                .find(|(name, _)| is(&args[i], name))
-                .map(|(_, unit)| unit);
-        if change.is_some() {
-            return Err(reply::syntax_error());
-        }
-        if let Some(unit) = unit {
-            if i + 1 >= args.len() {
-                return Err(reply::syntax_error());
-            }
-            let value = parse_i64(&args[i + 1])?;
+    let options = parse_string_options(&args[2..], false)?;
+    if options.expire.is_none() && !options.persist {
+        return get(ctx, args);
+    }
+    let Some(entry) = ctx.entry(&args[1])? else {
+        ctx.count_lookup(false);
+        return Ok(Frame::Null);
+    };
+    let key = writable_key(&args[1])?;
+    let to = match &options.expire {
+        Some((unit, value)) => {
+            let value = parse_i64(value)?;
             if value <= 0 {
                 return Err(reply::invalid_expire("getex"));
             }
-            change = Some(Some(unit.deadline(value, "getex")?));
-            i += 2;
-        } else if is(&args[i], "PERSIST") {
-            change = Some(None);
-            i += 1;
-        } else {
-            return Err(reply::syntax_error());
+            Deadline::at_unix_ms(unit.deadline(value, "getex")?, store::now_ms())
         }
-    }
-    let Some(change) = change else {
-        return get(ctx, args);
-    };
-    let key = writable_key(&args[1])?;
-    let to = match change {
-        Some(at) => Deadline::at_unix_ms(at, store::now_ms()),
         None => Deadline::Never,
     };
-    let found = match ctx.entry(key)? {
+    let found = if to == Deadline::Never && entry.expires_at_ms.is_none() {
         // PERSIST of a key without a deadline writes nothing.
-        Some(entry) if to == Deadline::Never && entry.expires_at_ms.is_none() => Some(entry),
-        Some(_) => {
-            let opts = ctx.write_options();
-            store::get_and_retime(ctx, key, to, &opts)?
-        }
-        None => None,
+        Some(entry)
+    } else {
+        let opts = ctx.write_options();
+        store::get_and_retime(ctx, key, to, &opts)?
     };
     ctx.count_lookup(found.is_some());
     Ok(found.map_or(Frame::Null, |e| bulk(e.value)))
@@ -382,49 +367,29 @@ pub fn decrby(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     incr_by(ctx, &args[1], delta)
 }
 
-/// Adds a float, keeping the TTL. Computed in `f64` (Redis uses `long double`), written with
-/// the shortest digits that read back the same, never in exponent form.
+/// Adds a float, keeping the TTL. Read as Redis's `strtold` reads (hexadecimal too), computed
+/// in `f64` (Redis: `long double`), printed as Redis's `%.17Lf` (see `float.rs`).
 pub fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let key = writable_key(&args[1])?;
-    let delta = parse_f64(&args[2])?;
+    let delta = float::parse(&args[2]).ok_or_else(reply::not_float)?;
     let opts = ctx.write_options();
     let mut result = Err(reply::not_float());
     ctx.update(key, &opts, |current| {
         let (old, flags, deadline) = match current {
-            None => (0.0, 0, None),
-            Some(e) => match parse_f64(&e.value) {
-                Ok(n) => (n, e.flags, e.expires_at_ms),
-                Err(_) => return Update::Keep,
+            None => (float::Float { value: 0.0, exact: true }, 0, None),
+            Some(e) => match float::parse(&e.value) {
+                Some(n) => (n, e.flags, e.expires_at_ms),
+                None => return Update::Keep,
             },
         };
-        let new = old + delta;
-        if !new.is_finite() {
+        let new = float::add(old, delta);
+        if !new.value.is_finite() {
             result = Err(Frame::err("increment would produce NaN or Infinity"));
             return Update::Keep;
         }
-        let text = format_float(new);
+        let text = float::format(new);
         result = Ok(text.clone());
         Update::Put { value: text, flags, expires_at_ms: deadline }
     })?;
     Ok(bulk(result?))
-}
-
-/// `3`, `10.5`, `0.0001`, `100000000000000000000`: as Redis's `%.17Lf` with trailing zeros cut.
-fn format_float(value: f64) -> Vec<u8> {
-    let value = if value == 0.0 { 0.0 } else { value };
-    format!("{value}").into_bytes()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::format_float;
-
-    #[test]
-    fn floats_print_like_redis() {
-        assert_eq!(format_float(3.0), b"3");
-        assert_eq!(format_float(10.5 + 0.1), b"10.6");
-        assert_eq!(format_float(-0.0), b"0");
-        assert_eq!(format_float(1e20), b"100000000000000000000");
-        assert_eq!(format_float(0.0001), b"0.0001");
-    }
 }
