@@ -82,7 +82,7 @@ fn unknown_commands_and_arity_get_redis_errors() {
     let (_dir, server) = start();
     let mut c = connect(&server);
     assert_eq!(c.cmd("FOO"), err("ERR unknown command 'FOO', with args beginning with: "));
-    assert_eq!(c.cmd("hset h f v"), err("ERR unknown command 'hset', with args beginning with: 'h' 'f' 'v' "));
+    assert_eq!(c.cmd("lpush l a b"), err("ERR unknown command 'lpush', with args beginning with: 'l' 'a' 'b' "));
     assert_eq!(c.cmd("EVAL x 0"), err("ERR unknown command 'EVAL', with args beginning with: 'x' '0' "));
     for (request, name) in [
         ("GET", "get"),
@@ -952,4 +952,25 @@ fn d9_getex_syntax_error_before_a_bad_expiry() {
     assert_eq!(c.cmd("GETEX k EX abc PERSIST"), err("ERR syntax error"));
     assert_eq!(c.cmd("GETEX nokey EX 0 PX 5"), err("ERR syntax error"));
     assert_eq!(c.cmd("GETEX k EX 10 EX 0"), err("ERR invalid expire time in 'getex' command"));
+}
+
+#[test]
+fn info_reports_group_commit_and_index_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::start_with(dir.path(), |c| c.durability = crowndb::Durability::Always);
+    let mut c = connect(&server);
+    let field = |c: &mut Resp, name: &str| -> f64 {
+        let info = c.cmd("INFO");
+        let prefix = format!("{name}:");
+        info.lines().find_map(|l| l.strip_prefix(prefix.as_str())).unwrap_or_else(|| panic!("INFO has no {name}")).trim().parse().unwrap()
+    };
+    let waits = field(&mut c, "crowndb_sync_waits");
+    for i in 0..5 {
+        assert_eq!(c.cmd(&format!("SET durable{i} v")), OK);
+    }
+    // Each acknowledged SET waited for a sync that covered it.
+    assert!(field(&mut c, "crowndb_sync_waits") >= waits + 5.0);
+    assert!(field(&mut c, "crowndb_syncs") >= 1.0);
+    assert!(field(&mut c, "crowndb_sync_writes_per_sync") >= 1.0);
+    assert_eq!(field(&mut c, "crowndb_false_candidate_reads"), 0.0);
 }

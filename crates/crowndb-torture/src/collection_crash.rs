@@ -10,7 +10,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -19,7 +18,7 @@ use std::time::{Duration, Instant};
 use crowndb::{Collection, CollectionType, Db, Options};
 
 use crate::rng::Rng;
-use crate::serve::{free_port, start_durable_server};
+use crate::serve::{connect_retrying, free_port, kill_server, start_durable_server};
 
 /// One command of the torture.
 #[derive(Debug, Clone)]
@@ -134,14 +133,7 @@ fn random_command(rng: &mut Rng, op: u64) -> Command {
 }
 
 fn client(port: u16, client: u32, seed: u64, stop: Arc<AtomicBool>, mut log: ClientLog) -> ClientLog {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let stream = loop {
-        match TcpStream::connect(("127.0.0.1", port)) {
-            Ok(s) => break s,
-            Err(_) if Instant::now() < deadline && !stop.load(Ordering::Relaxed) => std::thread::sleep(Duration::from_millis(5)),
-            Err(_) => return log,
-        }
-    };
+    let Some(stream) = connect_retrying(port, &stop) else { return log };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
     let mut writer = stream.try_clone().expect("clone a TCP stream");
     let mut reader = BufReader::new(stream);
@@ -217,15 +209,7 @@ pub fn run_collection_torture(bin: &Path, dir: &Path, cycles: u64, clients: u32,
             })
             .collect();
         std::thread::sleep(Duration::from_millis(rng.range(200, 800)));
-        if let Some(status) = server.try_wait().map_err(|e| e.to_string())? {
-            stop.store(true, Ordering::Relaxed);
-            let text = std::fs::read_to_string(&server_log).unwrap_or_default();
-            return Err(format!("cycle {cycle}: the server exited by itself ({status}): {text}"));
-        }
-        // SAFETY: kill(2) on the pid of a child this process started and has not reaped.
-        unsafe { libc::kill(server.id() as libc::pid_t, libc::SIGKILL) };
-        let _ = server.wait();
-        stop.store(true, Ordering::Relaxed);
+        kill_server(&mut server, &server_log, cycle, &stop)?;
         for h in handles {
             logs.push(h.join().map_err(|_| format!("cycle {cycle}: a client thread panicked (see its message above)"))?);
         }

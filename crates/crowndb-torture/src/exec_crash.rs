@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use crowndb::{Db, Options};
 
 use crate::rng::Rng;
-use crate::serve::{free_port, start_durable_server};
+use crate::serve::{free_port, kill_server, start_durable_server};
 
 /// What a run did.
 #[derive(Debug, Default)]
@@ -163,15 +163,7 @@ pub fn run_exec_crash(
             })
             .collect();
         std::thread::sleep(Duration::from_millis(rng.range(150, 600)));
-        if let Some(status) = server.try_wait().map_err(|e| e.to_string())? {
-            stop.store(true, Ordering::Relaxed);
-            let text = std::fs::read_to_string(&server_log).unwrap_or_default();
-            return Err(format!("cycle {cycle}: the server exited by itself ({status}): {text}"));
-        }
-        // SAFETY: kill(2) on the pid of a child this function started and has not reaped.
-        unsafe { libc::kill(server.id() as libc::pid_t, libc::SIGKILL) };
-        let _ = server.wait();
-        stop.store(true, Ordering::Relaxed);
+        kill_server(&mut server, &server_log, cycle, &stop)?;
         for h in handles {
             logs.push(h.join().map_err(|_| format!("cycle {cycle}: a client thread panicked"))??);
         }

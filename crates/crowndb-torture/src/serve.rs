@@ -25,3 +25,35 @@ pub fn start_durable_server(bin: &Path, store: &Path, memcached: &str, redis: &s
         .spawn()
         .map_err(|e| format!("starting {} serve: {e}", bin.display()))
 }
+
+/// Connects to a loopback port, retrying for up to 10 s while a server starts; `None` if it
+/// never answers or `stop` is set meanwhile.
+pub fn connect_retrying(port: u16, stop: &std::sync::atomic::AtomicBool) -> Option<std::net::TcpStream> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match std::net::TcpStream::connect(("127.0.0.1", port)) {
+            Ok(s) => return Some(s),
+            Err(_) if std::time::Instant::now() < deadline && !stop.load(std::sync::atomic::Ordering::Relaxed) => {
+                std::thread::sleep(std::time::Duration::from_millis(5))
+            }
+            Err(_) => return None,
+        }
+    }
+}
+
+/// Kills a torture's server with SIGKILL and reaps it, after checking that it did not exit
+/// by itself (that is a failure: its stderr, in `log`, says why); then tells the clients to
+/// stop.
+pub fn kill_server(server: &mut Child, log: &Path, cycle: u64, stop: &std::sync::atomic::AtomicBool) -> Result<(), String> {
+    let exited = server.try_wait().map_err(|e| e.to_string())?;
+    if let Some(status) = exited {
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        return Err(format!("cycle {cycle}: the server exited by itself ({status}): {text}"));
+    }
+    // SAFETY: kill(2) on the pid of a child the caller started and has not reaped.
+    unsafe { libc::kill(server.id() as libc::pid_t, libc::SIGKILL) };
+    let _ = server.wait();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    Ok(())
+}

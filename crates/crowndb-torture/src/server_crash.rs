@@ -10,7 +10,6 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,7 +19,7 @@ use std::time::{Duration, Instant};
 use crowndb::{Db, Options};
 
 use crate::rng::Rng;
-use crate::serve::{free_port, start_durable_server};
+use crate::serve::{connect_retrying, free_port, kill_server, start_durable_server};
 use crate::values::ValueId;
 
 /// Which protocol the clients speak.
@@ -154,17 +153,6 @@ fn start_redis_benchmark(port: u16) -> Option<Child> {
         .ok()
 }
 
-fn connect(port: u16, stop: &AtomicBool) -> Option<TcpStream> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match TcpStream::connect(("127.0.0.1", port)) {
-            Ok(s) => return Some(s),
-            Err(_) if Instant::now() < deadline && !stop.load(Ordering::Relaxed) => std::thread::sleep(Duration::from_millis(5)),
-            Err(_) => return None,
-        }
-    }
-}
-
 /// What a client thread needs.
 struct ClientSpec {
     protocol: Protocol,
@@ -178,7 +166,7 @@ struct ClientSpec {
 /// One client: bursts of writes on `c<client>k<n>` keys until the connection breaks.
 fn client(spec: ClientSpec, mut log: ClientLog) -> ClientLog {
     let ClientSpec { protocol, port, client, seed, first_op, stop } = spec;
-    let Some(stream) = connect(port, &stop) else { return log };
+    let Some(stream) = connect_retrying(port, &stop) else { return log };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
     let mut writer = stream.try_clone().expect("clone a TCP stream");
     let mut reader = BufReader::new(stream);
@@ -251,22 +239,15 @@ pub fn run_server_torture(
             .collect();
         next_op += clients as u64 * 1_000_000;
         let mut benchmark = None;
-        if protocol == Protocol::Redis && connect(port, &stop).is_some() {
+        if protocol == Protocol::Redis && connect_retrying(port, &stop).is_some() {
             benchmark = start_redis_benchmark(port);
         }
         std::thread::sleep(Duration::from_millis(rng.range(150, 700)));
-        if let Some(status) = server.try_wait().map_err(|e| e.to_string())? {
-            stop.store(true, Ordering::Relaxed);
-            let text = std::fs::read_to_string(&server_log).unwrap_or_default();
-            return Err(format!("cycle {cycle}: the server exited by itself ({status}): {text}"));
-        }
         // redis-benchmark still running just before the kill: it loaded the server this cycle.
         if benchmark.as_mut().is_some_and(|b| b.try_wait().ok().flatten().is_none()) {
             report.benchmark_cycles += 1;
         }
-        unsafe { libc::kill(server.id() as libc::pid_t, libc::SIGKILL) };
-        let _ = server.wait();
-        stop.store(true, Ordering::Relaxed);
+        kill_server(&mut server, &server_log, cycle, &stop)?;
         if let Some(mut benchmark) = benchmark.take() {
             let _ = benchmark.kill();
             let _ = benchmark.wait();

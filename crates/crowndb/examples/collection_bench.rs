@@ -20,7 +20,7 @@ struct Args {
 
 fn parse_args() -> Args {
     let mut args =
-        Args { members: 1_000_000, reads: 1_000_000, value_size: 100, page_size: 4096, dir: std::env::temp_dir().join("crowndb-coll") };
+        Args { members: 1_000_000, reads: 1_000_000, value_size: 100, page_size: 1024, dir: std::env::temp_dir().join("crowndb-coll") };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));

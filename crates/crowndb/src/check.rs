@@ -12,6 +12,8 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use crate::codec;
+use crate::collection::head::parse_page_key;
+use crate::collection::page;
 use crate::envelope;
 use crate::footer::{self, FooterEntry, Trailer, TRAILER_LEN};
 use crate::hash::key_hash;
@@ -225,13 +227,32 @@ fn read_footer(scan: &mut SegmentScan, data: &[u8]) {
     }
 }
 
+/// Whether a verified record's value is what its kind and codec say: [`codec::validate`],
+/// and for a collection page (kind 5) a 16-byte page key and a value that decodes as a
+/// page (a count and that many members, with values or without: the page's own record
+/// does not say whether its collection is a hash or a set).
+fn validate(rec: &record::RecordRef<'_>) -> Result<(), String> {
+    codec::validate(rec.header.kind, rec.header.codec, rec.value)?;
+    if rec.header.kind != RecordKind::Page {
+        return Ok(());
+    }
+    let Some((epoch, bucket)) = parse_page_key(rec.key) else {
+        return Err(format!("collection page with a {}-byte key (page keys are 16 bytes)", rec.key.len()));
+    };
+    let bytes = rec.decoded_value()?;
+    if page::decode(&bytes, true).is_none() && page::decode(&bytes, false).is_none() {
+        return Err(format!("collection page (epoch {epoch}, bucket {bucket}) does not decode: not a count and that many members"));
+    }
+    Ok(())
+}
+
 /// The records of a batch envelope's payload, each verified, value included:
 /// (offset in payload, entry with that offset, sequence number).
 fn split_batch(payload: &[u8]) -> Option<Vec<(usize, FooterEntry, u64)>> {
     let records = envelope::split(payload)?;
     let mut out = Vec::with_capacity(records.len());
     for (off, rec) in records {
-        codec::validate(rec.header.kind, rec.header.codec, rec.value).ok()?;
+        validate(&rec).ok()?;
         let entry = FooterEntry::of(off as u64, &rec);
         out.push((off, entry, rec.header.seq));
     }
@@ -251,16 +272,16 @@ fn record_entries(data: &[u8], off: u64) -> Result<(u64, Vec<(FooterEntry, u64)>
         });
         return Ok((len, list.collect()));
     }
-    codec::validate(rec.header.kind, rec.header.codec, rec.value)?;
+    validate(&rec)?;
     let entry = FooterEntry { len: len as u32, ..FooterEntry::of(off, &rec) };
     Ok((len, vec![(entry, rec.header.seq)]))
 }
 
 fn walk_records(scan: &mut SegmentScan, data: &[u8], progress: &mut impl FnMut(u64)) {
     let end = scan.data_end as usize;
-    // Footer entries by offset: where records start, and the hash of each one's key.
-    let listed: Option<std::collections::HashMap<u64, u64>> = match &scan.footer {
-        FooterState::Valid { entries, .. } => Some(entries.iter().map(|e| (e.offset, e.hash)).collect()),
+    // Footer entries by offset: where records start, the hash of each one's key, its kind.
+    let listed: Option<std::collections::HashMap<u64, (u64, RecordKind)>> = match &scan.footer {
+        FooterState::Valid { entries, .. } => Some(entries.iter().map(|e| (e.offset, (e.hash, e.kind))).collect()),
         _ => None,
     };
     // After a bad record, the next offset where a record that verifies starts. With a
@@ -341,9 +362,25 @@ fn walk_records(scan: &mut SegmentScan, data: &[u8], progress: &mut impl FnMut(u
                 let stop = next.unwrap_or(end);
                 let what = if next.is_some() { "up to the next valid record" } else { "up to the end of the data" };
                 scan.bad.push(BadRange { start: off as u64, end: stop as u64 });
-                let key = listed.as_ref().and_then(|map| intact_key(&data[off..end], *map.get(&(off as u64))?));
-                let key =
-                    key.map(|k| format!("; key {} (its key is intact: it matches the footer's hash)", escape_key(k))).unwrap_or_default();
+                let key = match listed.as_ref().and_then(|map| map.get(&(off as u64))) {
+                    Some(&(hash, RecordKind::Page)) => match intact_key(&data[off..end], hash).and_then(parse_page_key) {
+                        Some((epoch, bucket)) => format!(
+                            "; collection page (epoch {epoch}, bucket {bucket}; its key is intact: it matches the footer's hash): \
+                             the members in that bucket of the hash or set whose head names the epoch are lost \
+                             (after repair, an older version of the page reads in its place if one survives)"
+                        ),
+                        None => "; a collection page (the footer says so)".to_string(),
+                    },
+                    Some(&(hash, _)) => intact_key(&data[off..end], hash)
+                        .map(|k| format!("; key {} (its key is intact: it matches the footer's hash)", escape_key(k)))
+                        .unwrap_or_default(),
+                    None => String::new(),
+                };
+                let key = if data.get(off + 4) == Some(&(RecordKind::Batch as u8)) && next == Some(off + HEADER_LEN) {
+                    format!("{key}; the header of a batch envelope, whose records follow and are checked one by one")
+                } else {
+                    key
+                };
                 scan.note(Severity::Damage, off as u64, format!("bad record: {why}; {} bytes {what}{key}", stop - off));
                 match next {
                     Some(n) => off = n,

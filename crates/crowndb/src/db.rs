@@ -123,6 +123,16 @@ impl Db {
         Ok(live.unwrap_or(false))
     }
 
+    /// The version (sequence number of the live record) of whatever `key` holds, a string or
+    /// a collection's head; `None` if it has no live value. Redis's WATCH compares it.
+    pub fn version(&self, key: &[u8]) -> Result<Option<u64>> {
+        let inner = self.inner();
+        let found = inner.lookup(key, key_hash(key), |_, _, rec| {
+            (rec.header.kind == RecordKind::Put && !inner.is_expired(rec.header.expires_at_ms)).then_some(rec.header.seq)
+        })?;
+        Ok(found.flatten())
+    }
+
     /// Stores `value` under `key` with the store's default durability; returns the new version.
     ///
     /// Value sizes (the same rule for every write path: `put`, `put_if`, `update`,

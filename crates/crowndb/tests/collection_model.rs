@@ -45,7 +45,7 @@ fn key(k: u8) -> Vec<u8> {
 
 fn member(m: u16) -> Vec<u8> {
     // Some members long enough to push a hash or set out of its inline form.
-    if m % 17 == 0 {
+    if m.is_multiple_of(17) {
         format!("member-{m}-{}", "m".repeat(70)).into_bytes()
     } else {
         format!("member-{m}").into_bytes()

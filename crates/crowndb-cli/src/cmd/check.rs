@@ -8,7 +8,7 @@ use crowndb::check::{list_segments, scan_segment, Mapped, Severity};
 /// Arguments of `crowndb check`; what it does is its help text (`after_help`).
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Verify every record, segment header and footer of the store, reading the files directly. Prints one line per finding, `DAMAGE <file> offset <n>: <why>` or `WARNING ...` (what a crash leaves and the next open fixes), then a summary line. Exit code 4 if anything is damaged (run `crowndb repair`), 0 otherwise.\n\nIt takes the directory lock, so it fails (exit code 3) while a server has the store open: a live store's newest segment is being written and its segments sealed and compacted away, which a reader without the lock would report as damage.\n\nExample:\n  crowndb check --data-dir data || crowndb repair --data-dir data"
+    after_help = "Verify every record, segment header and footer of the store, reading the files directly. Prints one line per finding, `DAMAGE <file> offset <n>: <why>` or `WARNING ...` (what a crash leaves and the next open fixes), then a summary line. Hashes' and sets' heads and pages are verified too (a head or a page must decode; a damaged page is named by its collection epoch and bucket). Exit code 4 if anything is damaged (run `crowndb repair`), 0 otherwise.\n\nIt takes the directory lock, so it fails (exit code 3) while a server has the store open: a live store's newest segment is being written and its segments sealed and compacted away, which a reader without the lock would report as damage.\n\nExample:\n  crowndb check --data-dir data || crowndb repair --data-dir data"
 )]
 pub struct CheckArgs {
     #[command(flatten)]

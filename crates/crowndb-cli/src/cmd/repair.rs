@@ -13,7 +13,9 @@
 //! segment without a footer (what a crash leaves), the records end at the first one that
 //! does not verify, as at open: what follows was in flight and is only quarantined, so a
 //! torn batch never comes back in part. A key whose newest record was damaged reads as its
-//! previous version, if one survives.
+//! previous version, if one survives. So does a hash's or set's page: a collection that lost
+//! a page keeps every member of its other pages, and reads the lost bucket as an older
+//! version of that page, or as empty (its head's member count is then off by those).
 
 //!
 //! The work is the engine's (`crowndb::check` finds, `crowndb::repair` rewrites); this

@@ -9,13 +9,12 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use bytes::Bytes;
-use crowndb::{Db, WriteOptions};
+use crowndb::{Db, Txn, WriteOptions};
 
 use super::client::Client;
-use super::cmd::{command, connection, expire, keyspace, server, strings, transaction};
+use super::cmd::{command, connection, expire, hash, keyspace, object, server, set, strings, transaction};
 use super::reply::{self, Reply};
 use super::shared::Shared;
-use super::txn::Txn;
 use crate::resp::Frame;
 use crate::stats::incr;
 use crate::store::Writes;
@@ -264,6 +263,96 @@ pub static COMMANDS: &[Spec] = &[
         "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
         strings::incrbyfloat
     ),
+    // hashes
+    spec!("hset", -4, WF, KEY1, "hash", "2.0.0", "Creates or modifies the value of a field in a hash.", hash::hset),
+    spec!("hsetnx", 4, WF, KEY1, "hash", "2.0.0", "Sets the value of a field in a hash only when the field doesn't exist.", hash::hsetnx),
+    spec!("hmset", -4, WF, KEY1, "hash", "2.0.0", "Sets the values of multiple fields.", hash::hmset),
+    spec!("hget", 3, RF, KEY1, "hash", "2.0.0", "Returns the value of a field in a hash.", hash::hget),
+    spec!("hmget", -3, RF, KEY1, "hash", "2.0.0", "Returns the values of all fields in a hash.", hash::hmget),
+    spec!("hgetall", 2, R, KEY1, "hash", "2.0.0", "Returns all fields and values in a hash.", hash::hgetall),
+    spec!("hkeys", 2, R, KEY1, "hash", "2.0.0", "Returns all fields in a hash.", hash::hkeys),
+    spec!("hvals", 2, R, KEY1, "hash", "2.0.0", "Returns all values in a hash.", hash::hvals),
+    spec!("hlen", 2, RF, KEY1, "hash", "2.0.0", "Returns the number of fields in a hash.", hash::hlen),
+    spec!("hstrlen", 3, RF, KEY1, "hash", "3.2.0", "Returns the length of the value of a field.", hash::hstrlen),
+    spec!("hexists", 3, RF, KEY1, "hash", "2.0.0", "Determines whether a field exists in a hash.", hash::hexists),
+    spec!(
+        "hdel",
+        -3,
+        D,
+        KEY1,
+        "hash",
+        "2.0.0",
+        "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.",
+        hash::hdel
+    ),
+    spec!(
+        "hincrby",
+        4,
+        WF,
+        KEY1,
+        "hash",
+        "2.0.0",
+        "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.",
+        hash::hincrby
+    ),
+    spec!(
+        "hincrbyfloat",
+        4,
+        WF,
+        KEY1,
+        "hash",
+        "2.6.0",
+        "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.",
+        hash::hincrbyfloat
+    ),
+    spec!("hrandfield", -2, R, KEY1, "hash", "6.2.0", "Returns one or more random fields from a hash.", hash::hrandfield),
+    spec!("hscan", -3, R, KEY1, "hash", "2.8.0", "Iterates over fields and values of a hash.", hash::hscan),
+    // sets
+    spec!("sadd", -3, WF, KEY1, "set", "1.0.0", "Adds one or more members to a set. Creates the key if it doesn't exist.", set::sadd),
+    spec!(
+        "srem",
+        -3,
+        D,
+        KEY1,
+        "set",
+        "1.0.0",
+        "Removes one or more members from a set. Deletes the set if the last member was removed.",
+        set::srem
+    ),
+    spec!("sismember", 3, RF, KEY1, "set", "1.0.0", "Determines whether a member belongs to a set.", set::sismember),
+    spec!("smismember", -3, RF, KEY1, "set", "6.2.0", "Determines whether multiple members belong to a set.", set::smismember),
+    spec!("scard", 2, RF, KEY1, "set", "1.0.0", "Returns the number of members in a set.", set::scard),
+    spec!("smembers", 2, R, KEY1, "set", "1.0.0", "Returns all members of a set.", set::smembers),
+    spec!("srandmember", -2, R, KEY1, "set", "1.0.0", "Get one or multiple random members from a set", set::srandmember),
+    spec!(
+        "spop",
+        -2,
+        D,
+        KEY1,
+        "set",
+        "1.0.0",
+        "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.",
+        set::spop
+    ),
+    spec!("smove", 4, D, KEY12, "set", "1.0.0", "Moves a member from one set to another.", set::smove),
+    spec!("sinter", -2, R, KEYS, "set", "1.0.0", "Returns the intersect of multiple sets.", set::sinter),
+    spec!(
+        "sintercard",
+        -3,
+        R,
+        (0, 0, 0),
+        "set",
+        "7.0.0",
+        "Returns the number of members of the intersect of multiple sets.",
+        set::sintercard
+    ),
+    spec!("sunion", -2, R, KEYS, "set", "1.0.0", "Returns the union of multiple sets.", set::sunion),
+    spec!("sdiff", -2, R, KEYS, "set", "1.0.0", "Returns the difference of multiple sets.", set::sdiff),
+    spec!("sinterstore", -3, W, KEYS, "set", "1.0.0", "Stores the intersect of multiple sets in a key.", set::sinterstore),
+    spec!("sunionstore", -3, W, KEYS, "set", "1.0.0", "Stores the union of multiple sets in a key.", set::sunionstore),
+    spec!("sdiffstore", -3, W, KEYS, "set", "1.0.0", "Stores the difference of multiple sets in a key.", set::sdiffstore),
+    spec!("sscan", -3, R, KEY1, "set", "2.8.0", "Iterates over members of a set.", set::sscan),
+    spec!("object", -2, &["readonly"], (2, 2, 1), "generic", "2.2.3", "A container for object introspection commands.", object::object),
     // keyspace
     spec!("del", -2, &["write"], KEYS, "generic", "1.0.0", "Deletes one or more keys.", keyspace::del),
     spec!("unlink", -2, D, KEYS, "generic", "4.0.0", "Asynchronously deletes one or more keys.", keyspace::del),
@@ -377,23 +466,24 @@ pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
 }
 
 /// What a command sees: the shared state, its client, and the batch's sync bookkeeping.
-pub struct Ctx<'a> {
+pub struct Ctx<'a, 't> {
     pub shared: &'a Shared,
     pub client: &'a mut Client,
     /// The write options, and the sync the batch owes (durability `always`).
     pub writes: Writes,
-    /// Inside an atomic EXEC: the overlay the commands read and write instead of the store.
-    pub txn: Option<Txn>,
+    /// Inside an atomic EXEC: the engine transaction every queued command reads and stages on.
+    pub txn: Option<&'a mut Txn<'t>>,
 }
 
-impl<'a> Ctx<'a> {
+impl<'a> Ctx<'a, '_> {
     /// The context of one batch of a client's requests, outside any transaction.
-    pub fn new(shared: &'a Shared, client: &'a mut Client) -> Ctx<'a> {
+    pub fn new(shared: &'a Shared, client: &'a mut Client) -> Self {
         Ctx { shared, client, writes: Writes::new(shared.config.durability), txn: None }
     }
 
-    /// The store itself, for commands that never run on a transaction's overlay (KEYS, SCAN,
-    /// FLUSH, WATCH ...: see `txn::runs_on_overlay`); key commands use `entry`, `put`, `update` ...
+    /// The store itself, for commands that never run inside EXEC's transaction (KEYS, SCAN,
+    /// FLUSH, WATCH ...: see `txn::runs_on_overlay`); key commands use `entry`, `put`, `update`,
+    /// `transaction`, `read` ...
     pub fn db(&self) -> &Db {
         &self.shared.db
     }

@@ -88,10 +88,25 @@ pub fn cstr(arg: &[u8]) -> &[u8] {
     arg.iter().position(|&b| b == 0).map_or(arg, |i| &arg[..i])
 }
 
-/// A store failure, as a generic error (the message names the file or limit involved).
+/// `WRONGTYPE Operation against a key holding the wrong kind of value`.
+pub fn wrong_type() -> Frame {
+    Frame::error(crowndb::Error::WrongType.to_string())
+}
+
+/// A store failure as a reply: WRONGTYPE for a key of another type (Redis's own error code),
+/// a clear sentence for a member too large for a collection page, else a generic error (the
+/// message names the file or limit involved).
 pub fn engine(err: crowndb::Error) -> Frame {
-    tracing::warn!("store error: {err}");
-    Frame::err(err.to_string())
+    match err {
+        crowndb::Error::WrongType => wrong_type(),
+        crowndb::Error::TooLarge { what: "collection member", size, limit } => Frame::err(format!(
+            "member of {size} bytes (with its value) is too large: CrownDB keeps members of hashes and sets up to {limit} bytes"
+        )),
+        err => {
+            tracing::warn!("store error: {err}");
+            Frame::err(err.to_string())
+        }
+    }
 }
 
 /// A key longer than the store allows.

@@ -1,181 +1,158 @@
-//! The store as commands see it, and the transaction overlay that makes EXEC one batch on disk.
+//! The store as commands see it: directly, or inside EXEC through the one engine transaction
+//! (`crowndb::Txn`) the whole queue runs in.
 //!
-//! Commands reach keys only through the `Ctx` methods below (`entry`, `contains`, `put`,
-//! `update`, `delete`, `touch`, `write`, `write_if`), which are also `Ctx`'s implementation of
-//! the store layer's [`Keys`], so the store functions (append, counters, deadline changes) run
-//! on either. Outside a transaction they are the `Db` calls of the same names. Inside an atomic EXEC they read and write a [`Txn`]: an overlay seeded with the
-//! live entries of every key the queued commands name (read under the store's writer lock by
-//! `Db::write_if`), where each write replaces the key's entry. When the queue has run, the keys
-//! written become one `WriteBatch`, appended by that same `write_if` as one checksummed envelope:
-//! after a crash the transaction is on disk whole or not at all, and no other writer (another
-//! protocol, a background expiry) comes between its reads and its writes.
-
-use std::collections::HashMap;
+//! Commands reach keys only through the `Ctx` methods below: the string operations (`entry`,
+//! `contains`, `put`, `update`, `delete`, `touch`, `write`, `write_if`, also `Ctx`'s
+//! implementation of the store layer's [`Keys`]), the type-aware ones (`key_type`,
+//! `deadline`, `retime_with`), and for collections `transaction` and `read`. Outside EXEC they
+//! are the `Db` calls of the same names (a collection command is one `Db::transaction`: one
+//! batch). Inside EXEC (`cmd/transaction.rs`) every one of them reads and stages on the same
+//! `crowndb::Txn`, which holds the store's writer lock until the queue has run and then
+//! appends everything it staged as one batch: after a crash the transaction is on disk whole
+//! or not at all, whatever mix of strings, hashes and sets it wrote.
 
 use bytes::Bytes;
-use crowndb::{Entry, Update, UpdateOutcome, WriteBatch, WriteOptions};
+use crowndb::{Entry, KeyState, KeyType, ReadRecords, Update, UpdateOutcome, WriteOptions};
 
 use super::dispatch::{lookup, Ctx};
 use super::reply::{self, MAX_KEY_LEN};
 use crate::resp::Frame;
-use crate::store::{now_ms, to_batch, Keys, Op};
+use crate::store::{to_batch, Keys, Op};
 
-/// One key of the overlay.
-struct Slot {
-    /// Whether the key had a live entry when the transaction started (a delete must remove it).
-    stored: bool,
-    /// The key's entry as the transaction sees it now.
-    now: Option<Entry>,
-    /// When the transaction first wrote the key (the batch keeps that order), if it did.
-    written: Option<usize>,
-}
-
-/// The keys of one transaction: their entries as it sees them, and what it wrote.
-pub struct Txn {
-    slots: HashMap<Bytes, Slot>,
-    writes: usize,
-}
-
-impl Txn {
-    /// An overlay over `keys`, whose live entries are `entries`.
-    pub fn new(keys: &[Bytes], entries: &[Option<Entry>]) -> Txn {
-        let slots =
-            keys.iter().zip(entries).map(|(k, e)| (k.clone(), Slot { stored: e.is_some(), now: e.clone(), written: None })).collect();
-        Txn { slots, writes: 0 }
-    }
-
-    fn slot(&mut self, key: &[u8]) -> Result<&mut Slot, Frame> {
-        // Every key a queued command names is seeded (`declared_keys`); a miss is a bug, and
-        // reading the store here would deadlock on the writer lock `write_if` holds.
-        self.slots.get_mut(key).ok_or_else(|| Frame::err("internal error: a command inside EXEC used a key not among its arguments"))
-    }
-
-    fn get(&mut self, key: &[u8]) -> Result<Option<Entry>, Frame> {
-        let slot = self.slot(key)?;
-        // A deadline set earlier in the transaction may have passed since.
-        if slot.now.as_ref().is_some_and(|e| e.expires_at_ms.is_some_and(|at| at <= now_ms())) {
-            slot.now = None;
-        }
-        Ok(slot.now.clone())
-    }
-
-    fn set(&mut self, key: &[u8], entry: Option<Entry>) -> Result<(), Frame> {
-        let order = self.writes;
-        let slot = self.slot(key)?;
-        slot.now = entry;
-        if slot.written.is_none() {
-            slot.written = Some(order);
-            self.writes += 1;
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, ops: Vec<Op>) -> Result<(), Frame> {
-        for op in ops {
-            match op {
-                Op::Put { key, value, flags, expires_at_ms } => {
-                    self.set(key, Some(Entry { value: value.into_owned(), version: 0, flags, expires_at_ms }))?
-                }
-                Op::Delete { key } => self.set(key, None)?,
-            }
-        }
-        Ok(())
-    }
-
-    /// The transaction's writes: the last state of every key it wrote, in first-write order.
-    /// A key that did not exist and does not exist now needs nothing.
-    pub fn into_batch(self) -> WriteBatch {
-        let mut written: Vec<(usize, Bytes, Slot)> =
-            self.slots.into_iter().filter_map(|(k, s)| s.written.map(|order| (order, k, s))).collect();
-        written.sort_by_key(|w| w.0);
-        let mut batch = WriteBatch::new();
-        for (_, key, slot) in written {
-            match slot.now {
-                Some(e) => {
-                    batch.put_with(&key, &e.value, e.flags, e.expires_at_ms);
-                }
-                None if slot.stored => {
-                    batch.delete(&key);
-                }
-                None => {}
-            }
-        }
-        batch
-    }
-}
-
-/// Commands without keys that an atomic EXEC may run: they touch neither the store nor
+/// Commands without keys in the table (SINTERCARD's are after a count) that an EXEC transaction may run: they touch neither the store nor
 /// anything the store's writer lock guards. Any other keyless command (KEYS, SCAN, DBSIZE,
-/// RANDOMKEY, FLUSHALL, INFO, SAVE, CONFIG, CLIENT ...) makes EXEC run its queue the old way.
-const KEYLESS_IN_ATOMIC_EXEC: &[&str] = &["ping", "echo", "time", "select", "lastsave"];
+/// RANDOMKEY, FLUSHALL, INFO, SAVE, CONFIG, CLIENT ...) makes EXEC run its queue command by
+/// command (isolated by the exec lock, not one batch).
+const KEYLESS_IN_ATOMIC_EXEC: &[&str] = &["ping", "echo", "time", "select", "lastsave", "sintercard"];
 
-/// Whether the queued command can run on the overlay.
+/// Whether the queued command can run inside EXEC's engine transaction.
 pub fn runs_on_overlay(args: &[Bytes]) -> bool {
     lookup(&args[0]).is_some_and(|spec| spec.keys != (0, 0, 0) || KEYLESS_IN_ATOMIC_EXEC.contains(&spec.name))
 }
 
-/// The keys a queued command names, from the command table's key positions (as Redis's
-/// COMMAND GETKEYS); keys too long to store are left out (commands treat them as absent).
-pub fn declared_keys(args: &[Bytes], into: &mut Vec<Bytes>) {
-    let Some(spec) = lookup(&args[0]) else { return };
-    let (first, last, step) = spec.keys;
-    if first <= 0 || step <= 0 {
-        return;
-    }
-    let argc = args.len() as i64;
-    let last = if last < 0 { argc + i64::from(last) } else { i64::from(last) };
-    let mut i = i64::from(first);
-    while i <= last && i < argc {
-        let key = &args[i as usize];
-        if key.len() <= MAX_KEY_LEN {
-            into.push(key.clone());
-        }
-        i += i64::from(step);
-    }
+/// What `key` holds, from a transaction or a read view.
+pub fn key_type_in(r: &mut dyn ReadRecords, key: &[u8]) -> crowndb::Result<Option<KeyType>> {
+    Ok(match r.key_state(key)? {
+        KeyState::Absent => None,
+        KeyState::Other => Some(KeyType::String),
+        KeyState::Collection { head, .. } => Some(KeyType::from(head.kind)),
+    })
 }
 
-impl Ctx<'_> {
-    /// The live entry of `key` (a key too long to store is absent).
+impl Ctx<'_, '_> {
+    /// Runs `f` in a read-write transaction: EXEC's, or one of its own (one batch, synced as
+    /// the connection's writes are). Staging nothing writes nothing.
+    pub fn transaction<T>(&mut self, f: impl FnOnce(&mut crowndb::Txn<'_>) -> crowndb::Result<T>) -> Result<T, Frame> {
+        if let Some(txn) = &mut self.txn {
+            return f(txn).map_err(reply::engine);
+        }
+        let opts = self.write_options();
+        self.shared.db.transaction(&opts, f).map_err(reply::engine)
+    }
+
+    /// Runs `f` on a consistent view: EXEC's transaction, or a `Db::read` without the writer lock.
+    pub fn read<T>(&mut self, f: impl FnOnce(&mut dyn ReadRecords) -> crowndb::Result<T>) -> Result<T, Frame> {
+        if let Some(txn) = &mut self.txn {
+            return f(*txn).map_err(reply::engine);
+        }
+        self.shared.db.read(|view| f(view)).map_err(reply::engine)
+    }
+
+    /// What `key` holds (a key too long to store holds nothing).
+    pub fn key_type(&mut self, key: &[u8]) -> Result<Option<KeyType>, Frame> {
+        if key.len() > MAX_KEY_LEN {
+            return Ok(None);
+        }
+        self.read(|r| key_type_in(r, key))
+    }
+
+    /// The deadline of whatever `key` holds: `None` if it holds nothing, `Some(None)` if it
+    /// never expires.
+    pub fn deadline(&mut self, key: &[u8]) -> Result<Option<Option<u64>>, Frame> {
+        if key.len() > MAX_KEY_LEN {
+            return Ok(None);
+        }
+        let state = self.read(|r| r.key_state(key))?;
+        match state {
+            KeyState::Absent => Ok(None),
+            KeyState::Collection { expires_at_ms, .. } => Ok(Some((expires_at_ms != 0).then_some(expires_at_ms))),
+            KeyState::Other => Ok(self.entry(key)?.map(|e| e.expires_at_ms)),
+        }
+    }
+
+    /// A deadline change decided atomically on a key of any type (`Db::touch_with`):
+    /// `decide` gets the current deadline and returns the new one (`Some(None)`: none) or
+    /// `None` to write nothing. `None` if the key holds nothing; else whether it was changed.
+    pub fn retime_with(&mut self, key: &[u8], decide: impl FnOnce(Option<u64>) -> Option<Option<u64>>) -> Result<Option<bool>, Frame> {
+        let Some(txn) = &mut self.txn else {
+            let opts = self.write_options();
+            let done = self.shared.db.touch_with(key, &opts, decide).map_err(reply::engine)?;
+            return Ok(done.map(|(_, written)| written.is_some()));
+        };
+        let state = txn.key_state(key).map_err(reply::engine)?;
+        let current = match &state {
+            KeyState::Absent => return Ok(None),
+            KeyState::Collection { expires_at_ms, .. } => (*expires_at_ms != 0).then_some(*expires_at_ms),
+            KeyState::Other => txn.get(key).map_err(reply::engine)?.and_then(|e| e.expires_at_ms),
+        };
+        let Some(to) = decide(current) else { return Ok(Some(false)) };
+        set_deadline(txn, key, to).map_err(reply::engine)?;
+        Ok(Some(true))
+    }
+
+    /// The live entry of `key` (a key too long to store is absent); WRONGTYPE for a collection.
     pub fn entry(&mut self, key: &[u8]) -> Result<Option<Entry>, Frame> {
         if key.len() > MAX_KEY_LEN {
             return Ok(None);
         }
         match &mut self.txn {
-            Some(txn) => txn.get(key),
+            Some(txn) => txn.get(key).map_err(reply::engine),
             None => self.shared.db.get_entry(key).map_err(reply::engine),
         }
     }
 
-    /// Whether `key` has a live value (a key too long to store has none).
+    /// The live entry of `key` if it holds a string; `None` for a collection (MGET).
+    pub fn string_entry(&mut self, key: &[u8]) -> Result<Option<Entry>, Frame> {
+        if key.len() > MAX_KEY_LEN {
+            return Ok(None);
+        }
+        let found = match &mut self.txn {
+            Some(txn) => txn.get(key),
+            None => self.shared.db.get_entry(key),
+        };
+        match found {
+            Err(crowndb::Error::WrongType) => Ok(None),
+            other => other.map_err(reply::engine),
+        }
+    }
+
+    /// Whether `key` has a live value of any type (a key too long to store has none).
     pub fn contains(&mut self, key: &[u8]) -> Result<bool, Frame> {
         if key.len() > MAX_KEY_LEN {
             return Ok(false);
         }
         match &mut self.txn {
-            Some(txn) => Ok(txn.get(key)?.is_some()),
+            Some(txn) => Ok(!matches!(txn.key_state(key).map_err(reply::engine)?, KeyState::Absent)),
             None => self.shared.db.contains_key(key).map_err(reply::engine),
         }
     }
 
-    /// Stores `value` with `opts.flags` and `opts.expires_at_ms`; the new version (0 inside EXEC).
+    /// Stores `value` with `opts.flags` and `opts.expires_at_ms`, replacing whatever the key
+    /// held; the new version (0 inside EXEC).
     pub fn put(&mut self, key: &[u8], value: &[u8], opts: &WriteOptions) -> Result<u64, Frame> {
         match &mut self.txn {
-            Some(txn) => txn
-                .set(key, Some(Entry { value: value.to_vec(), version: 0, flags: opts.flags, expires_at_ms: opts.expires_at_ms }))
-                .map(|()| 0),
+            Some(txn) => txn.put(key, value, opts).map(|()| 0).map_err(reply::engine),
             None => self.shared.db.put_opt(key, value, opts).map_err(reply::engine),
         }
     }
 
-    /// `Db::touch`: a new deadline for a live key, rewriting only its record; the new version
-    /// (0 inside EXEC), or `None` if the key has no live value.
+    /// `Db::touch`: a new deadline for a live key of any type, rewriting only its record (or
+    /// head); the new version (0 inside EXEC), or `None` if the key has no live value.
     pub fn touch(&mut self, key: &[u8], expires_at_ms: Option<u64>) -> Result<Option<u64>, Frame> {
-        let Some(txn) = &mut self.txn else {
+        if self.txn.is_none() {
             return self.shared.db.touch(key, expires_at_ms).map_err(reply::engine);
-        };
-        let Some(entry) = txn.get(key)? else { return Ok(None) };
-        txn.set(key, Some(Entry { expires_at_ms, ..entry }))?;
-        Ok(Some(0))
+        }
+        Ok(self.retime_with(key, |_| Some(expires_at_ms))?.map(|_| 0))
     }
 
     /// `Db::update`: `f` decides from the key's live entry, with no other write in between.
@@ -183,37 +160,34 @@ impl Ctx<'_> {
         let Some(txn) = &mut self.txn else {
             return self.shared.db.update(key, opts, f).map_err(reply::engine);
         };
-        let current = txn.get(key)?;
+        let current = txn.get(key).map_err(reply::engine)?;
         match f(current.as_ref()) {
             Update::Keep => Ok(UpdateOutcome::Kept),
             Update::Put { value, flags, expires_at_ms } => {
-                txn.set(key, Some(Entry { value, version: 0, flags, expires_at_ms }))?;
+                let opts = WriteOptions { flags, expires_at_ms, ..WriteOptions::default() };
+                txn.put(key, &value, &opts).map_err(reply::engine)?;
                 Ok(UpdateOutcome::Stored(0))
             }
             Update::Delete if current.is_some() => {
-                txn.set(key, None)?;
+                txn.delete(key).map_err(reply::engine)?;
                 Ok(UpdateOutcome::Deleted)
             }
             Update::Delete => Ok(UpdateOutcome::Kept),
         }
     }
 
-    /// Deletes `key`; whether it had a live value.
+    /// Deletes `key`, whatever it holds; whether it had a live value.
     pub fn delete(&mut self, key: &[u8], opts: &WriteOptions) -> Result<bool, Frame> {
-        let Some(txn) = &mut self.txn else {
-            return self.shared.db.delete_opt(key, opts).map_err(reply::engine);
-        };
-        let existed = txn.get(key)?.is_some();
-        if existed {
-            txn.set(key, None)?;
+        match &mut self.txn {
+            Some(txn) => txn.delete(key).map_err(reply::engine),
+            None => self.shared.db.delete_opt(key, opts).map_err(reply::engine),
         }
-        Ok(existed)
     }
 
     /// Applies `ops` together (one batch: all or nothing, even across a crash).
     pub fn write(&mut self, ops: Vec<Op>, opts: &WriteOptions) -> Result<(), Frame> {
         match &mut self.txn {
-            Some(txn) => txn.apply(ops),
+            Some(txn) => apply(txn, ops).map_err(reply::engine),
             None => self.shared.db.write_opt(&to_batch(&ops), opts).map_err(reply::engine),
         }
     }
@@ -229,10 +203,10 @@ impl Ctx<'_> {
         let Some(txn) = &mut self.txn else {
             return self.shared.db.write_if(keys, opts, |entries| f(entries).map(|ops| to_batch(&ops))).map_err(reply::engine);
         };
-        let entries = keys.iter().map(|key| txn.get(key)).collect::<Result<Vec<_>, Frame>>()?;
+        let entries = keys.iter().map(|key| txn.get(key)).collect::<crowndb::Result<Vec<_>>>().map_err(reply::engine)?;
         match f(&entries) {
             Some(ops) if !ops.is_empty() => {
-                txn.apply(ops)?;
+                apply(txn, ops).map_err(reply::engine)?;
                 Ok(true)
             }
             _ => Ok(false),
@@ -240,9 +214,44 @@ impl Ctx<'_> {
     }
 }
 
+/// Stages `ops` in order.
+fn apply(txn: &mut crowndb::Txn<'_>, ops: Vec<Op>) -> crowndb::Result<()> {
+    for op in ops {
+        match op {
+            Op::Put { key, value, flags, expires_at_ms } => {
+                txn.put(key, &value, &WriteOptions { flags, expires_at_ms, ..WriteOptions::default() })?
+            }
+            Op::Delete { key } => {
+                txn.delete(key)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Gives a live key of any type a new deadline inside a transaction (a past one deletes it).
+fn set_deadline(txn: &mut crowndb::Txn<'_>, key: &[u8], to: Option<u64>) -> crowndb::Result<()> {
+    if to.is_some_and(|at| at <= crate::store::now_ms()) {
+        txn.delete(key)?;
+        return Ok(());
+    }
+    match txn.key_state(key)? {
+        KeyState::Absent => {}
+        KeyState::Collection { .. } => {
+            txn.set_collection_expiry(key, to.unwrap_or(0))?;
+        }
+        KeyState::Other => {
+            if let Some(e) = txn.get(key)? {
+                txn.put(key, &e.value, &WriteOptions { flags: e.flags, expires_at_ms: to, ..WriteOptions::default() })?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The store layer's functions run on a command's context: on the store, or inside EXEC on
-/// the transaction's overlay.
-impl Keys for Ctx<'_> {
+/// its transaction.
+impl Keys for Ctx<'_, '_> {
     type Error = Frame;
 
     fn entry(&mut self, key: &[u8]) -> Result<Option<Entry>, Frame> {
@@ -292,33 +301,11 @@ mod tests {
     }
 
     #[test]
-    fn declared_keys_follow_the_command_table() {
-        let mut keys = Vec::new();
-        declared_keys(&args(&["MSET", "a", "1", "b", "2"]), &mut keys);
-        declared_keys(&args(&["copy", "c", "d", "REPLACE"]), &mut keys);
-        declared_keys(&args(&["del", "e", "f", "g"]), &mut keys);
-        declared_keys(&args(&["ping"]), &mut keys);
-        assert_eq!(keys, args(&["a", "b", "c", "d", "e", "f", "g"]));
+    fn keyless_commands_that_walk_the_store_leave_the_transaction() {
         assert!(runs_on_overlay(&args(&["get", "a"])));
+        assert!(runs_on_overlay(&args(&["HSET", "h", "f", "v"])));
         assert!(runs_on_overlay(&args(&["PING"])));
         assert!(!runs_on_overlay(&args(&["keys", "*"])));
         assert!(!runs_on_overlay(&args(&["flushall"])));
-    }
-
-    #[test]
-    fn the_batch_holds_the_last_state_of_each_written_key() {
-        let keys = args(&["a", "b", "c"]);
-        let entry = |v: &str| Some(Entry { value: v.as_bytes().to_vec(), version: 7, flags: 0, expires_at_ms: None });
-        let mut txn = Txn::new(&keys, &[entry("1"), None, None]);
-        txn.set(b"c", entry("x")).unwrap();
-        txn.set(b"c", None).unwrap();
-        txn.set(b"a", entry("2")).unwrap();
-        txn.set(b"a", None).unwrap();
-        txn.set(b"b", entry("3")).unwrap();
-        assert!(txn.get(b"zzz").is_err());
-        // c: created and deleted (nothing); a: deleted; b: put.
-        let mut expected = WriteBatch::new();
-        expected.delete(b"a").put(b"b", b"3");
-        assert_eq!(txn.into_batch(), expected);
     }
 }

@@ -82,8 +82,8 @@ impl Handler {
         Ok(result)
     }
 
-    pub(super) fn arith(&mut self, mode: ArithMode, key: &[u8], delta: u64, noreply: bool, out: &mut BytesMut) {
-        let result = self.arith_item(key, mode, delta, None, None, None);
+    /// Counts an incr/decr (classic or meta) as a hit or a miss, as memcached's stats do.
+    pub(super) fn count_arith<E>(&self, mode: ArithMode, result: &Result<ArithResult, E>) {
         let counters = &self.stats.counters;
         let (hits, misses) = match mode {
             ArithMode::Incr => (&counters.incr_hits, &counters.incr_misses),
@@ -94,6 +94,11 @@ impl Handler {
             Ok(ArithResult::NotFound) => incr(misses),
             _ => {}
         }
+    }
+
+    pub(super) fn arith(&mut self, mode: ArithMode, key: &[u8], delta: u64, noreply: bool, out: &mut BytesMut) {
+        let result = self.arith_item(key, mode, delta, None, None, None);
+        self.count_arith(mode, &result);
         if noreply {
             return;
         }

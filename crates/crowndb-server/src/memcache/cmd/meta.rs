@@ -128,16 +128,7 @@ impl Handler {
         let vivify = flags.vivify.map(|exptime| (flags.initial_or_default(), deadline(exptime, now)));
         let touch = flags.ttl.map(|exptime| deadline(exptime, now));
         let result = self.arith_item(key, mode, flags.delta_or_default(), flags.compare_cas, vivify, touch);
-        let counters = &self.stats.counters;
-        let (hits, misses) = match mode {
-            ArithMode::Incr => (&counters.incr_hits, &counters.incr_misses),
-            ArithMode::Decr => (&counters.decr_hits, &counters.decr_misses),
-        };
-        match result {
-            Ok(ArithResult::Done(..)) => incr(hits),
-            Ok(ArithResult::NotFound) => incr(misses),
-            _ => {}
-        }
+        self.count_arith(mode, &result);
         match result {
             Ok(ArithResult::Done(n, version, expires_at_ms)) => {
                 let ttl = match expires_at_ms {

@@ -90,6 +90,11 @@ pub(super) fn ttl_secs(entry: &Entry, now_ms: u64) -> i64 {
 
 /// The reply to an engine failure: one line, no `\r` or `\n` from the message.
 pub(crate) fn engine_error(out: &mut BytesMut, err: &crowndb::Error) {
+    if matches!(err, crowndb::Error::WrongType) {
+        // A hash or set written over the Redis protocol: never read or rewritten as an item.
+        reply::server_error(out, "key holds a Redis hash or set; use the Redis protocol for it");
+        return;
+    }
     tracing::warn!("store error: {err}");
     let message: String = err.to_string().chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     reply::server_error(out, &message);

@@ -18,6 +18,10 @@ impl Handler {
         match touch {
             None => self.db.get_entry(key),
             Some(to) => {
+                // A collection is refused before its deadline changes (WrongType, no write).
+                if !matches!(to, Deadline::Expired) {
+                    self.db.get_entry(key)?;
+                }
                 let opts = self.writes.options();
                 get_and_retime(&mut self.db, key, to, &opts)
             }

@@ -60,6 +60,10 @@ fn write_general(stats: &ServerStats, out: &mut BytesMut, db: &crowndb::Db, conf
     reply::stat_u64(out, "disk_segments", store.segment_count() as u64);
     reply::stat_u64(out, "disk_dead_bytes", store.dead_bytes);
     reply::stat_u64(out, "index_memory_bytes", store.index_memory_bytes);
+    reply::stat_u64(out, "syncs", store.sync.syncs);
+    reply::stat_u64(out, "sync_waits", store.sync.waits);
+    reply::stat_u64(out, "sync_wait_micros", store.sync.wait_micros);
+    reply::stat_u64(out, "false_candidate_reads", store.false_candidate_reads);
     reply::end(out);
 }
 

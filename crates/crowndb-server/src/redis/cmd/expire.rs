@@ -1,7 +1,8 @@
 //! Expiry: EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT (NX, XX, GT, LT), TTL, PTTL, EXPIRETIME,
-//! PEXPIRETIME, PERSIST. A TTL is the record's deadline (`expires_at_ms`), the same one
-//! memcached's exptime sets; changing it is the store layer's `retime` (`Db::touch`: only the
-//! record is rewritten, not the value), and a deadline already past deletes the key.
+//! PEXPIRETIME, PERSIST, on keys of any type. A TTL is the record's deadline (of a string, or of
+//! a collection's head), the same one memcached's exptime sets; changing it is
+//! `Ctx::retime_with` (`Db::touch_with`: the condition is decided under the writer lock and
+//! only the record or head is rewritten), and a deadline already past deletes the key.
 
 use bytes::Bytes;
 
@@ -54,16 +55,22 @@ fn expire_generic(ctx: &mut Ctx, args: &[Bytes], unit: ExpireArg, name: &str) ->
     let opts = ctx.write_options();
     let to = Deadline::at_unix_ms(at, now_ms());
     let conditional = conditions.nx || conditions.xx || conditions.gt || conditions.lt;
-    let result = if conditional {
-        store::retime_if(ctx, key, to, &opts, |e| match e.expires_at_ms {
-            // No TTL counts as an infinite one for GT and LT.
-            None => !conditions.xx && !conditions.gt,
-            Some(old) => !conditions.nx && (!conditions.gt || at > old as i64) && (!conditions.lt || at < old as i64),
-        })?
-    } else {
-        store::retime(ctx, key, to, &opts)?
+    let allow = |current: Option<u64>| match current {
+        _ if !conditional => true,
+        // No TTL counts as an infinite one for GT and LT.
+        None => !conditions.xx && !conditions.gt,
+        Some(old) => !conditions.nx && (!conditions.gt || at > old as i64) && (!conditions.lt || at < old as i64),
     };
-    Ok(Frame::Integer(i64::from(result.done())))
+    let done = match to {
+        // A past deadline deletes the key (of any type) if the condition holds.
+        Deadline::Expired => {
+            let allowed = ctx.deadline(key)?.is_some_and(allow);
+            allowed && store::retime(ctx, key, to, &opts)?.done()
+        }
+        // Decided and written under the writer lock, on a string or a collection's head.
+        _ => ctx.retime_with(key, |current| allow(current).then_some(to.expires_at_ms()))? == Some(true),
+    };
+    Ok(Frame::Integer(i64::from(done)))
 }
 
 pub fn expire(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
@@ -84,10 +91,10 @@ pub fn pexpireat(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 /// -2 if the key is missing, -1 if it has no TTL, else `f(deadline_ms, now_ms)`.
 fn ttl_generic(ctx: &mut Ctx, args: &[Bytes], f: impl Fn(u64, u64) -> i64) -> Reply {
-    let Some(entry) = ctx.entry(&args[1])? else {
+    let Some(deadline) = ctx.deadline(&args[1])? else {
         return Ok(Frame::Integer(-2));
     };
-    Ok(Frame::Integer(match entry.expires_at_ms {
+    Ok(Frame::Integer(match deadline {
         None => -1,
         Some(at) => f(at, now_ms()),
     }))
@@ -112,7 +119,6 @@ pub fn pexpiretime(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 pub fn persist(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let key = writable_key(&args[1])?;
-    let opts = ctx.write_options();
-    let result = store::retime_if(ctx, key, Deadline::Never, &opts, |e| e.expires_at_ms.is_some())?;
-    Ok(Frame::Integer(i64::from(result.done())))
+    let done = ctx.retime_with(key, |current| current.is_some().then_some(None))?;
+    Ok(Frame::Integer(i64::from(done == Some(true))))
 }

@@ -1,12 +1,10 @@
 //! Keyspace commands: DEL, UNLINK, EXISTS, TYPE, TOUCH, RENAME, RENAMENX, COPY, RANDOMKEY,
 //! SCAN, KEYS, DBSIZE, FLUSHDB, FLUSHALL.
 //!
-//! RENAME, RENAMENX and COPY read the source, then write one `WriteBatch` (RENAME: put the
-//! destination and delete the source together, so a crash never leaves both or neither).
-//! The read and the batch are not one step: a write to the source by another client in
-//! between can be lost, as it could not be in Redis.
+//! Every command here works on keys of any type. RENAME, RENAMENX and COPY run in one
+//! `Db::transaction` (`txn.rename` / `txn.copy`): the checks and the writes are one step under
+//! the writer lock and one batch on disk (RENAME of a collection moves its head alone, O(1)).
 
-use std::borrow::Cow;
 use std::collections::HashSet;
 
 use bytes::Bytes;
@@ -15,7 +13,6 @@ use crate::redis::dispatch::Ctx;
 use crate::redis::glob;
 use crate::redis::reply::{self, is, parse_i64, writable_key, Reply, MAX_KEY_LEN};
 use crate::resp::Frame;
-use crate::store::Op;
 use crate::store::{blocking, flush_now};
 
 pub fn del(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
@@ -49,8 +46,8 @@ pub fn touch(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 }
 
 pub fn type_(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    let exists = ctx.contains(&args[1])?;
-    Ok(Frame::simple(if exists { "string" } else { "none" }))
+    let kind = ctx.key_type(&args[1])?;
+    Ok(Frame::simple(kind.map_or("none", |k| k.name())))
 }
 
 fn rename_generic(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> Reply {
@@ -58,29 +55,25 @@ fn rename_generic(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> Reply {
     if src.len() > MAX_KEY_LEN {
         return Err(Frame::err("no such key"));
     }
-    /// What the entries read under the writer lock decided.
+    /// What the transaction found.
     enum Verdict {
         NoSuchKey,
         Same,
         DestinationExists,
         Moved,
     }
-    let mut verdict = Verdict::NoSuchKey;
-    let opts = ctx.write_options();
-    // Read and written under one lock: no write can come between.
-    ctx.write_if(&[src, dst], &opts, |entries| {
-        let Some(entry) = &entries[0] else { return None };
+    let verdict = ctx.transaction(|txn| {
+        if txn.key_type(src)?.is_none() {
+            return Ok(Verdict::NoSuchKey);
+        }
         if src == dst {
-            verdict = Verdict::Same;
-            return None;
+            return Ok(Verdict::Same);
         }
-        if nx && entries[1].is_some() {
-            verdict = Verdict::DestinationExists;
-            return None;
+        if nx && txn.key_type(dst)?.is_some() {
+            return Ok(Verdict::DestinationExists);
         }
-        verdict = Verdict::Moved;
-        let value = Cow::Owned(entry.value.clone());
-        Some(vec![Op::Put { key: dst, value, flags: entry.flags, expires_at_ms: entry.expires_at_ms }, Op::Delete { key: src }])
+        txn.rename(src, dst)?;
+        Ok(Verdict::Moved)
     })?;
     match verdict {
         Verdict::NoSuchKey => Err(Frame::err("no such key")),
@@ -123,14 +116,11 @@ pub fn copy(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if src.len() > MAX_KEY_LEN {
         return Ok(Frame::Integer(0));
     }
-    let opts = ctx.write_options();
-    let copied = ctx.write_if(&[src, dst], &opts, |entries| {
-        let entry = entries[0].as_ref()?;
-        if !replace && entries[1].is_some() {
-            return None;
+    let copied = ctx.transaction(|txn| {
+        if txn.key_type(src)?.is_none() || (!replace && txn.key_type(dst)?.is_some()) {
+            return Ok(false);
         }
-        let value = Cow::Owned(entry.value.clone());
-        Some(vec![Op::Put { key: dst, value, flags: entry.flags, expires_at_ms: entry.expires_at_ms }])
+        txn.copy(src, dst)
     })?;
     Ok(Frame::Integer(copied as i64))
 }
@@ -171,7 +161,7 @@ fn random_u64() -> u64 {
 /// A cursor as Redis 7.0 reads it (`parseScanCursorOrReply`: `strtoul`): up to a NUL byte, an
 /// optional sign, decimal digits (none at all is 0); no leading space, no overflow. A negative
 /// cursor wraps (`-1` is 2^64 - 1: past every shard, a finished walk).
-fn parse_cursor(arg: &[u8]) -> Option<u64> {
+pub fn parse_cursor(arg: &[u8]) -> Option<u64> {
     let text = reply::cstr(arg);
     let (negative, digits) = match text.first() {
         Some(b'-') => (true, &text[1..]),
@@ -194,7 +184,7 @@ pub fn scan(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let cursor = parse_cursor(&args[1]).ok_or_else(|| Frame::err("invalid cursor"))?;
     let mut count = 10usize;
     let mut pattern: Option<&[u8]> = None;
-    let mut only_strings = true;
+    let mut only_type: Option<Vec<u8>> = None;
     let mut i = 2;
     while i < args.len() {
         if i + 1 >= args.len() {
@@ -209,18 +199,27 @@ pub fn scan(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         } else if is(&args[i], "MATCH") {
             pattern = Some(&args[i + 1]);
         } else if is(&args[i], "TYPE") {
-            only_strings = is(&args[i + 1], "string");
+            only_type = Some(args[i + 1].to_ascii_lowercase());
         } else {
             return Err(reply::syntax_error());
         }
         i += 2;
     }
     let page = ctx.db().scan(cursor, count).map_err(reply::engine)?;
-    let keys = if only_strings {
-        page.keys.into_iter().filter(|k| pattern.is_none_or(|p| p == b"*" || glob::matches(p, k))).map(Frame::bulk).collect()
-    } else {
-        Vec::new()
-    };
+    let mut keys = Vec::with_capacity(page.keys.len());
+    for key in page.keys {
+        if !pattern.is_none_or(|p| p == b"*" || glob::matches(p, &key)) {
+            continue;
+        }
+        if let Some(wanted) = &only_type {
+            // A key that expired or went since the walk read it has no type: left out.
+            let kind = ctx.key_type(&key)?;
+            if kind.is_none_or(|k| k.name().as_bytes() != &wanted[..]) {
+                continue;
+            }
+        }
+        keys.push(Frame::bulk(key));
+    }
     Ok(Frame::Array(vec![Frame::bulk(page.cursor.to_string()), Frame::Array(keys)]))
 }
 

@@ -1,11 +1,15 @@
 //! The commands, one file per group. Each function takes the request's arguments (name first,
 //! arity already checked by the dispatcher) and returns the reply.
 
+pub mod collections;
 pub mod command;
 pub mod connection;
 pub mod expire;
+pub mod hash;
 pub mod keyspace;
+pub mod object;
 pub mod server;
+pub mod set;
 pub mod strings;
 pub mod transaction;
 

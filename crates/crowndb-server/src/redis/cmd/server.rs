@@ -111,6 +111,12 @@ fn write_section(ctx: &Ctx, section: &str, out: &mut String) {
             field("crowndb_dead_bytes", &store.dead_bytes);
             field("crowndb_disk_bytes_written", &store.disk_bytes_written);
             field("crowndb_syncs", &store.syncs);
+            // Group commit: writes that waited for a sync, and their mean wait (append to ack).
+            field("crowndb_sync_waits", &store.sync.waits);
+            field("crowndb_sync_writes_per_sync", &format!("{:.2}", store.sync.waits as f64 / store.sync.syncs.max(1) as f64));
+            field("crowndb_sync_wait_us_mean", &format!("{:.1}", store.sync.wait_micros as f64 / store.sync.waits.max(1) as f64));
+            // Index precision: records of other keys read by lookups (see docs/architecture.md).
+            field("crowndb_false_candidate_reads", &store.false_candidate_reads);
         }
         "stats" => {
             field("total_connections_received", &load(&counters.total_connections_received));
@@ -230,6 +236,7 @@ fn parameters(ctx: &Ctx) -> Vec<(&'static str, String)> {
     let shared = ctx.shared;
     let settings = shared.settings();
     let config = &shared.config;
+    let limits = shared.db.collection_limits();
     let (bind, port) = match shared.bind_addr() {
         Some(addr) => (addr.ip().to_string(), addr.port()),
         None => (String::new(), shared.port),
@@ -247,6 +254,10 @@ fn parameters(ctx: &Ctx) -> Vec<(&'static str, String)> {
         ("databases", "1".to_string()),
         ("dbfilename", "dump.rdb".to_string()),
         ("dir", config.data_dir.display().to_string()),
+        ("hash-max-listpack-entries", limits.hash_max_listpack_entries.to_string()),
+        ("hash-max-listpack-value", limits.hash_max_listpack_value.to_string()),
+        ("hash-max-ziplist-entries", limits.hash_max_listpack_entries.to_string()),
+        ("hash-max-ziplist-value", limits.hash_max_listpack_value.to_string()),
         ("io-threads", config.worker_threads().to_string()),
         ("loglevel", "notice".to_string()),
         ("maxclients", config.max_connections.to_string()),
@@ -257,6 +268,9 @@ fn parameters(ctx: &Ctx) -> Vec<(&'static str, String)> {
         ("proto-max-bulk-len", settings.limits.max_bulk_len.to_string()),
         ("requirepass", settings.requirepass.map(|p| String::from_utf8_lossy(&p).into_owned()).unwrap_or_default()),
         ("save", String::new()),
+        ("set-max-intset-entries", limits.set_max_intset_entries.to_string()),
+        ("set-max-listpack-entries", limits.set_max_listpack_entries.to_string()),
+        ("set-max-listpack-value", limits.set_max_listpack_value.to_string()),
         ("tcp-keepalive", "60".to_string()),
         ("timeout", settings.timeout.map_or(0, |d| d.as_secs()).to_string()),
     ]
@@ -328,6 +342,7 @@ pub fn config(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 fn config_set(ctx: &mut Ctx, pairs: &[Bytes]) -> Reply {
     let failed = |name: &str, why: &str| Frame::err(format!("CONFIG SET failed (possibly related to argument '{name}') - {why}"));
     let mut settings = ctx.shared.settings();
+    let mut limits = ctx.db().collection_limits();
     for pair in pairs.chunks(2) {
         let name = reply::text(&pair[0]).to_ascii_lowercase();
         let value = &pair[1];
@@ -361,12 +376,33 @@ fn config_set(ctx: &mut Ctx, pairs: &[Bytes]) -> Reply {
             // Snapshot schedules and log levels have no effect here; accepted so tools that set
             // them keep working.
             "save" | "loglevel" => {}
+            "hash-max-listpack-entries"
+            | "hash-max-ziplist-entries"
+            | "hash-max-listpack-value"
+            | "hash-max-ziplist-value"
+            | "set-max-intset-entries"
+            | "set-max-listpack-entries"
+            | "set-max-listpack-value" => {
+                let n = parse_memory(value)
+                    .and_then(|n| usize::try_from(n).ok())
+                    .ok_or_else(|| failed(&name, "argument couldn't be parsed into an integer"))?;
+                let slot = match name.as_str() {
+                    "hash-max-listpack-entries" | "hash-max-ziplist-entries" => &mut limits.hash_max_listpack_entries,
+                    "hash-max-listpack-value" | "hash-max-ziplist-value" => &mut limits.hash_max_listpack_value,
+                    "set-max-intset-entries" => &mut limits.set_max_intset_entries,
+                    "set-max-listpack-entries" => &mut limits.set_max_listpack_entries,
+                    _ => &mut limits.set_max_listpack_value,
+                };
+                *slot = n;
+            }
             _ => {
                 return Err(Frame::err(format!("Unknown option or number of arguments for CONFIG SET - '{}'", reply::text(&pair[0]))));
             }
         }
     }
     ctx.shared.update_settings(|live| *live = settings);
+    // Collections written from now on follow the new thresholds.
+    ctx.db().set_collection_limits(limits);
     Ok(Frame::ok())
 }
 

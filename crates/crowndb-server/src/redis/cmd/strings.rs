@@ -8,7 +8,7 @@
 use bytes::Bytes;
 use std::borrow::Cow;
 
-use crowndb::{Update, UpdateOutcome};
+use crowndb::Update;
 
 use super::ExpireArg;
 use crate::redis::dispatch::Ctx;
@@ -99,17 +99,32 @@ pub fn set(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         ctx.put(key, &args[2], &opts)?;
         return Ok(Frame::ok());
     }
-    let mut old = None;
-    let mut stored = false;
-    ctx.update(key, &opts, |current| {
-        old = current.map(|e| e.value.clone());
-        if (options.nx && current.is_some()) || (options.xx && current.is_none()) {
-            return Update::Keep;
+    // Any type counts as existing for NX / XX and is overwritten; GET of a collection is
+    // WRONGTYPE (and writes nothing), as in Redis.
+    let (old, stored) = ctx.transaction(|txn| {
+        let old = txn.get(key).or_else(|e| if options.get { Err(e) } else { Ok(None) })?;
+        let Some(kind) = txn.key_type(key)? else {
+            if options.xx {
+                return Ok((None, false));
+            }
+            txn.put(key, &args[2], &crowndb::WriteOptions { expires_at_ms: expires, ..opts })?;
+            return Ok((None, true));
+        };
+        if options.nx {
+            return Ok((old, false));
         }
-        stored = true;
-        let deadline = if options.keepttl { current.and_then(|e| e.expires_at_ms) } else { expires };
-        put(args[2].to_vec(), deadline)
+        let deadline = match (options.keepttl, kind) {
+            (false, _) => expires,
+            (true, crowndb::KeyType::String) => old.as_ref().and_then(|e| e.expires_at_ms),
+            (true, _) => match crowndb::ReadRecords::key_state(txn, key)? {
+                crowndb::KeyState::Collection { expires_at_ms, .. } => (expires_at_ms != 0).then_some(expires_at_ms),
+                _ => None,
+            },
+        };
+        txn.put(key, &args[2], &crowndb::WriteOptions { expires_at_ms: deadline, ..opts })?;
+        Ok((old, true))
     })?;
+    let old = old.map(|e| e.value);
     if options.get {
         Ok(old.map_or(Frame::Null, bulk))
     } else if stored {
@@ -121,12 +136,16 @@ pub fn set(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 pub fn setnx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let key = writable_key(&args[1])?;
+    // A key of any type exists.
     let opts = ctx.write_options();
-    let outcome = ctx.update(key, &opts, |current| match current {
-        Some(_) => Update::Keep,
-        None => put(args[2].to_vec(), None),
+    let stored = ctx.transaction(|txn| {
+        if txn.key_type(key)?.is_some() {
+            return Ok(false);
+        }
+        txn.put(key, &args[2], &opts)?;
+        Ok(true)
     })?;
-    Ok(Frame::Integer(i64::from(outcome != UpdateOutcome::Kept)))
+    Ok(Frame::Integer(i64::from(stored)))
 }
 
 fn set_with_expiry(ctx: &mut Ctx, args: &[Bytes], unit: ExpireArg, name: &str) -> Reply {
@@ -213,7 +232,8 @@ pub fn mget(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let mut values = Vec::with_capacity(args.len() - 1);
     let mut value_bytes = 0usize;
     for key in &args[1..] {
-        let entry = ctx.entry(key)?;
+        // A key of another type is nil here, not WRONGTYPE (as in Redis).
+        let entry = ctx.string_entry(key)?;
         ctx.count_lookup(entry.is_some());
         if let Some(e) = &entry {
             if value_bytes > 0 && value_bytes.saturating_add(e.value.len()) > MAX_MGET_REPLY {
@@ -251,8 +271,20 @@ pub fn msetnx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let batch = pairs_batch(args, "msetnx")?;
     let keys: Vec<&[u8]> = args[1..].chunks(2).map(|pair| &pair[0][..]).collect();
     let opts = ctx.write_options();
-    // Checked and written under one lock: no key can appear between the check and the write.
-    let written = ctx.write_if(&keys, &opts, |entries| entries.iter().all(Option::is_none).then_some(batch))?;
+    // Checked and written in one transaction: no key (of any type) can appear in between.
+    let written = ctx.transaction(|txn| {
+        for key in &keys {
+            if txn.key_type(key)?.is_some() {
+                return Ok(false);
+            }
+        }
+        for op in &batch {
+            if let Op::Put { key, value, .. } = op {
+                txn.put(key, value, &opts)?;
+            }
+        }
+        Ok(true)
+    })?;
     Ok(Frame::Integer(written as i64))
 }
 

@@ -7,22 +7,24 @@
 //! arity) makes EXEC abort.
 //!
 //! EXEC holds the server's exec lock exclusively (every other Redis command holds it shared), and
-//! normally runs in one `Db::write_if` over every key the queued commands and WATCH name: under
-//! the store's writer lock it reads those keys, compares the WATCHed versions, runs the queue on
-//! an overlay of them (`txn.rs`), and appends every write as one batch. A crash leaves all of the
-//! transaction on disk or none of it, and no writer of the other protocol comes in between.
+//! normally runs the queue inside one `Db::transaction`: under the store's writer lock it
+//! compares the WATCHed versions (`Db::version`: of a string or a collection's head), runs every
+//! queued command on that one `crowndb::Txn` (strings, hashes and sets alike: `txn.rs`), and
+//! appends every write as one batch. A crash leaves all of the transaction on disk or none of
+//! it, and no writer of the other protocol comes in between.
 //!
-//! The queue runs the old way instead (isolated but not atomic on disk: a crash can leave part
-//! of it) when it holds a command that works on the whole keyspace or on server state (KEYS,
-//! SCAN, DBSIZE, RANDOMKEY, FLUSHALL, INFO, CONFIG ...: see `txn::runs_on_overlay`), or when the
-//! store refuses the batch (larger than a record may be, a full disk ...): nothing of it was
-//! written then, and running it again gives each command the store's own answer.
+//! The queue runs command by command instead (isolated but not atomic on disk: a crash can
+//! leave part of it) when it holds a command that works on the whole keyspace or on server
+//! state (KEYS, SCAN, DBSIZE, RANDOMKEY, FLUSHALL, INFO, CONFIG ...: see
+//! `txn::runs_on_overlay`), or when the store refuses the batch (larger than a record may be, a
+//! full disk ...): nothing of it was written then, and running it again gives each command the
+//! store's own answer.
 
 use bytes::Bytes;
 
 use crate::redis::dispatch::{run, Ctx};
 use crate::redis::reply::{self, Reply, MAX_KEY_LEN};
-use crate::redis::txn::{self, Txn};
+use crate::redis::txn;
 use crate::resp::Frame;
 
 pub fn multi(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
@@ -59,39 +61,47 @@ pub fn exec(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
         }
     }
     for (key, version) in &watched {
-        if ctx.entry(key)?.map(|e| e.version) != *version {
+        if version_of(ctx, key)? != *version {
             return Ok(Frame::NullArray);
         }
     }
     Ok(Frame::Array(queue.iter().map(|args| run(ctx, args)).collect()))
 }
 
-/// Runs the queue on an overlay inside one `Db::write_if` and writes its writes as one batch.
-/// An error means nothing was written (the store refused the keys or the batch).
-fn exec_atomic(ctx: &mut Ctx, queue: &[Vec<Bytes>], watched: &[(Bytes, Option<u64>)]) -> Result<Frame, crowndb::Error> {
-    let mut keys = Vec::new();
-    for args in queue {
-        txn::declared_keys(args, &mut keys);
+/// The version WATCH remembers: of a string or a collection's head; `None` if absent.
+fn version_of(ctx: &Ctx, key: &[u8]) -> Result<Option<u64>, Frame> {
+    if key.len() > MAX_KEY_LEN {
+        return Ok(None);
     }
-    keys.extend(watched.iter().map(|(key, _)| key.clone()).filter(|key| key.len() <= MAX_KEY_LEN));
-    keys.sort_unstable();
-    keys.dedup();
-    let key_refs: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
+    ctx.db().version(key).map_err(reply::engine)
+}
+
+/// Runs the queue inside one `Db::transaction`, whose writes are one batch. An error means
+/// nothing was written (the store refused the batch).
+fn exec_atomic(ctx: &mut Ctx, queue: &[Vec<Bytes>], watched: &[(Bytes, Option<u64>)]) -> Result<Frame, crowndb::Error> {
     let dirty_before = ctx.writes.dirty;
     let opts = ctx.write_options();
     let shared = ctx.shared;
-    let mut reply = Frame::NullArray;
-    let written = shared.db.write_if(&key_refs, &opts, |entries| {
-        let current = |key: &[u8]| keys.binary_search_by(|k| k[..].cmp(key)).ok().and_then(|i| entries[i].as_ref());
-        if watched.iter().any(|(key, version)| current(key).map(|e| e.version) != *version) {
-            return None;
+    let mut writes = ctx.writes;
+    let client = &mut *ctx.client;
+    let mut wrote = false;
+    let reply = shared.db.transaction(&opts, |txn| {
+        // Under the writer lock: no write can come between this check and the queue.
+        for (key, version) in watched {
+            let now = if key.len() > MAX_KEY_LEN { None } else { shared.db.version(key)? };
+            if now != *version {
+                return Ok(Frame::NullArray);
+            }
         }
-        ctx.txn = Some(Txn::new(&keys, entries));
-        reply = Frame::Array(queue.iter().map(|args| run(ctx, args)).collect());
-        ctx.txn.take().map(Txn::into_batch)
+        wrote = true;
+        let mut inner = Ctx { shared, client: &mut *client, writes, txn: Some(txn) };
+        let replies = queue.iter().map(|args| run(&mut inner, args)).collect();
+        writes = inner.writes;
+        Ok(Frame::Array(replies))
     })?;
-    if !written {
-        // Nothing reached the store (only reads, or a failed WATCH): no sync to wait for.
+    ctx.writes = writes;
+    if !wrote {
+        // Nothing reached the store (a failed WATCH): no sync to wait for.
         ctx.writes.dirty = dirty_before;
     }
     Ok(reply)
@@ -105,7 +115,7 @@ pub fn watch(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         if ctx.client.watched.iter().any(|(k, _)| k == key) {
             continue;
         }
-        let version = if key.len() > MAX_KEY_LEN { None } else { ctx.db().get_entry(key).map_err(reply::engine)?.map(|e| e.version) };
+        let version = version_of(ctx, key)?;
         ctx.client.watched.push((Bytes::copy_from_slice(key), version));
     }
     Ok(Frame::ok())
