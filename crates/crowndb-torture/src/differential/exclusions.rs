@@ -476,6 +476,18 @@ pub static EXCLUSIONS: &[Exclusion] = &[
         },
     },
     Exclusion {
+        id: "huge-negative-count",
+        class: Class::Harness,
+        docs: "not a difference: SRANDMEMBER / HRANDFIELD with a count below -1,000,000 that Redis takes would build that many replies (i64::MIN, and beyond -LONG_MAX/2 with WITHVALUES, are refused: those are sent)",
+        applies: |args, _| {
+            let withvalues = name_is(args, &["HRANDFIELD"]) && args.get(3).is_some_and(|w| w.eq_ignore_ascii_case(b"WITHVALUES"));
+            name_is(args, &["SRANDMEMBER", "HRANDFIELD"])
+                && args.get(2).and_then(|n| std::str::from_utf8(n).ok()?.parse::<i64>().ok()).is_some_and(|n| {
+                    n < -1_000_000 && n != i64::MIN && !(withvalues && n < -(i64::MAX / 2))
+                })
+        },
+    },
+    Exclusion {
         id: "ends-the-connection",
         class: Class::Harness,
         docs: "not a difference: QUIT and SHUTDOWN end the connection or the server",
