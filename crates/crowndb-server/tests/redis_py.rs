@@ -42,7 +42,10 @@ fn python_with_redis_py() -> Result<PathBuf, String> {
         }
     };
     if !python.exists() {
-        run(Command::new("python3").args(["-m", "venv"]).arg(&venv), "python3 -m venv target/pyenv (Debian: apt-get install python3-venv)")?;
+        run(
+            Command::new("python3").args(["-m", "venv"]).arg(&venv),
+            "python3 -m venv target/pyenv (Debian: apt-get install python3-venv)",
+        )?;
     }
     run(Command::new(venv.join("bin/pip")).args(["install", "-q", "redis>=5"]), "pip install redis")?;
     if has_redis_py(&python) {

@@ -74,7 +74,9 @@ impl Peek<'_> {
     /// A Redis 7.0 limit (`CONFIG GET`), or its default.
     fn limit(&mut self, name: &str, default: usize) -> usize {
         match self.conn.call(&[b"CONFIG".to_vec(), b"GET".to_vec(), name.as_bytes().to_vec()]).map(|r| r.kind) {
-            Ok(Kind::Array(Some(v))) => v.get(1).and_then(|x| x.bulk()).and_then(|t| std::str::from_utf8(t).ok()?.parse().ok()).unwrap_or(default),
+            Ok(Kind::Array(Some(v))) => {
+                v.get(1).and_then(|x| x.bulk()).and_then(|t| std::str::from_utf8(t).ok()?.parse().ok()).unwrap_or(default)
+            }
             _ => default,
         }
     }
@@ -111,7 +113,9 @@ impl Peek<'_> {
         let command = if t == b"hash" { b"HGETALL".to_vec() } else { b"SMEMBERS".to_vec() };
         let items: Vec<Vec<u8>> = match self.conn.call(&[command, key.to_vec()]).map(|r| r.kind) {
             Ok(Kind::Array(Some(v))) => v.iter().filter_map(|x| x.bulk().map(<[u8]>::to_vec)).collect(),
-            Ok(Kind::Map(v)) => v.iter().flat_map(|(k, x)| [k.bulk().unwrap_or_default().to_vec(), x.bulk().unwrap_or_default().to_vec()]).collect(),
+            Ok(Kind::Map(v)) => {
+                v.iter().flat_map(|(k, x)| [k.bulk().unwrap_or_default().to_vec(), x.bulk().unwrap_or_default().to_vec()]).collect()
+            }
             _ => return false,
         };
         if t == b"hash" {
@@ -119,7 +123,13 @@ impl Peek<'_> {
             items.len() / 2 <= entries && items.iter().all(|i| i.len() <= value)
         } else {
             let entries = self.limit("set-max-intset-entries", 512);
-            items.len() <= entries && items.iter().all(|m| std::str::from_utf8(m).ok().and_then(|t| t.parse::<i64>().ok()).is_some_and(|n| n.to_string().as_bytes() == m.as_slice()))
+            items.len() <= entries
+                && items.iter().all(|m| {
+                    std::str::from_utf8(m)
+                        .ok()
+                        .and_then(|t| t.parse::<i64>().ok())
+                        .is_some_and(|n| n.to_string().as_bytes() == m.as_slice())
+                })
         }
     }
 
