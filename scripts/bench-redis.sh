@@ -2,8 +2,9 @@
 # Redis-protocol benchmark, side by side in one run: redis-benchmark against Redis 7 (Debian
 # redis-server, --appendonly yes --appendfsync everysec, no RDB snapshots) and against
 # `crowndb serve` (durability everysec), same client settings:
-#   redis-benchmark -t set,get,incr,mset -d 100 -r 1000000 -c 50        (one request at a time)
-#   redis-benchmark -t set,get,incr,mset -d 100 -r 1000000 -c 50 -P 16  (pipelines of 16)
+#   redis-benchmark -t set,get,incr,mset,hset,sadd,spop -d 100 -r 1000000 -c 50        (one request at a time)
+#   redis-benchmark -t set,get,incr,mset,hset,sadd,spop -d 100 -r 1000000 -c 50 -P 16  (pipelines of 16)
+#   and HGET, SISMEMBER, HGETALL on small hashes and sets (redis-benchmark running those command lines)
 # Rounds alternate between the servers; the best round of each is reported. Then both servers
 # are restarted empty, 1M keys (100-byte values) are loaded into each with redis-cli --pipe, and
 # their RSS read.
@@ -60,8 +61,19 @@ for round in $(seq 1 "$rounds"); do
     for pipeline in 1 16; do
       n=$requests; [ "$pipeline" = 16 ] && n=$((requests * 5))
       echo "== round $round: $name -P $pipeline" >&2
-      redis-benchmark -p "$port" -t set,get,incr,mset -d 100 -r 1000000 -c 50 -P "$pipeline" -n "$n" --csv \
+      redis-benchmark -p "$port" -t set,get,incr,mset,hset,sadd,spop -d 100 -r 1000000 -c 50 -P "$pipeline" -n "$n" --csv \
         >"$out/redis-benchmark-$name-P$pipeline-$round.csv" 2>/dev/null
+      # Small hashes and sets: 10,000 hashes of 10 fields, sets of 10 members, read at random.
+      if [ "$round" = 1 ] && [ "$pipeline" = 1 ]; then
+        redis-benchmark -p "$port" -r 10000 -n 100000 -c 50 -q HSET "h:__rand_int__" f1 v1 f2 v2 f3 v3 f4 v4 f5 v5 >/dev/null 2>&1
+        redis-benchmark -p "$port" -r 10000 -n 100000 -c 50 -q SADD "s:__rand_int__" 1 2 3 4 5 a b c d e >/dev/null 2>&1
+      fi
+      for command in "HGET h:__rand_int__ f3" "SISMEMBER s:__rand_int__ c" "HGETALL h:__rand_int__"; do
+        name_only=${command%% *}
+        # shellcheck disable=SC2086
+        redis-benchmark -p "$port" -r 10000 -n "$n" -c 50 -P "$pipeline" --csv $command 2>/dev/null | tail -n +2 |
+          sed "s/^\"[^\"]*\"/\"$name_only\"/" >>"$out/redis-benchmark-$name-P$pipeline-$round.csv"
+      done
       cat "$out/redis-benchmark-$name-P$pipeline-$round.csv" >&2
     done
   done
@@ -88,8 +100,11 @@ crowndb_anon=$(rss "$cpid" RssAnon)
 redis_keys=$(redis-cli -p "$rport" DBSIZE)
 crowndb_keys=$(redis-cli -p "$cport" DBSIZE)
 
-python3 - "$out" "$rounds" "$redis_rss" "$crowndb_rss" "$redis_keys" "$crowndb_keys" "$requests" "$keys" "$redis_anon" "$crowndb_anon" "$load" <<'PY' >docs/bench-redis.md
+. scripts/pyenv.sh
+"$PY" - "$out" "$rounds" "$redis_rss" "$crowndb_rss" "$redis_keys" "$crowndb_keys" "$requests" "$keys" "$redis_anon" "$crowndb_anon" "$load" <<'PY' >docs/bench-redis.md
 import csv, os, subprocess, sys
+sys.path.insert(0, "scripts")
+from plot import grouped_bars
 out, rounds = sys.argv[1], int(sys.argv[2])
 redis_rss, crowndb_rss, redis_keys, crowndb_keys = (int(x) for x in sys.argv[3:7])
 requests, keys = int(sys.argv[7]), int(sys.argv[8])
@@ -119,18 +134,31 @@ print("Produced by `scripts/bench-redis.sh` (do not edit by hand). One run, one 
       "nothing). Load average when the runs started: " + load + " (other work on the machine; "
       "it weighs on both servers alike, and the rounds alternate).")
 print()
-print("`redis-benchmark -t set,get,incr,mset -d 100 -r 1000000 -c 50`, "
+print("`redis-benchmark -t set,get,incr,mset,hset,sadd,spop -d 100 -r 1000000 -c 50`, "
       f"`-n {requests}` one request at a time and `-n {requests * 5} -P 16` in pipelines of 16; "
-      "requests per second (MSET sets 10 keys per request).")
+      "requests per second (MSET sets 10 keys per request; HSET adds random fields to one hash, "
+      "SADD random members to one set, SPOP pops them). HGET, SISMEMBER and HGETALL read 10,000 "
+      "small hashes of 5 fields and sets of 10 members at random (`redis-benchmark -r 10000 HGET "
+      "h:__rand_int__ f3` and so on).")
 print()
 print("| test | Redis | CrownDB | CrownDB / Redis |")
 print("|---|---:|---:|---:|")
+TESTS = ("SET", "GET", "INCR", "MSET", "HSET", "SADD", "SPOP", "HGET", "SISMEMBER", "HGETALL")
+labels, redis_rates, crowndb_rates = [], [], []
 for pipeline in (1, 16):
     r, c = best("redis", pipeline), best("crowndb", pipeline)
-    for test in ("SET", "GET", "INCR", "MSET"):
+    for test in TESTS:
         if test in r and test in c:
             label = f"{test}" + ("" if pipeline == 1 else " -P 16")
             print(f"| {label} | {r[test]:,.0f} | {c[test]:,.0f} | {c[test] / r[test]:.2f}x |")
+            labels.append(label)
+            redis_rates.append(r[test])
+            crowndb_rates.append(c[test])
+grouped_bars("docs/bench-redis.svg", "redis-benchmark requests per second (higher is better)", labels,
+             [("Redis 7 (AOF everysec)", "#2c3e50", redis_rates), ("CrownDB (everysec)", "#c0392b", crowndb_rates)],
+             "requests per second", log=True)
+print()
+print("![redis-benchmark](bench-redis.svg)")
 print()
 print(f"Resident memory after loading {keys:,} keys with 100-byte values (`redis-cli --pipe`) into "
       "both servers restarted empty. RSS is all resident pages; anonymous is the part that is not "

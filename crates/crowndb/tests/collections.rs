@@ -171,3 +171,18 @@ fn an_expired_collection_is_gone_and_its_pages_are_freed_by_compaction() {
     db.compact().unwrap();
     assert!(db.stats().live_bytes < 1_300_000, "pages of an expired hash still live: {}", db.stats().live_bytes);
 }
+
+#[test]
+fn reading_a_collection_whole_is_refused_past_a_size_so_memory_stays_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    for i in 0..500u32 {
+        hset(&db, b"h", &[(format!("field-{i}").as_bytes(), &[b'x'; 100])]);
+    }
+    let err =
+        db.read(|view| Collection::open(view, b"h", CollectionType::Hash)?.unwrap().all_within(view, 10_000).map(|_| ())).unwrap_err();
+    assert_eq!(err.kind(), crowndb::ErrorKind::TooLarge);
+    assert!(err.to_string().contains("HSCAN"), "{err}");
+    let all = db.read(|view| Collection::open(view, b"h", CollectionType::Hash)?.unwrap().all_within(view, 1 << 20)).unwrap();
+    assert_eq!(all.len(), 500);
+}

@@ -190,6 +190,24 @@ impl Collection {
         }
     }
 
+    /// Bytes of all members (and values) as stored: what reading it whole holds in memory.
+    pub fn stored_bytes(&self) -> u64 {
+        match &self.head.layout {
+            Layout::Inline(m) => m.encoded_len() as u64,
+            Layout::Paged(lh) => lh.bytes,
+        }
+    }
+
+    /// [`Collection::all`], refused with `TooLarge` if the members take more than
+    /// `max_bytes`: a command that reads a collection whole must not hold gigabytes.
+    pub fn all_within(&mut self, r: &mut dyn ReadRecords, max_bytes: u64) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let size = self.stored_bytes();
+        if size > max_bytes {
+            return Err(Error::TooLarge { what: "collection read whole (read it in pieces: HSCAN / SSCAN)", size, limit: max_bytes });
+        }
+        self.all(r)
+    }
+
     /// One step of a resumable walk (HSCAN / SSCAN): appends whole buckets' members to
     /// `out` until at least `count` were added, and returns the cursor to continue from (0
     /// when done). Every member present for the whole walk is returned at least once:

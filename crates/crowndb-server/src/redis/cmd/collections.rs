@@ -60,6 +60,11 @@ pub fn random_count(arg: &[u8]) -> Result<i64, Frame> {
     Ok(n)
 }
 
+/// Most bytes of members a command reads whole (HGETALL, SMEMBERS, SINTER...); a larger
+/// collection is read with HSCAN / SSCAN. Redis has no such limit, but would hold the reply in
+/// its output buffer: bounded memory matters more here.
+pub const MAX_WHOLE_READ: u64 = 256 << 20;
+
 /// `count` members picked at random with repetitions (a negative count), at most
 /// [`MAX_REPEATED_PICKS`]. Memory is bounded by the collection and by the reply.
 pub fn repeated_picks(r: &mut dyn ReadRecords, c: &mut Collection, count: u64) -> crowndb::Result<Result<Items, Frame>> {
@@ -74,7 +79,7 @@ pub fn repeated_picks(r: &mut dyn ReadRecords, c: &mut Collection, count: u64) -
         return Ok(Ok(out));
     }
     if c.is_inline() || count * 2 >= c.len() {
-        let all = c.all(r)?;
+        let all = c.all_within(r, MAX_WHOLE_READ)?;
         for _ in 0..count {
             out.push(all[rng.below(all.len() as u64) as usize].clone());
         }

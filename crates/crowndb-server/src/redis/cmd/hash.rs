@@ -84,16 +84,20 @@ pub fn hmget(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 pub fn hgetall(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     with_hash(ctx, args, Frame::Map(Vec::new()), |r, h| {
-        Ok(Frame::Map(h.all(r)?.into_iter().map(|(f, v)| (Frame::bulk(f), Frame::bulk(v))).collect()))
+        Ok(Frame::Map(h.all_within(r, collections::MAX_WHOLE_READ)?.into_iter().map(|(f, v)| (Frame::bulk(f), Frame::bulk(v))).collect()))
     })
 }
 
 pub fn hkeys(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    with_hash(ctx, args, Frame::Array(Vec::new()), |r, h| Ok(collections::array_reply(h.all(r)?.into_iter().map(|(f, _)| f))))
+    with_hash(ctx, args, Frame::Array(Vec::new()), |r, h| {
+        Ok(collections::array_reply(h.all_within(r, collections::MAX_WHOLE_READ)?.into_iter().map(|(f, _)| f)))
+    })
 }
 
 pub fn hvals(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    with_hash(ctx, args, Frame::Array(Vec::new()), |r, h| Ok(collections::array_reply(h.all(r)?.into_iter().map(|(_, v)| v))))
+    with_hash(ctx, args, Frame::Array(Vec::new()), |r, h| {
+        Ok(collections::array_reply(h.all_within(r, collections::MAX_WHOLE_READ)?.into_iter().map(|(_, v)| v)))
+    })
 }
 
 pub fn hlen(ctx: &mut Ctx, args: &[Bytes]) -> Reply {

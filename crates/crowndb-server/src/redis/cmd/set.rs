@@ -75,7 +75,9 @@ pub fn scard(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 }
 
 pub fn smembers(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    with_set(ctx, &args[1], Frame::Set(Vec::new()), |r, s| Ok(set_reply(s.all(r)?.into_iter().map(|(m, _)| m))))
+    with_set(ctx, &args[1], Frame::Set(Vec::new()), |r, s| {
+        Ok(set_reply(s.all_within(r, collections::MAX_WHOLE_READ)?.into_iter().map(|(m, _)| m)))
+    })
 }
 
 /// `SRANDMEMBER key [count]`: a negative count may repeat members.
@@ -178,7 +180,7 @@ fn combine(r: &mut dyn ReadRecords, op: Op, keys: &[Bytes], limit: usize) -> cro
             let mut sets: Vec<Collection> = sets.into_iter().flatten().collect();
             sets.sort_by_key(Collection::len);
             let (first, rest) = sets.split_first_mut().expect("at least one key");
-            'members: for (member, _) in first.all(r)? {
+            'members: for (member, _) in first.all_within(r, collections::MAX_WHOLE_READ)? {
                 for other in rest.iter_mut() {
                     if !other.contains(r, &member)? {
                         continue 'members;
@@ -193,7 +195,7 @@ fn combine(r: &mut dyn ReadRecords, op: Op, keys: &[Bytes], limit: usize) -> cro
         Op::Union => {
             let mut seen = HashSet::new();
             for mut s in sets.into_iter().flatten() {
-                for (member, _) in s.all(r)? {
+                for (member, _) in s.all_within(r, collections::MAX_WHOLE_READ)? {
                     if seen.insert(member.clone()) {
                         out.push(member);
                     }
@@ -204,7 +206,7 @@ fn combine(r: &mut dyn ReadRecords, op: Op, keys: &[Bytes], limit: usize) -> cro
             let mut sets = sets.into_iter();
             let Some(Some(mut first)) = sets.next() else { return Ok(out) };
             let mut rest: Vec<Collection> = sets.flatten().collect();
-            'diff: for (member, _) in first.all(r)? {
+            'diff: for (member, _) in first.all_within(r, collections::MAX_WHOLE_READ)? {
                 for other in rest.iter_mut() {
                     if other.contains(r, &member)? {
                         continue 'diff;
