@@ -107,15 +107,23 @@ struct Pair {
     queued: Vec<Norm>,
     /// The commands queued in the current transaction.
     queued_args: Vec<Args>,
+    /// The commands the last EXEC ran (for the SPOP check after it).
+    exec_args: Vec<Args>,
     history: VecDeque<String>,
     sent: u64,
     /// A second connection to Redis, for the exclusions that look at a key's value; `None`
     /// when exclusions are off.
     peek: Option<Conn>,
     skipped: BTreeMap<&'static str, u64>,
+    /// `DIFFERENTIAL_TRACE` set: every command and Redis's reply on stderr.
+    trace: bool,
 }
 
 const HISTORY: usize = 8;
+
+/// Redis 7.0's defaults of the limits `CONFIG SET` may change during a run.
+const DEFAULT_LIMITS: &[(&str, &str)] =
+    &[("hash-max-listpack-entries", "128"), ("hash-max-listpack-value", "64"), ("set-max-intset-entries", "512")];
 
 fn name_of(args: &[Vec<u8>]) -> String {
     args.first().map(|n| String::from_utf8_lossy(n).to_ascii_uppercase()).unwrap_or_default()
@@ -131,15 +139,26 @@ impl Pair {
             in_multi: false,
             queued: Vec::new(),
             queued_args: Vec::new(),
+            exec_args: Vec::new(),
             history: VecDeque::new(),
             sent: 0,
             peek: if exclusions { Some(connect(&servers.redis_addr)?) } else { None },
             skipped: BTreeMap::new(),
+            trace: std::env::var_os("DIFFERENTIAL_TRACE").is_some(),
         };
         for (name, conn) in [("redis-server", &mut pair.redis), ("crowndb", &mut pair.crowndb)] {
             let r = conn.call(&[a("FLUSHALL")]).map_err(|e| format!("FLUSHALL on {name}: {e}"))?;
-            if !r.is_simple("OK") {
+            if name == "crowndb" && r.is_error() && r.raw.starts_with(b"-WRONGTYPE") {
+                // D10 (docs/differential.md): FLUSHALL refuses a store with hashes or sets.
+                delete_every_key(conn).map_err(|e| format!("deleting every key on {name}: {e}"))?;
+                *pair.skipped.entry("flushall-with-collections").or_default() += 1;
+            } else if !r.is_simple("OK") {
                 return Err(format!("FLUSHALL on {name}: {}", show_reply(&r)));
+            }
+            // The encoding limits a run may have changed (gen/hashes.rs, gen/sets.rs), back to
+            // Redis's defaults; a server without them refuses, which is no matter here.
+            for (param, value) in DEFAULT_LIMITS {
+                conn.call(&[a("CONFIG"), a("SET"), a(param), a(value)]).map_err(|e| format!("CONFIG SET on {name}: {e}"))?;
             }
         }
         Ok(pair)
@@ -156,7 +175,7 @@ impl Pair {
     /// The exclusion that skips `args` now, if exclusions are on.
     fn excluded(&mut self, args: &[Vec<u8>]) -> Option<&'static exclusions::Exclusion> {
         let conn = self.peek.as_mut()?;
-        let mut peek = exclusions::Peek { conn, queued: &self.queued_args };
+        let mut peek = exclusions::Peek { conn, queued: &self.queued_args, in_multi: self.in_multi };
         exclusions::excluded(args, &mut peek)
     }
 
@@ -187,7 +206,7 @@ impl Pair {
             "EXEC" | "DISCARD" | "RESET" => {
                 self.in_multi = false;
                 self.queued.clear();
-                self.queued_args.clear();
+                self.exec_args = std::mem::take(&mut self.queued_args);
             }
             "MULTI" if !self.in_multi && r.is_simple("OK") && c.is_simple("OK") => {
                 self.in_multi = true;
@@ -196,13 +215,42 @@ impl Pair {
             }
             _ => {}
         }
-        let ok = same(&norm, &r, &c);
-        let mut line = format!("{} -> {}", show_command(args), show_reply(&r));
+        let mut ok = same(&norm, &r, &c);
+        let (mut r, mut c) = (r, c);
+        let mut note = "";
+        if ok && !self.in_multi && !r.is_error() {
+            if norm == Norm::Random {
+                if let Some((rp, cp)) = self.random_check(args, &r, &c)? {
+                    (r, c, ok) = (rp, cp, false);
+                }
+                note = if name == "SPOP" { " (SPOP: both sets made the same again)" } else { "" };
+            } else if let (Norm::Exec(_), Kind::Array(Some(rs)), Kind::Array(Some(cs))) = (&norm, &r.kind, &c.kind) {
+                // A queued SPOP popped different members on each server: as outside MULTI.
+                let spops: Vec<(Args, Reply, Reply)> = self
+                    .exec_args
+                    .iter()
+                    .zip(rs.iter().zip(cs))
+                    .filter(|(q, (x, y))| name_of(q) == "SPOP" && !x.is_error() && !y.is_error())
+                    .map(|(q, (x, y))| (q.clone(), x.clone(), y.clone()))
+                    .collect();
+                for (q, x, y) in spops {
+                    if let Some((rp, cp)) = self.random_check(&q, &x, &y)? {
+                        (r, c, ok) = (rp, cp, false);
+                        break;
+                    }
+                    note = " (SPOP: both sets made the same again)";
+                }
+            }
+        }
+        let mut line = format!("{} -> {}{note}", show_command(args), show_reply(&r));
         if !ok {
             let _ = write!(line, " (crowndb: {})", show_reply(&c));
         }
         let mismatch =
             (!ok).then(|| Mismatch { command: args.to_vec(), redis: r, crowndb: c, history: self.history.iter().cloned().collect() });
+        if self.trace {
+            eprintln!("{line}");
+        }
         if self.history.len() == HISTORY {
             self.history.pop_front();
         }
@@ -217,9 +265,127 @@ impl Pair {
         self.sent += 1;
         Ok((r, c))
     }
+
+    /// After a random pick both servers answered alike in shape: checks each server's picks
+    /// against its own collection, and after SPOP puts both sets in the same, deterministic
+    /// state. `Some` (the two replies to report, a description in place of the one at fault)
+    /// if a check fails.
+    fn random_check(&mut self, args: &[Vec<u8>], r: &Reply, c: &Reply) -> Result<Option<(Reply, Reply)>, String> {
+        let name = name_of(args);
+        let key = args[1].clone();
+        let distinct = args.get(2).and_then(|n| std::str::from_utf8(n).ok()?.parse::<i64>().ok()).is_none_or(|n| n >= 0);
+        let withvalues = name == "HRANDFIELD" && args.len() == 4;
+        let mut popped = 0;
+        for (server, reply) in [(0, r), (1, c)] {
+            let picks = random_picks(reply, withvalues);
+            let conn = if server == 0 { &mut self.redis } else { &mut self.crowndb };
+            let fail = |what: String| {
+                let bad = Reply::synthetic(Kind::Error(what.into_bytes()));
+                Ok(Some(if server == 0 { (bad, c.clone()) } else { (r.clone(), bad) }))
+            };
+            let mut unique: Vec<&[u8]> = picks.iter().map(|(m, _)| m.as_slice()).collect();
+            unique.sort();
+            unique.dedup();
+            if distinct && unique.len() != picks.len() {
+                return fail(format!("{name} gave a member twice: {}", show_reply(reply)));
+            }
+            if unique.is_empty() {
+                continue;
+            }
+            let mut check = vec![a(match name.as_str() {
+                "SRANDMEMBER" => "SMISMEMBER",
+                "HRANDFIELD" => "HMGET",
+                _ => "SADD", // SPOP: the popped members, back (all must be new)
+            })];
+            check.push(key.clone());
+            let fields: Vec<Vec<u8>> = if name == "HRANDFIELD" {
+                picks.iter().map(|(m, _)| m.clone()).collect()
+            } else {
+                unique.iter().map(|m| m.to_vec()).collect()
+            };
+            check.extend(fields.iter().cloned());
+            let answer = conn.call(&check).map_err(|e| format!("{}: {e}", show_command(&check)))?;
+            let good = match (name.as_str(), &answer.kind) {
+                ("SRANDMEMBER", Kind::Array(Some(flags))) => flags.iter().all(|f| f.kind == Kind::Int(1)),
+                ("HRANDFIELD", Kind::Array(Some(values))) => {
+                    values.len() == picks.len()
+                        && values.iter().zip(&picks).all(|(v, (_, want))| match (&v.kind, want) {
+                            (Kind::Bulk(Some(v)), Some(want)) => v == want,
+                            (Kind::Bulk(Some(_)), None) => true,
+                            _ => false,
+                        })
+                }
+                (_, Kind::Int(n)) => *n == unique.len() as i64,
+                _ => false,
+            };
+            if !good {
+                return fail(format!(
+                    "{name} gave what is not in the collection: {}; {} -> {}",
+                    show_reply(reply),
+                    show_command(&check),
+                    show_reply(&answer)
+                ));
+            }
+            popped = unique.len();
+        }
+        if name != "SPOP" || popped == 0 {
+            return Ok(None);
+        }
+        // Both sets are as before the SPOP again: the same? Then both drop the same members.
+        let members = [a("SMEMBERS"), key.clone()];
+        let (rm, cm) = self.call_both(&members)?;
+        self.sent -= 1;
+        if !same(&Norm::Unordered, &rm, &cm) {
+            return Ok(Some((rm, cm)));
+        }
+        let Kind::Array(Some(all)) = &rm.kind else { return Ok(Some((rm, cm))) };
+        let mut all: Vec<Vec<u8>> = all.iter().filter_map(|m| m.bulk().map(<[u8]>::to_vec)).collect();
+        all.sort();
+        let mut srem = vec![a("SREM"), key];
+        srem.extend(all.into_iter().take(popped));
+        let (rr, cr) = self.call_both(&srem)?;
+        self.sent -= 1;
+        Ok((rr.raw != cr.raw || rr.kind != Kind::Int(popped as i64)).then_some((rr, cr)))
+    }
 }
 
+/// What FLUSHALL should do, key by key (for D10).
+fn delete_every_key(conn: &mut Conn) -> Result<(), String> {
+    let keys = walk(conn, &[a("SCAN"), a("0"), a("COUNT"), a("1000")]).map_err(|e| e.to_string())?;
+    let Kind::Array(Some(keys)) = keys.kind else { return Err(format!("SCAN: {}", show_reply(&keys))) };
+    for k in keys {
+        if let Some(k) = k.bulk() {
+            conn.call(&[a("DEL"), k.to_vec()]).map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}
+
+/// The members (with their values, for HRANDFIELD ... WITHVALUES) a random pick returned.
+fn random_picks(reply: &Reply, withvalues: bool) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+    match &reply.kind {
+        Kind::Bulk(Some(m)) => vec![(m.clone(), None)],
+        Kind::Array(Some(items)) if withvalues && items.iter().all(|i| matches!(i.kind, Kind::Array(_))) => items
+            .iter()
+            .filter_map(|i| match &i.kind {
+                Kind::Array(Some(p)) if p.len() == 2 => Some((p[0].bulk()?.to_vec(), Some(p[1].bulk()?.to_vec()))),
+                _ => None,
+            })
+            .collect(),
+        Kind::Array(Some(items)) if withvalues => {
+            items.chunks(2).filter_map(|p| Some((p.first()?.bulk()?.to_vec(), Some(p.get(1)?.bulk()?.to_vec())))).collect()
+        }
+        Kind::Array(Some(items)) => items.iter().filter_map(|i| Some((i.bulk()?.to_vec(), None))).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A whole walk: SCAN's cursor is its first argument, HSCAN's and SSCAN's their second, and
+/// HSCAN's pages hold field / value pairs (kept together).
 fn walk(conn: &mut Conn, args: &[Vec<u8>]) -> std::io::Result<Reply> {
+    let name = name_of(args);
+    let at = if name == "SCAN" { 1 } else { 2 };
+    let pairs = name == "HSCAN";
     let mut args = args.to_vec();
     let mut keys: Vec<Reply> = Vec::new();
     for _ in 0..100_000 {
@@ -228,7 +394,17 @@ fn walk(conn: &mut Conn, args: &[Vec<u8>]) -> std::io::Result<Reply> {
         let (Some(cursor), Some(Kind::Array(Some(page)))) = (parts.first().and_then(|c| c.bulk()), parts.get(1).map(|p| &p.kind)) else {
             return Ok(reply);
         };
-        keys.extend(page.iter().cloned());
+        if pairs {
+            if page.len() % 2 != 0 {
+                return Ok(reply);
+            }
+            for p in page.chunks(2) {
+                let raw = [p[0].raw.as_slice(), p[1].raw.as_slice()].concat();
+                keys.push(Reply { raw, kind: Kind::Array(Some(p.to_vec())) });
+            }
+        } else {
+            keys.extend(page.iter().cloned());
+        }
         if cursor == b"0" {
             keys.sort_by(|x, y| x.raw.cmp(&y.raw));
             keys.dedup_by(|x, y| x.raw == y.raw);
@@ -238,7 +414,7 @@ fn walk(conn: &mut Conn, args: &[Vec<u8>]) -> std::io::Result<Reply> {
             }
             return Ok(Reply { raw, kind: Kind::Array(Some(keys)) });
         }
-        args[1] = cursor.to_vec();
+        args[at] = cursor.to_vec();
     }
     Err(std::io::Error::other("SCAN did not end after 100000 calls"))
 }
@@ -253,6 +429,12 @@ fn generate(seed: u64, commands: usize, types: &[String], now_secs: u64) -> Resu
         generators.push(gen::generator(t).ok_or_else(|| format!("unknown type {t:?}: known are {}", gen::type_names().join(", ")))?);
     }
     let mut cx = Ctx::new(seed, now_secs);
+    if types.iter().any(|t| t == "hashes") {
+        cx.extra_keys.extend(gen::HASH_KEYS);
+    }
+    if types.iter().any(|t| t == "sets") {
+        cx.extra_keys.extend(gen::SET_KEYS);
+    }
     let mut steps: Vec<Step> = Vec::new();
     let mut count = 0;
     while count < commands {
@@ -274,7 +456,13 @@ fn generate(seed: u64, commands: usize, types: &[String], now_secs: u64) -> Resu
                 if name_of(&args) == "SCAN" {
                     continue;
                 }
+                // After a queued SPOP the servers' sets differ until the EXEC is over (and
+                // the driver has made them the same again): nothing else reads them before.
+                let spop = name_of(&args) == "SPOP";
                 step.push(args);
+                if spop {
+                    break;
+                }
             }
             if cx.rng.chance(5) {
                 step.push(vec![a(cx.pick(&["MULTI", "WATCH", "UNWATCH"])), a("k1")]);

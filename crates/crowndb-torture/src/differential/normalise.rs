@@ -12,11 +12,21 @@ pub enum Norm {
     /// key) must be equal; non-negative ones may differ by `tolerance` (the two servers run
     /// the command a few milliseconds apart, and round differently).
     Time { tolerance: i64 },
-    /// An array whose order means nothing (KEYS): compared sorted.
+    /// An array or set whose order means nothing (KEYS, HKEYS, HVALS, SMEMBERS, SINTER,
+    /// SUNION, SDIFF): the same type (`*` or `~`) and the same elements, compared sorted (a
+    /// multiset: HVALS repeats values).
     Unordered,
-    /// A whole SCAN walk from cursor 0: the driver follows the cursors to the end on each server and
-    /// compares the sorted, deduplicated keys (cursors are each server's own).
+    /// Field / value pairs in no order (HGETALL): a RESP2 flat array or a RESP3 map, compared
+    /// as sorted pairs.
+    Pairs,
+    /// A whole SCAN / HSCAN / SSCAN walk from cursor 0: the driver follows the cursors to the
+    /// end on each server and compares the sorted, deduplicated keys, members or field / value
+    /// pairs (cursors are each server's own).
     Scan,
+    /// A random pick (SRANDMEMBER, HRANDFIELD, SPOP): the same type and number of elements;
+    /// outside a transaction the driver checks that each server's picks are in its collection
+    /// (and, after SPOP, puts both collections in the same state again: `Pair::random_check`).
+    Random,
     /// HELLO: the same fields, with the same values except `version` and `id` (server identity).
     Hello,
     /// EXEC: element by element, each with its queued command's comparison.
@@ -46,11 +56,14 @@ pub fn norm_for(args: &[Vec<u8>]) -> Norm {
     match upper(name).as_str() {
         "TTL" | "EXPIRETIME" => Norm::Time { tolerance: 2 },
         "PTTL" | "PEXPIRETIME" => Norm::Time { tolerance: 2_000 },
-        "KEYS" => Norm::Unordered,
-        // A walk from cursor 0 covers the keyspace; from any other cursor it depends on each
-        // server's own table order: then only "both errors or both not".
+        "KEYS" | "HKEYS" | "HVALS" | "SMEMBERS" | "SINTER" | "SUNION" | "SDIFF" => Norm::Unordered,
+        "HGETALL" => Norm::Pairs,
+        // A walk from cursor 0 covers the keyspace (the collection); from any other cursor it
+        // depends on each server's own table order: then only "both errors or both not".
         "SCAN" if args.get(1).is_some_and(|c| is_cursor_zero(c)) => Norm::Scan,
-        "SCAN" => Norm::Shape,
+        "HSCAN" | "SSCAN" if args.get(2).is_some_and(|c| is_cursor_zero(c)) => Norm::Scan,
+        "SCAN" | "HSCAN" | "SSCAN" => Norm::Shape,
+        "SRANDMEMBER" | "HRANDFIELD" | "SPOP" => Norm::Random,
         "HELLO" => Norm::Hello,
         "DBSIZE" => Norm::NotBelow,
         _ => Norm::Exact,
@@ -73,7 +86,19 @@ pub fn same(norm: &Norm, redis: &Reply, crowndb: &Reply) -> bool {
         },
         Norm::NotBelow => matches!((&redis.kind, &crowndb.kind), (Kind::Int(a), Kind::Int(b)) if b >= a),
         Norm::Unordered | Norm::Scan => match (&redis.kind, &crowndb.kind) {
-            (Kind::Array(Some(a)), Kind::Array(Some(b))) => sorted_raw(a) == sorted_raw(b),
+            (Kind::Array(Some(a)), Kind::Array(Some(b))) => redis.raw[0] == crowndb.raw[0] && sorted_raw(a) == sorted_raw(b),
+            _ => false,
+        },
+        Norm::Pairs => redis.raw[0] == crowndb.raw[0] && pairs(redis).is_some_and(|p| Some(p) == pairs(crowndb)),
+        Norm::Random => match (&redis.kind, &crowndb.kind) {
+            (Kind::Bulk(Some(_)), Kind::Bulk(Some(_))) => true,
+            (Kind::Array(Some(a)), Kind::Array(Some(b))) => {
+                redis.raw[0] == crowndb.raw[0]
+                    && a.len() == b.len()
+                    && a.iter()
+                        .zip(b)
+                        .all(|(x, y)| x.raw[0] == y.raw[0] && std::mem::discriminant(&x.kind) == std::mem::discriminant(&y.kind))
+            }
             _ => false,
         },
         Norm::Hello => hello_fields(redis).is_some() && hello_fields(redis) == hello_fields(crowndb),
@@ -91,6 +116,17 @@ fn sorted_raw(items: &[Reply]) -> Vec<&[u8]> {
     let mut v: Vec<&[u8]> = items.iter().map(|r| r.raw.as_slice()).collect();
     v.sort();
     v
+}
+
+/// The sorted field / value pairs of a RESP2 flat array (even length) or a RESP3 map.
+pub fn pairs(reply: &Reply) -> Option<Vec<(&[u8], &[u8])>> {
+    let mut v: Vec<(&[u8], &[u8])> = match &reply.kind {
+        Kind::Map(pairs) => pairs.iter().map(|(k, v)| (k.raw.as_slice(), v.raw.as_slice())).collect(),
+        Kind::Array(Some(items)) if items.len() % 2 == 0 => items.chunks(2).map(|c| (c[0].raw.as_slice(), c[1].raw.as_slice())).collect(),
+        _ => return None,
+    };
+    v.sort();
+    Some(v)
 }
 
 /// HELLO's fields (RESP3 map or RESP2 flat array), `version` and `id` blanked.

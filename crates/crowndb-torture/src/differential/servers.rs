@@ -40,32 +40,43 @@ impl Servers {
         std::fs::create_dir_all(&redis_dir).map_err(|e| format!("creating {}: {e}", redis_dir.display()))?;
         let log = |name: &str| std::fs::File::create(dir.join(name)).map_err(|e| format!("creating a log in {}: {e}", dir.display()));
 
+        let start_redis = |port: u16, dir: &Path, name: &str| -> Result<Child, String> {
+            Command::new(redis_bin)
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+                .args(["--daemonize", "no", "--supervised", "no", "--databases", "1", "--protected-mode", "yes", "--logfile", ""])
+                .arg("--dir")
+                .arg(dir)
+                .stdin(Stdio::null())
+                .stdout(log(&format!("{name}.log"))?)
+                .stderr(log(&format!("{name}.stderr"))?)
+                .spawn()
+                .map_err(|e| format!("starting {}: {e}", redis_bin.display()))
+        };
         let redis_port = free_port()?;
-        let redis = Command::new(redis_bin)
-            .args(["--port", &redis_port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .args(["--daemonize", "no", "--supervised", "no", "--databases", "1", "--protected-mode", "yes", "--logfile", ""])
-            .arg("--dir")
-            .arg(&redis_dir)
-            .stdin(Stdio::null())
-            .stdout(log("redis.log")?)
-            .stderr(log("redis.stderr")?)
-            .spawn()
-            .map_err(|e| format!("starting {}: {e}", redis_bin.display()))?;
+        let redis = start_redis(redis_port, &redis_dir, "redis")?;
         let crowndb_port = free_port()?;
         let crowndb_addr = format!("127.0.0.1:{crowndb_port}");
-        let crowndb = log("crowndb.stderr").and_then(|stderr| {
-            Command::new(crowndb_bin)
-                .arg("serve")
-                .arg("--data-dir")
-                .arg(&store)
-                .args(["--memcached-addr", "off", "--redis-addr", &crowndb_addr, "--durability", "never", "--threads", "1"])
-                .args(["--log-level", "warn"])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(stderr)
-                .spawn()
-                .map_err(|e| format!("starting {} serve: {e}", crowndb_bin.display()))
-        });
+        // `CROWNDB_BIN=redis-server`: Redis against a second Redis, a dry run that checks the
+        // harness alone (generators, comparisons), before CrownDB has the commands.
+        let against_itself = crowndb_bin.file_name().is_some_and(|n| n.to_string_lossy().starts_with("redis-server"));
+        let crowndb = if against_itself {
+            std::fs::create_dir_all(&store).map_err(|e| format!("creating {}: {e}", store.display()))?;
+            start_redis(crowndb_port, &store, "crowndb")
+        } else {
+            log("crowndb.stderr").and_then(|stderr| {
+                Command::new(crowndb_bin)
+                    .arg("serve")
+                    .arg("--data-dir")
+                    .arg(&store)
+                    .args(["--memcached-addr", "off", "--redis-addr", &crowndb_addr, "--durability", "never", "--threads", "1"])
+                    .args(["--log-level", "warn"])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(stderr)
+                    .spawn()
+                    .map_err(|e| format!("starting {} serve: {e}", crowndb_bin.display()))
+            })
+        };
         let crowndb = match crowndb {
             Ok(c) => c,
             Err(e) => {

@@ -65,7 +65,7 @@ impl Generator for Keyspace {
                 let options = vec![
                     vec![a("MATCH"), pattern(cx)],
                     vec![a("COUNT"), a(cx.pick(&["1", "2", "10", "1000", "0", "-1", "x"]))],
-                    vec![a("TYPE"), a(cx.pick(&["string", "STRING", "none", "bogus"]))],
+                    vec![a("TYPE"), a(cx.pick(&["string", "STRING", "hash", "set", "SET", "none", "bogus"]))],
                 ];
                 args.extend(cx.options(options, 3));
                 args

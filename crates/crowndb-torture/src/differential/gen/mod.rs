@@ -2,7 +2,9 @@
 //! with a [`Generator`] and one line in [`TYPES`]; the pickers here (keys, values, numbers,
 //! TTLs) are shared so that every type's commands collide on the same few keys.
 
+mod hashes;
 mod keyspace;
+mod sets;
 mod strings;
 
 use crate::rng::Rng;
@@ -20,7 +22,8 @@ pub trait Generator {
 pub type MakeGenerator = fn() -> Box<dyn Generator>;
 
 /// The known types: `--types` names, and how to make each one's generator.
-pub const TYPES: &[(&str, MakeGenerator)] = &[("strings", strings::new), ("keyspace", keyspace::new)];
+pub const TYPES: &[(&str, MakeGenerator)] =
+    &[("strings", strings::new), ("keyspace", keyspace::new), ("hashes", hashes::new), ("sets", sets::new)];
 
 pub fn generator(name: &str) -> Option<Box<dyn Generator>> {
     TYPES.iter().find(|(n, _)| *n == name).map(|(_, make)| make())
@@ -40,7 +43,15 @@ pub struct Ctx {
     pub rng: Rng,
     pub now_secs: u64,
     deadlines: u64,
+    /// Keys the collection generators favour (`h1`, `s1`...), which [`Ctx::key`] also gives
+    /// now and then, so that every command meets hashes and sets too: empty unless those
+    /// types are in the run (so string-only runs draw as they always did).
+    pub extra_keys: Vec<&'static [u8]>,
 }
+
+/// The keys hashes favour, and sets.
+pub const HASH_KEYS: &[&[u8]] = &[b"h1", b"h2", b"h3"];
+pub const SET_KEYS: &[&[u8]] = &[b"s1", b"s2", b"s3"];
 
 /// The key space: a few names, so that commands meet on the same keys.
 const KEYS: &[&[u8]] = &[b"k1", b"k2", b"k3", b"k4", b"k5", b"{tag}k6", b"bin\x00\xff\r\nkey", b"\xe2\x82\xac", b""];
@@ -51,7 +62,7 @@ pub fn a(text: &str) -> Vec<u8> {
 
 impl Ctx {
     pub fn new(seed: u64, now_secs: u64) -> Ctx {
-        Ctx { rng: Rng::new(seed), now_secs, deadlines: 0 }
+        Ctx { rng: Rng::new(seed), now_secs, deadlines: 0, extra_keys: Vec::new() }
     }
 
     pub fn pick<T: Clone>(&mut self, items: &[T]) -> T {
@@ -66,10 +77,23 @@ impl Ctx {
 
     /// A key: mostly the five plain ones, sometimes a binary, non-ASCII or empty one.
     pub fn key(&mut self) -> Vec<u8> {
+        if !self.extra_keys.is_empty() && self.rng.chance(6) {
+            let keys = self.extra_keys.clone();
+            return self.pick(&keys).to_vec();
+        }
         if self.rng.chance(85) {
             KEYS[self.rng.below(5) as usize].to_vec()
         } else {
             self.pick(KEYS).to_vec()
+        }
+    }
+
+    /// A key of `favoured` mostly (a collection generator's own), else any ([`Ctx::key`]).
+    pub fn key_of(&mut self, favoured: &[&[u8]]) -> Vec<u8> {
+        if self.rng.chance(75) {
+            self.pick(favoured).to_vec()
+        } else {
+            self.key()
         }
     }
 
