@@ -577,3 +577,21 @@ fn the_memcached_listener_never_reads_or_rewrites_a_collection() {
     assert_eq!(m.set("s", b"now a string"), "STORED");
     assert_eq!(r.cmd("GET s"), bulk("now a string"));
 }
+
+#[test]
+fn flushall_and_flushdb_remove_hashes_and_sets_too() {
+    // docs/differential.md D10: FLUSHALL answered WRONGTYPE and removed nothing while a
+    // collection existed.
+    let (_dir, server) = start();
+    let mut c = connect(&server);
+    for round in 0..2 {
+        assert_eq!(c.cmd("HSET h a 1 b 2"), int(2));
+        assert_eq!(c.cmd("SADD s x y"), int(2));
+        assert_eq!(c.cmd("SET k v"), "+OK\r\n");
+        let flush = if round == 0 { "FLUSHALL" } else { "FLUSHDB" };
+        assert_eq!(c.cmd(flush), "+OK\r\n");
+        assert_eq!(c.cmd("DBSIZE"), int(0));
+        assert_eq!(c.cmd("HLEN h"), int(0));
+        assert_eq!(c.cmd("EXISTS s"), int(0));
+    }
+}

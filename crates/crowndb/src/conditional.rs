@@ -119,6 +119,16 @@ impl Store {
         Ok(outcome)
     }
 
+    /// Deletes the key, whatever it holds, if its live value's version is at most `version`
+    /// (a flush that must not remove what was written after it began). True if deleted.
+    pub fn delete_if_not_newer(&self, key: &[u8], version: u64, opts: &WriteOptions) -> Result<bool> {
+        let outcome = self.update_any(key, opts, true, |current| match current {
+            Some(entry) if entry.version <= version => Update::Delete,
+            _ => Update::Keep,
+        })?;
+        Ok(outcome == UpdateOutcome::Deleted)
+    }
+
     /// Writes `value` if `condition` holds for the key's live entry.
     pub fn put_if(&self, key: &[u8], value: &[u8], condition: Condition, opts: &WriteOptions) -> Result<PutOutcome> {
         let mut verdict = PutOutcome::NotFound;
@@ -193,5 +203,14 @@ impl Store {
                 (None, None, false)
             }
         }
+    }
+}
+
+impl crate::Db {
+    /// Deletes `key`, whatever it holds (a string, a hash, a set), if its live value's
+    /// version is at most `version`; true if it did. A flush (memcached `flush_all`, Redis
+    /// FLUSHALL) removes what existed when it began and nothing written after.
+    pub fn delete_if_not_newer(&self, key: &[u8], version: u64, opts: &WriteOptions) -> Result<bool> {
+        self.inner().delete_if_not_newer(key, version, opts)
     }
 }

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crowndb::{Db, Update, WriteOptions};
+use crowndb::{Db, WriteOptions};
 
 use super::expiry::Deadline;
 use super::now_ms;
@@ -75,11 +75,8 @@ pub fn flush_now(db: &Db, opts: &WriteOptions) -> crowndb::Result<u64> {
     loop {
         let page = db.scan(cursor, PAGE)?;
         for key in &page.keys {
-            let outcome = db.update(key, opts, |current| match current {
-                Some(entry) if entry.version <= horizon => Update::Delete,
-                _ => Update::Keep,
-            })?;
-            if outcome == crowndb::UpdateOutcome::Deleted {
+            // Any type: a hash or a set goes with its head (its pages die with its epoch).
+            if db.delete_if_not_newer(key, horizon, opts)? {
                 removed += 1;
             }
         }

@@ -465,14 +465,6 @@ pub static EXCLUSIONS: &[Exclusion] = &[
         // value) until the transaction ends.
         applies: |args, peek| peek.in_multi && queued_past_deadline(args, peek.queued),
     },
-    Exclusion {
-        id: "flushall-with-collections",
-        class: Class::Bug,
-        docs: "docs/differential.md D10",
-        // FLUSHALL / FLUSHDB while a hash or set exists: CrownDB answers WRONGTYPE (and the
-        // driver deletes key by key where it flushes between runs).
-        applies: |args, peek| name_is(args, &["FLUSHALL", "FLUSHDB"]) && peek.has_collections(),
-    },
     // (b) Intended differences.
     // (c) What the harness cannot compare.
     Exclusion {

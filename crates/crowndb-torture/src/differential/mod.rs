@@ -148,11 +148,7 @@ impl Pair {
         };
         for (name, conn) in [("redis-server", &mut pair.redis), ("crowndb", &mut pair.crowndb)] {
             let r = conn.call(&[a("FLUSHALL")]).map_err(|e| format!("FLUSHALL on {name}: {e}"))?;
-            if name == "crowndb" && r.is_error() && r.raw.starts_with(b"-WRONGTYPE") {
-                // D10 (docs/differential.md): FLUSHALL refuses a store with hashes or sets.
-                delete_every_key(conn).map_err(|e| format!("deleting every key on {name}: {e}"))?;
-                *pair.skipped.entry("flushall-with-collections").or_default() += 1;
-            } else if !r.is_simple("OK") {
+            if !r.is_simple("OK") {
                 return Err(format!("FLUSHALL on {name}: {}", show_reply(&r)));
             }
             // The encoding limits a run may have changed (gen/hashes.rs, gen/sets.rs), back to
@@ -347,18 +343,6 @@ impl Pair {
         self.sent -= 1;
         Ok((rr.raw != cr.raw || rr.kind != Kind::Int(popped as i64)).then_some((rr, cr)))
     }
-}
-
-/// What FLUSHALL should do, key by key (for D10).
-fn delete_every_key(conn: &mut Conn) -> Result<(), String> {
-    let keys = walk(conn, &[a("SCAN"), a("0"), a("COUNT"), a("1000")]).map_err(|e| e.to_string())?;
-    let Kind::Array(Some(keys)) = keys.kind else { return Err(format!("SCAN: {}", show_reply(&keys))) };
-    for k in keys {
-        if let Some(k) = k.bulk() {
-            conn.call(&[a("DEL"), k.to_vec()]).map_err(|e| e.to_string())?;
-        }
-    }
-    Ok(())
 }
 
 /// The members (with their values, for HRANDFIELD ... WITHVALUES) a random pick returned.
