@@ -31,6 +31,7 @@ target/release/crowndb-torture crash --cycles "$cycles" --seed "$seed" "${tolera
 target/release/crowndb-torture server-crash --cycles "$kills" --seed "$seed"
 target/release/crowndb-torture server-crash --protocol redis --cycles "$kills" --seed "$seed"
 target/release/crowndb-torture exec-crash --cycles "$kills" --seed "$seed"
+target/release/crowndb-torture collection-crash --cycles "$kills" --seed "$seed"
 target/release/crowndb-torture damage --trials "$trials" --seed "$seed"
 target/release/crowndb-torture dump-damage --trials "$trials" --seed "$seed"
 # I/O errors injected by the LD_PRELOAD library: trials per fault kind (7 kinds), plus server trials.
