@@ -15,10 +15,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crowndb::{Collection, CollectionType, Db, Options};
+use crowndb::{Collection, CollectionType, Db};
 
 use crate::rng::Rng;
-use crate::serve::{connect_retrying, free_port, kill_server, start_durable_server};
+use crate::serve::{connect_retrying, kill_cycle, open_paranoid, CycleClient};
 
 /// One command of the torture.
 #[derive(Debug, Clone)]
@@ -197,24 +197,17 @@ pub fn run_collection_torture(bin: &Path, dir: &Path, cycles: u64, clients: u32,
     let mut logs: Vec<ClientLog> = vec![ClientLog::default(); clients as usize];
     let mut report = CollectionTortureReport::default();
     for cycle in 0..cycles {
-        let port = free_port()?;
-        let mut server = start_durable_server(bin, &store, "off", &format!("127.0.0.1:{port}"), &server_log)?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let handles: Vec<_> = logs
+        let clients: Vec<CycleClient<ClientLog>> = logs
             .drain(..)
             .enumerate()
             .map(|(i, log)| {
-                let (stop, seed) = (stop.clone(), rng.next_u64());
-                std::thread::spawn(move || client(port, i as u32, seed, stop, log))
+                let seed = rng.next_u64();
+                Box::new(move |port, stop| client(port, i as u32, seed, stop, log)) as CycleClient<ClientLog>
             })
             .collect();
-        std::thread::sleep(Duration::from_millis(rng.range(200, 800)));
-        kill_server(&mut server, &server_log, cycle, &stop)?;
-        for h in handles {
-            logs.push(h.join().map_err(|_| format!("cycle {cycle}: a client thread panicked (see its message above)"))?);
-        }
-        let db = Db::open(&store, Options { paranoid_open: true, ..Options::default() })
-            .map_err(|e| format!("cycle {cycle}: reopening the server's store (paranoid): {e}"))?;
+        let run_for = Duration::from_millis(rng.range(200, 800));
+        logs = kill_cycle(bin, &store, &server_log, cycle, run_for, clients)?;
+        let db = open_paranoid(&store, cycle)?;
         for (i, log) in logs.iter_mut().enumerate() {
             let found = read_state(&db, i as u32)?;
             let mut candidate = log.acked.clone();

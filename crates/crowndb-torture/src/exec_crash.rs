@@ -13,10 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crowndb::{Db, Options};
-
 use crate::rng::Rng;
-use crate::serve::{free_port, kill_server, start_durable_server};
+use crate::serve::{kill_cycle, open_paranoid, CycleClient};
 
 /// What a run did.
 #[derive(Debug, Default)]
@@ -151,25 +149,14 @@ pub fn run_exec_crash(
     let mut logs = vec![ClientLog::default(); clients];
     let mut report = ExecCrashReport::default();
     for cycle in 0..cycles {
-        let port = free_port()?;
-        let mut server = start_durable_server(bin, &store, "off", &format!("127.0.0.1:{port}"), &server_log)?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let handles: Vec<_> = logs
+        let clients: Vec<CycleClient<Result<ClientLog, String>>> = logs
             .drain(..)
             .enumerate()
-            .map(|(i, log)| {
-                let stop = stop.clone();
-                std::thread::spawn(move || client(i, port, keys, pad, stop, log))
-            })
+            .map(|(i, log)| Box::new(move |port, stop| client(i, port, keys, pad, stop, log)) as CycleClient<Result<ClientLog, String>>)
             .collect();
-        std::thread::sleep(Duration::from_millis(rng.range(150, 600)));
-        kill_server(&mut server, &server_log, cycle, &stop)?;
-        for h in handles {
-            logs.push(h.join().map_err(|_| format!("cycle {cycle}: a client thread panicked"))??);
-        }
-
-        let db = Db::open(&store, Options { paranoid_open: true, ..Options::default() })
-            .map_err(|e| format!("cycle {cycle}: reopening the server's store (paranoid): {e}"))?;
+        let run_for = Duration::from_millis(rng.range(150, 600));
+        logs = kill_cycle(bin, &store, &server_log, cycle, run_for, clients)?.into_iter().collect::<Result<_, _>>()?;
+        let db = open_paranoid(&store, cycle)?;
         for (i, log) in logs.iter_mut().enumerate() {
             let mut tags = Vec::with_capacity(keys);
             for k in 0..keys {

@@ -57,3 +57,39 @@ pub fn kill_server(server: &mut Child, log: &Path, cycle: u64, stop: &std::sync:
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     Ok(())
 }
+
+/// A client thread of a kill cycle: given the server's port and the stop flag, runs until the
+/// connection breaks (or the flag is set) and returns its log.
+pub type CycleClient<T> = Box<dyn FnOnce(u16, std::sync::Arc<std::sync::atomic::AtomicBool>) -> T + Send>;
+
+/// One cycle of a server torture: starts `crowndb serve --durability always` (the Redis
+/// listener, on a free port) on `store`, runs the clients, SIGKILLs the server after `run_for`
+/// and returns what each client returned, in order, once all have stopped.
+pub fn kill_cycle<T: Send + 'static>(
+    bin: &Path,
+    store: &Path,
+    server_log: &Path,
+    cycle: u64,
+    run_for: std::time::Duration,
+    clients: Vec<CycleClient<T>>,
+) -> Result<Vec<T>, String> {
+    let port = free_port()?;
+    let mut server = start_durable_server(bin, store, "off", &format!("127.0.0.1:{port}"), server_log)?;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let handles: Vec<_> = clients
+        .into_iter()
+        .map(|client| {
+            let stop = stop.clone();
+            std::thread::spawn(move || client(port, stop))
+        })
+        .collect();
+    std::thread::sleep(run_for);
+    kill_server(&mut server, server_log, cycle, &stop)?;
+    handles.into_iter().map(|h| h.join().map_err(|_| format!("cycle {cycle}: a client thread panicked (see its message above)"))).collect()
+}
+
+/// The store a killed server left, opened directly with every record verified.
+pub fn open_paranoid(store: &Path, cycle: u64) -> Result<crowndb::Db, String> {
+    crowndb::Db::open(store, crowndb::Options { paranoid_open: true, ..crowndb::Options::default() })
+        .map_err(|e| format!("cycle {cycle}: reopening the server's store (paranoid): {e}"))
+}
