@@ -974,3 +974,38 @@ fn info_reports_group_commit_and_index_figures() {
     assert!(field(&mut c, "crowndb_sync_writes_per_sync") >= 1.0);
     assert_eq!(field(&mut c, "crowndb_false_candidate_reads"), 0.0);
 }
+
+#[test]
+fn d19_container_subcommand_errors_are_refused_before_queueing() {
+    let (_dir, server) = start();
+    let mut c = connect(&server);
+    let execabort = err("EXECABORT Transaction discarded because of previous errors.");
+    for (command, error) in [
+        ("OBJECT BOGUS n", "ERR unknown subcommand 'BOGUS'. Try OBJECT HELP."),
+        ("OBJECT ENCODING", "ERR wrong number of arguments for 'object|encoding' command"),
+        ("OBJECT HELP x", "ERR wrong number of arguments for 'object|help' command"),
+        ("CONFIG BOGUS", "ERR unknown subcommand 'BOGUS'. Try CONFIG HELP."),
+        ("CONFIG GET", "ERR wrong number of arguments for 'config|get' command"),
+        ("CONFIG SET a", "ERR wrong number of arguments for 'config|set' command"),
+        ("COMMAND COUNT x", "ERR wrong number of arguments for 'command|count' command"),
+        ("COMMAND BOGUS", "ERR unknown subcommand 'BOGUS'. Try COMMAND HELP."),
+    ] {
+        assert_eq!(c.cmd("MULTI"), OK);
+        assert_eq!(c.cmd(command), err(error), "{command}");
+        assert_eq!(c.cmd("EXEC"), execabort, "{command}");
+        assert_eq!(c.cmd(command), err(error), "{command} outside MULTI");
+    }
+}
+
+#[test]
+fn d20_a_past_deadline_set_inside_exec_hides_the_key_at_once() {
+    let (_dir, server) = start();
+    let mut c = connect(&server);
+    assert_eq!(c.cmd("SET b old"), OK);
+    assert_eq!(c.cmd("MULTI"), OK);
+    for command in ["SET a v PXAT 1", "TTL a", "EXISTS a", "GET a", "SET b v GET PXAT 1", "GET b"] {
+        assert_eq!(c.cmd(command), "+QUEUED\r\n");
+    }
+    assert_eq!(c.cmd("EXEC"), format!("*6\r\n{OK}{}{}{NIL}{}{NIL}", int(-2), int(0), bulk("old")));
+    assert_eq!(c.cmd("EXISTS a b"), int(0));
+}

@@ -465,7 +465,7 @@ fn config_set_moves_hashes_and_sets_from_inline_to_pages() {
     assert_eq!(c.cmd("CONFIG GET hash-max-ziplist-entries"), format!("*2\r\n{}{}", bulk("hash-max-ziplist-entries"), bulk("4")));
     assert_eq!(
         c.cmd("CONFIG SET hash-max-listpack-value x"),
-        err("ERR CONFIG SET failed (possibly related to argument 'hash-max-listpack-value') - argument couldn't be parsed into an integer")
+        err("ERR CONFIG SET failed (possibly related to argument 'hash-max-listpack-value') - argument must be a memory value")
     );
     assert_eq!(c.cmd("HSET h a 1 b 2 c 3 d 4"), int(4));
     assert_eq!(c.cmd("OBJECT ENCODING h"), bulk("listpack"));
@@ -487,7 +487,7 @@ fn config_set_moves_hashes_and_sets_from_inline_to_pages() {
 fn hscan_and_sscan_return_every_member_across_page_splits_while_members_are_added() {
     let (_dir, server) = start();
     let mut c = connect(&server);
-    assert_eq!(c.cmd("CONFIG SET hash-max-listpack-entries 8 set-max-listpack-entries 8 set-max-intset-entries 8"), OK);
+    assert_eq!(c.cmd("CONFIG SET hash-max-listpack-entries 8 set-max-intset-entries 8"), OK);
     let original: BTreeSet<String> = (0..300).map(|i| format!("m{i}")).collect();
     for m in &original {
         assert_eq!(c.cmd(&format!("HSET h {m} v-{m}")), int(1));
@@ -594,4 +594,75 @@ fn flushall_and_flushdb_remove_hashes_and_sets_too() {
         assert_eq!(c.cmd("HLEN h"), int(0));
         assert_eq!(c.cmd("EXISTS s"), int(0));
     }
+}
+
+#[test]
+fn d11_hscan_and_sscan_look_the_key_up_before_the_options() {
+    let (_dir, server) = start();
+    let mut c = connect(&server);
+    let empty = "*2\r\n$1\r\n0\r\n*0\r\n";
+    assert_eq!(c.cmd("HSCAN nokey 0 NOVALUES"), empty);
+    assert_eq!(c.cmd("SSCAN nokey 0 COUNT 0"), empty);
+    assert_eq!(c.cmd("SSCAN nokey 0 BOGUS"), empty);
+    assert_eq!(c.cmd("SET str v"), OK);
+    assert_eq!(c.cmd("HSCAN str 0 COUNT 0"), WRONGTYPE);
+    // The cursor first, the options last.
+    assert_eq!(c.cmd("HSCAN nokey x COUNT 0"), err("ERR invalid cursor"));
+    assert_eq!(c.cmd("HSET h a 1"), int(1));
+    assert_eq!(c.cmd("HSCAN h 0 COUNT 0"), err("ERR syntax error"));
+    assert_eq!(c.cmd("HSCAN h 0 COUNT x"), err("ERR value is not an integer or out of range"));
+}
+
+#[test]
+fn d15_spop_and_sintercard_give_their_range_messages_for_non_integers() {
+    let (_dir, server) = start();
+    let mut c = connect(&server);
+    let positive = err("ERR value is out of range, must be positive");
+    assert_eq!(c.cmd("SPOP s x"), positive);
+    assert_eq!(c.cmd("SPOP s 9223372036854775808"), positive);
+    assert_eq!(c.cmd("SPOP s -1"), positive);
+    assert_eq!(c.cmd("SINTERCARD x a"), err("ERR numkeys should be greater than 0"));
+    assert_eq!(c.cmd("SINTERCARD 0 a"), err("ERR numkeys should be greater than 0"));
+    assert_eq!(c.cmd("SINTERCARD 2 a b LIMIT x"), err("ERR LIMIT can't be negative"));
+    assert_eq!(c.cmd("SINTERCARD 2 a b LIMIT -1"), err("ERR LIMIT can't be negative"));
+}
+
+#[test]
+fn d16_d18_setrange_and_incrbyfloat_check_the_type_first() {
+    let (_dir, server) = start();
+    let mut c = connect(&server);
+    assert_eq!(c.cmd("SADD t 1"), int(1));
+    assert_eq!(c.cmd("INCRBYFLOAT t abc"), WRONGTYPE);
+    assert_eq!(c.cmd("INCRBYFLOAT t nan"), WRONGTYPE);
+    assert_eq!(c.cmd("SETRANGE t 536870911 ab"), WRONGTYPE);
+    assert_eq!(c.cmd("SETRANGE nokey 536870911 ab"), err("ERR string exceeds maximum allowed size (proto-max-bulk-len)"));
+    assert_eq!(c.cmd("INCRBYFLOAT nokey abc"), err("ERR value is not a valid float"));
+}
+
+#[test]
+fn d13_d14_config_set_of_the_encoding_limits_validates_as_redis_7_0() {
+    let (_dir, server) = start();
+    let mut c = connect(&server);
+    let failed = |name: &str, why: &str| err(&format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"));
+    let between = "argument must be between 0 and 9223372036854775807 inclusive";
+    assert_eq!(c.cmd("CONFIG SET hash-max-listpack-entries -1"), failed("hash-max-listpack-entries", between));
+    assert_eq!(c.cmd("CONFIG SET hash-max-listpack-value abc"), failed("hash-max-listpack-value", "argument must be a memory value"));
+    assert_eq!(c.cmd("CONFIG SET hash-max-listpack-value -1"), failed("hash-max-listpack-value", "argument must be a memory value"));
+    assert_eq!(c.cmd("CONFIG SET hash-max-listpack-value 99999999999999999999"), failed("hash-max-listpack-value", between));
+    let unparsed = "argument couldn't be parsed into an integer";
+    assert_eq!(c.cmd("CONFIG SET hash-max-ziplist-entries 9223372036854775808"), failed("hash-max-ziplist-entries", unparsed));
+    assert_eq!(c.cmd("CONFIG SET Hash-Max-Ziplist-Entries abc"), failed("hash-max-ziplist-entries", unparsed));
+    assert_eq!(c.cmd("CONFIG SET hash-max-listpack-entries +1"), failed("hash-max-listpack-entries", unparsed));
+    assert_eq!(c.cmd("CONFIG SET set-max-intset-entries -1"), failed("set-max-intset-entries", between));
+    assert_eq!(c.cmd("CONFIG SET hash-max-listpack-value 2kb"), OK);
+    assert_eq!(c.cmd("CONFIG GET hash-max-listpack-value"), bulks(&["hash-max-listpack-value", "2048"]));
+    assert_eq!(c.cmd("CONFIG SET hash-max-listpack-entries 9223372036854775807"), OK);
+    // Redis 7.2's, unknown to 7.0.
+    for name in ["set-max-listpack-entries", "set-max-listpack-value"] {
+        assert_eq!(
+            c.cmd(&format!("CONFIG SET {name} 0")),
+            err(&format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'"))
+        );
+    }
+    assert_eq!(c.cmd("CONFIG GET set-max-*"), bulks(&["set-max-intset-entries", "512"]));
 }

@@ -529,6 +529,9 @@ pub fn run(ctx: &mut Ctx, args: &[Bytes]) -> Frame {
     if (arity > 0 && argc != arity) || (arity < 0 && argc < -arity) {
         return reject(ctx, spec, reply::wrong_arity(spec.name));
     }
+    if let Err(error) = check_subcommand(spec, args) {
+        return reject(ctx, spec, error);
+    }
     if !ctx.client.authenticated && !spec.allowed_without_auth() {
         return reject(ctx, spec, reply::noauth());
     }
@@ -565,6 +568,26 @@ fn reject(ctx: &mut Ctx, spec: &Spec, error: Frame) -> Frame {
     let mut line = b"EXECABORT Transaction discarded because of: ".to_vec();
     line.extend_from_slice(text.strip_prefix(b"ERR ").unwrap_or(&text));
     Frame::error(line)
+}
+
+/// The subcommands of container commands, with their arity, as Redis 7.0's command table has
+/// them: an unknown one or a wrong argument count is refused before the command is queued
+/// (`processCommand`), so inside MULTI the EXEC aborts. CLIENT checks its own (it takes some
+/// of Redis 7.2's too).
+const SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
+    ("object", &[("encoding", 3), ("freq", 3), ("help", 2), ("idletime", 3), ("refcount", 3)]),
+    ("config", &[("get", -3), ("help", 2), ("resetstat", 2), ("rewrite", 2), ("set", -4)]),
+    ("command", &[("count", 2), ("docs", -2), ("getkeys", -3), ("getkeysandflags", -3), ("help", 2), ("info", -2), ("list", -2)]),
+];
+
+/// A container command's subcommand, checked as Redis checks it before running or queueing.
+pub(crate) fn check_subcommand(spec: &Spec, args: &[Bytes]) -> Result<(), Frame> {
+    let Some((_, subs)) = SUBCOMMANDS.iter().find(|(name, _)| *name == spec.name) else { return Ok(()) };
+    let Some(sub) = args.get(1) else { return Ok(()) };
+    match subs.iter().find(|(name, _)| sub.eq_ignore_ascii_case(name.as_bytes())) {
+        Some((name, arity)) => sub_arity(args, *arity, &format!("{}|{name}", spec.name)),
+        None => Err(reply::unknown_subcommand(&args[0], sub)),
+    }
 }
 
 /// Checks a subcommand's argument count (`client|setname` ...).

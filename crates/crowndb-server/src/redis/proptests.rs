@@ -191,7 +191,8 @@ fn timeless_request() -> impl Strategy<Value = Vec<Bytes>> {
 fn arity_ok(args: &[Bytes]) -> bool {
     let spec = COMMANDS.iter().find(|spec| spec.name.as_bytes() == &args[0][..]).expect("a name from the table");
     let (argc, arity) = (args.len() as i64, i64::from(spec.arity));
-    (arity > 0 && argc == arity) || (arity < 0 && argc >= -arity)
+    // A container's unknown subcommand or wrong count is refused before queueing, as arity is.
+    ((arity > 0 && argc == arity) || (arity < 0 && argc >= -arity)) && crate::redis::dispatch::check_subcommand(spec, args).is_ok()
 }
 
 proptest! {

@@ -271,48 +271,6 @@ fn incrbyfloat_case(args: &[Vec<u8>], peek: &mut Peek) -> u8 {
     0
 }
 
-/// HSCAN / SSCAN options Redis 7.0 refuses (`scanGenericCommand`): anything but MATCH <p> and
-/// COUNT <integer >= 1>.
-fn collection_scan_options_bad(args: &[Vec<u8>]) -> bool {
-    let mut i = 3;
-    while i < args.len() {
-        let Some(value) = args.get(i + 1) else { return true };
-        if args[i].eq_ignore_ascii_case(b"COUNT") {
-            let n = std::str::from_utf8(value).ok().and_then(|t| t.parse::<i64>().ok());
-            if n.is_none_or(|n| n < 1) {
-                return true;
-            }
-        } else if !args[i].eq_ignore_ascii_case(b"MATCH") {
-            return true;
-        }
-        i += 2;
-    }
-    false
-}
-
-/// Not a non-negative i64 as Redis reads it (strict decimal).
-fn not_non_negative_i64(text: &[u8]) -> bool {
-    let Ok(t) = std::str::from_utf8(text) else { return true };
-    let canonical = t.parse::<i64>().is_ok_and(|n| n >= 0 && n.to_string() == t);
-    !canonical
-}
-
-/// Inside MULTI, whether a command queued before names `key` in a SET or GETEX with an
-/// EXAT/PXAT deadline already past (D20).
-fn queued_past_deadline(args: &[Vec<u8>], queued: &[Vec<Vec<u8>>]) -> bool {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-    queued.iter().any(|q| {
-        name_is(q, &["SET", "GETEX"])
-            && q.len() > 2
-            && args.iter().skip(1).any(|a| *a == q[1])
-            && q.windows(2).skip(1).any(|w| {
-                let v = std::str::from_utf8(&w[1]).ok().and_then(|t| t.parse::<i64>().ok());
-                (w[0].eq_ignore_ascii_case(b"EXAT") && v.is_some_and(|v| v.saturating_mul(1000) <= now))
-                    || (w[0].eq_ignore_ascii_case(b"PXAT") && v.is_some_and(|v| v <= now))
-            })
-    })
-}
-
 /// `CONFIG SET <an encoding limit> <value>`, which the harness sends to both servers.
 fn config_set_limit(args: &[Vec<u8>]) -> bool {
     const LIMITS: &[&str] = &[
@@ -331,25 +289,11 @@ fn config_set_limit(args: &[Vec<u8>]) -> bool {
 }
 
 /// Every exclusion: the CrownDB bugs found by the harness (class `Bug`, naming their
-/// docs/differential.md entry, D10-D20 open: hashes, sets and the commands around them;
-/// D1-D9 are fixed), to be removed once fixed, then the intended differences
+/// docs/differential.md entry: D12 and D17 open, the encodings' history;
+/// D1-D11, D13-D16, D18-D20 are fixed), to be removed once fixed, then the intended differences
 /// (docs/protocols.md) and what the harness cannot compare.
 pub static EXCLUSIONS: &[Exclusion] = &[
     // (a) CrownDB bugs.
-    Exclusion {
-        id: "collection-scan-options-before-key",
-        class: Class::Bug,
-        docs: "docs/differential.md D11",
-        // HSCAN / SSCAN with options Redis refuses, on a key that is missing or of another
-        // type: Redis looks the key up first (empty walk, WRONGTYPE), CrownDB parses first.
-        applies: |args, peek| {
-            let want: &[u8] = if name_is(args, &["HSCAN"]) { b"hash" } else { b"set" };
-            name_is(args, &["HSCAN", "SSCAN"])
-                && args.len() >= 4
-                && collection_scan_options_bad(args)
-                && peek.key_type(&args[1]).is_none_or(|t| t != want)
-        },
-    },
     Exclusion {
         id: "encoding-history",
         class: Class::Bug,
@@ -361,23 +305,6 @@ pub static EXCLUSIONS: &[Exclusion] = &[
         // limit turns hashtable on an HDEL, a COPY is laid out afresh).
         applies: |args, peek| {
             name_is(args, &["OBJECT"]) && args.len() == 3 && args[1].eq_ignore_ascii_case(b"ENCODING") && peek.encoding_not_by_members(&args[2])
-        },
-    },
-    Exclusion {
-        id: "object-errors-queued",
-        class: Class::Bug,
-        docs: "docs/differential.md D19",
-        // Inside MULTI, OBJECT with an unknown subcommand or the wrong arity: Redis refuses it
-        // at once (and the EXEC then aborts), CrownDB queues it.
-        applies: |args, peek| {
-            let known = |s: &[u8]| ["ENCODING", "FREQ", "IDLETIME", "REFCOUNT"].iter().any(|k| s.eq_ignore_ascii_case(k.as_bytes()));
-            peek.in_multi
-                && name_is(args, &["OBJECT"])
-                && match args.get(1) {
-                    None => false,
-                    Some(sub) if sub.eq_ignore_ascii_case(b"HELP") => args.len() != 2,
-                    Some(sub) => !known(sub) || args.len() != 3,
-                }
         },
     },
     Exclusion {
@@ -399,71 +326,6 @@ pub static EXCLUSIONS: &[Exclusion] = &[
         applies: |args, peek| {
             name_is(args, &["OBJECT"]) && args.len() == 3 && args[1].eq_ignore_ascii_case(b"ENCODING") && peek.key_type(&args[2]).is_none_or(|t| t == b"string")
         },
-    },
-    Exclusion {
-        id: "config-set-invalid-limit",
-        class: Class::Bug,
-        docs: "docs/differential.md D13",
-        // CONFIG SET of a limit to what is not an integer in 0..=i64::MAX: other messages
-        // (CrownDB even takes 9223372036854775808).
-        applies: |args, _| config_set_limit(args) && not_non_negative_i64(&args[3]),
-    },
-    Exclusion {
-        id: "config-set-listpack-sets",
-        class: Class::Bug,
-        docs: "docs/differential.md D14",
-        // set-max-listpack-entries / -value are Redis 7.2's: Redis 7.0 refuses them.
-        applies: |args, _| config_set_limit(args) && args[2].len() > 16 && args[2][..16].eq_ignore_ascii_case(b"set-max-listpack"),
-    },
-    Exclusion {
-        id: "incrbyfloat-wrongtype-order",
-        class: Class::Bug,
-        docs: "docs/differential.md D18",
-        // INCRBYFLOAT of an invalid increment on a hash or set: Redis checks the type first.
-        applies: |args, peek| {
-            name_is(args, &["INCRBYFLOAT"])
-                && args.len() == 3
-                && float(&args[2]).is_none_or(|f| !f.is_finite() || std::str::from_utf8(&args[2]).is_ok_and(|t| t.trim() != t || t.is_empty()))
-                && peek.key_type(&args[1]).is_none_or(|t| t == b"hash" || t == b"set")
-        },
-    },
-    Exclusion {
-        id: "count-error-message",
-        class: Class::Bug,
-        docs: "docs/differential.md D15",
-        // SPOP's count, SINTERCARD's numkeys and LIMIT not integers: Redis gives the range
-        // message ("value is out of range, must be positive", "numkeys should be greater than
-        // 0", "LIMIT can't be negative") for those too; CrownDB the generic integer error.
-        applies: |args, _| {
-            let spop = name_is(args, &["SPOP"]) && args.len() == 3 && not_non_negative_i64(&args[2]) && !args[2].starts_with(b"-");
-            let sintercard = name_is(args, &["SINTERCARD"])
-                && args.len() >= 3
-                && (std::str::from_utf8(&args[1]).ok().and_then(|t| t.parse::<i64>().ok()).is_none()
-                    || args.windows(2).skip(2).any(|w| w[0].eq_ignore_ascii_case(b"LIMIT") && std::str::from_utf8(&w[1]).ok().and_then(|t| t.parse::<i64>().ok()).is_none()));
-            spop || sintercard
-        },
-    },
-    Exclusion {
-        id: "setrange-size-before-type",
-        class: Class::Bug,
-        docs: "docs/differential.md D16",
-        // SETRANGE past 512 MiB on a hash or set: Redis answers WRONGTYPE (type before size).
-        applies: |args, peek| {
-            name_is(args, &["SETRANGE"])
-                && args.len() == 4
-                && std::str::from_utf8(&args[2]).ok().and_then(|t| t.parse::<i64>().ok()).is_some_and(|o| o >= 0 && o as u128 + args[3].len() as u128 > 512 << 20)
-                && !args[3].is_empty()
-                && peek.key_type(&args[1]).is_none_or(|t| t != b"string" && t != b"none")
-        },
-    },
-    Exclusion {
-        id: "exec-sees-past-deadline",
-        class: Class::Bug,
-        docs: "docs/differential.md D20",
-        // Inside MULTI, a command on a key an earlier queued SET/GETEX gave a deadline already
-        // past: in EXEC, Redis's key is gone at once, CrownDB's stays visible (TTL 0, GET the
-        // value) until the transaction ends.
-        applies: |args, peek| peek.in_multi && queued_past_deadline(args, peek.queued),
     },
     // (b) Intended differences.
     // (c) What the harness cannot compare.

@@ -61,6 +61,7 @@ impl<'a> Txn<'a> {
     /// The key's live string value with its metadata; `WrongType` if it holds a collection.
     pub fn get(&mut self, key: &[u8]) -> Result<Option<Entry>> {
         match self.staged.get(&(Namespace::Keys, key.to_vec())) {
+            Some(Staged::String(e)) if staged_expired(self.store, e) => return Ok(None),
             Some(Staged::String(e)) => return Ok(Some(e.clone())),
             Some(Staged::Absent) => return Ok(None),
             Some(Staged::Head(..)) => return Err(Error::WrongType),
@@ -161,10 +162,18 @@ impl<'a> Txn<'a> {
     }
 }
 
+/// Whether a string staged with a deadline already past (`SET k v PXAT 1` inside EXEC) has
+/// expired: the transaction's later reads see it gone, as the store's reads do once it is
+/// written.
+fn staged_expired(store: &Store, e: &Entry) -> bool {
+    e.expires_at_ms.is_some_and(|at| store.is_expired(at))
+}
+
 impl ReadRecords for Txn<'_> {
     fn key_state(&mut self, key: &[u8]) -> Result<KeyState> {
         match self.staged.get(&(Namespace::Keys, key.to_vec())) {
             Some(Staged::Absent) => Ok(KeyState::Absent),
+            Some(Staged::String(e)) if staged_expired(self.store, e) => Ok(KeyState::Absent),
             Some(Staged::String(_)) => Ok(KeyState::Other),
             Some(Staged::Head(head, expires_at_ms)) => Ok(KeyState::Collection { head: head.clone(), expires_at_ms: *expires_at_ms }),
             Some(Staged::Page(_)) | None => self.store.read_key_state(key),

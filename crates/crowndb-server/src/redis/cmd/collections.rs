@@ -100,9 +100,41 @@ pub fn distinct_picks(r: &mut dyn ReadRecords, c: &mut Collection, count: u64) -
 
 /// `HSCAN` / `SSCAN key cursor [MATCH pattern] [COUNT count]`: whole pages until `count`
 /// members are gathered; every member present for the whole walk is returned at least once.
+/// Checked in Redis 7.0's order: the cursor, then the key (missing: an empty page; another
+/// type: WRONGTYPE), then the options.
 pub fn scan(ctx: &mut Ctx, args: &[Bytes], kind: CollectionType) -> Reply {
     // Read as SCAN reads its cursor (`strtoul`).
     let cursor = super::keyspace::parse_cursor(&args[2]).ok_or_else(|| Frame::err("invalid cursor"))?;
+    let options = scan_options(args);
+    let key = &args[1];
+    let (next, items) = ctx.read(|r| {
+        let mut items = Vec::new();
+        let next = match open(r, key, kind)? {
+            Some(mut c) => match &options {
+                Ok((count, _)) => Some(c.scan(r, cursor, *count, &mut items)?),
+                Err(_) => None,
+            },
+            None => Some(0),
+        };
+        Ok((next, items))
+    })?;
+    let Some(next) = next else { return Err(options.err().unwrap_or_else(reply::syntax_error)) };
+    let pattern = options.ok().and_then(|(_, p)| p);
+    let mut out = Vec::with_capacity(items.len() * 2);
+    for (member, value) in items {
+        if pattern.is_some_and(|p| !glob::matches(p, &member)) {
+            continue;
+        }
+        out.push(Frame::bulk(member));
+        if kind == CollectionType::Hash {
+            out.push(Frame::bulk(value));
+        }
+    }
+    Ok(Frame::Array(vec![Frame::bulk(next.to_string()), Frame::Array(out)]))
+}
+
+/// HSCAN / SSCAN's COUNT (default 10) and MATCH pattern (`None`: every member).
+fn scan_options(args: &[Bytes]) -> Result<(usize, Option<&[u8]>), Frame> {
     let mut count = 10usize;
     let mut pattern: Option<&[u8]> = None;
     let mut i = 3;
@@ -123,26 +155,7 @@ pub fn scan(ctx: &mut Ctx, args: &[Bytes], kind: CollectionType) -> Reply {
         }
         i += 2;
     }
-    let key = &args[1];
-    let (next, items) = ctx.read(|r| {
-        let mut items = Vec::new();
-        let next = match open(r, key, kind)? {
-            Some(mut c) => c.scan(r, cursor, count, &mut items)?,
-            None => 0,
-        };
-        Ok((next, items))
-    })?;
-    let mut out = Vec::with_capacity(items.len() * 2);
-    for (member, value) in items {
-        if pattern.is_some_and(|p| !glob::matches(p, &member)) {
-            continue;
-        }
-        out.push(Frame::bulk(member));
-        if kind == CollectionType::Hash {
-            out.push(Frame::bulk(value));
-        }
-    }
-    Ok(Frame::Array(vec![Frame::bulk(next.to_string()), Frame::Array(out)]))
+    Ok((count, pattern))
 }
 
 /// Members as a RESP3 set (`~`; an array in RESP2), as SMEMBERS and SINTER reply.

@@ -269,8 +269,6 @@ fn parameters(ctx: &Ctx) -> Vec<(&'static str, String)> {
         ("requirepass", settings.requirepass.map(|p| String::from_utf8_lossy(&p).into_owned()).unwrap_or_default()),
         ("save", String::new()),
         ("set-max-intset-entries", limits.set_max_intset_entries.to_string()),
-        ("set-max-listpack-entries", limits.set_max_listpack_entries.to_string()),
-        ("set-max-listpack-value", limits.set_max_listpack_value.to_string()),
         ("tcp-keepalive", "60".to_string()),
         ("timeout", settings.timeout.map_or(0, |d| d.as_secs()).to_string()),
     ]
@@ -291,6 +289,28 @@ fn parse_memory(text: &[u8]) -> Option<u64> {
         _ => return None,
     };
     digits.parse::<u64>().ok()?.checked_mul(unit)
+}
+
+/// A memory value as Redis 7.0's `memtoull` reads it: digits (none is 0; past u64 the
+/// largest) and an optional unit `b`, `k`, `kb`, `m`, `mb`, `g`, `gb`, the product wrapping
+/// as in C; no sign. `None`: not one.
+fn memtoull(text: &[u8]) -> Option<u64> {
+    let digits = text.iter().take_while(|c| c.is_ascii_digit()).count();
+    let unit: u64 = match text[digits..].to_ascii_lowercase().as_slice() {
+        b"" | b"b" => 1,
+        b"k" => 1000,
+        b"kb" => 1024,
+        b"m" => 1_000_000,
+        b"mb" => 1 << 20,
+        b"g" => 1_000_000_000,
+        b"gb" => 1 << 30,
+        _ => return None,
+    };
+    if digits >= 128 {
+        return None;
+    }
+    let n = text[..digits].iter().try_fold(0u64, |n, d| n.checked_mul(10)?.checked_add(u64::from(d - b'0'))).unwrap_or(u64::MAX);
+    Some(n.wrapping_mul(unit))
 }
 
 /// CONFIG GET / SET / RESETSTAT / HELP.
@@ -376,24 +396,28 @@ fn config_set(ctx: &mut Ctx, pairs: &[Bytes]) -> Reply {
             // Snapshot schedules and log levels have no effect here; accepted so tools that set
             // them keep working.
             "save" | "loglevel" => {}
+            // Redis 7.0's: size_t in 0..=LONG_MAX, the `-value` ones memory values.
+            // (set-max-listpack-* are Redis 7.2's: refused as unknown, as 7.0 does.)
             "hash-max-listpack-entries"
             | "hash-max-ziplist-entries"
             | "hash-max-listpack-value"
             | "hash-max-ziplist-value"
-            | "set-max-intset-entries"
-            | "set-max-listpack-entries"
-            | "set-max-listpack-value" => {
-                let n = parse_memory(value)
-                    .and_then(|n| usize::try_from(n).ok())
-                    .ok_or_else(|| failed(&name, "argument couldn't be parsed into an integer"))?;
+            | "set-max-intset-entries" => {
+                let n = if name.ends_with("-value") {
+                    memtoull(value).ok_or_else(|| failed(&name, "argument must be a memory value"))?
+                } else {
+                    let n = reply::parse_i64(value).map_err(|_| failed(&name, "argument couldn't be parsed into an integer"))?;
+                    n as u64
+                };
+                if n > i64::MAX as u64 {
+                    return Err(failed(&name, "argument must be between 0 and 9223372036854775807 inclusive"));
+                }
                 let slot = match name.as_str() {
                     "hash-max-listpack-entries" | "hash-max-ziplist-entries" => &mut limits.hash_max_listpack_entries,
                     "hash-max-listpack-value" | "hash-max-ziplist-value" => &mut limits.hash_max_listpack_value,
-                    "set-max-intset-entries" => &mut limits.set_max_intset_entries,
-                    "set-max-listpack-entries" => &mut limits.set_max_listpack_entries,
-                    _ => &mut limits.set_max_listpack_value,
+                    _ => &mut limits.set_max_intset_entries,
                 };
-                *slot = n;
+                *slot = usize::try_from(n).unwrap_or(usize::MAX);
             }
             _ => {
                 return Err(Frame::err(format!("Unknown option or number of arguments for CONFIG SET - '{}'", reply::text(&pair[0]))));

@@ -107,11 +107,9 @@ pub fn spop(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let count = match args.len() {
         2 => None,
         3 => {
-            let n = parse_i64(&args[2])?;
-            if n < 0 {
-                return Err(Frame::err("value is out of range, must be positive"));
-            }
-            Some(n as u64)
+            // Redis's `getPositiveLongFromObjectOrReply`: one message for both.
+            let n = parse_i64(&args[2]).ok().filter(|n| *n >= 0);
+            Some(n.ok_or_else(|| Frame::err("value is out of range, must be positive"))? as u64)
         }
         _ => return Err(reply::syntax_error()),
     };
@@ -269,10 +267,8 @@ pub fn sdiffstore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 /// `SINTERCARD numkeys key [key ...] [LIMIT limit]`.
 pub fn sintercard(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    let numkeys = parse_i64(&args[1])?;
-    if numkeys < 1 {
-        return Err(Frame::err("numkeys should be greater than 0"));
-    }
+    // Redis's `getRangeLongFromObjectOrReply` with a message: the same for a non-integer.
+    let numkeys = parse_i64(&args[1]).ok().filter(|n| *n >= 1).ok_or_else(|| Frame::err("numkeys should be greater than 0"))?;
     if numkeys > args.len() as i64 - 2 {
         return Err(Frame::err("Number of keys can't be greater than number of args"));
     }
@@ -281,10 +277,7 @@ pub fn sintercard(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let mut i = 2 + numkeys as usize;
     while i < args.len() {
         if is(&args[i], "LIMIT") && i + 1 < args.len() {
-            let n = parse_i64(&args[i + 1])?;
-            if n < 0 {
-                return Err(Frame::err("LIMIT can't be negative"));
-            }
+            let n = parse_i64(&args[i + 1]).ok().filter(|n| *n >= 0).ok_or_else(|| Frame::err("LIMIT can't be negative"))?;
             limit = usize::try_from(n).unwrap_or(usize::MAX);
             i += 2;
         } else {

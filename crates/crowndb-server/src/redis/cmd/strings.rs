@@ -347,6 +347,8 @@ pub fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     }
     let offset = offset as u64;
     if offset + patch.len() as u64 > max_len(ctx) as u64 {
+        // Redis checks the key's type first: WRONGTYPE for a hash or set.
+        ctx.entry(key)?;
         return Err(reply::too_large());
     }
     let offset = offset as usize;
@@ -403,7 +405,11 @@ pub fn decrby(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 /// in `f64` (Redis: `long double`), printed as Redis's `%.17Lf` (see `float.rs`).
 pub fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let key = writable_key(&args[1])?;
-    let delta = float::parse(&args[2]).ok_or_else(reply::not_float)?;
+    let Some(delta) = float::parse(&args[2]) else {
+        // Redis looks the key up first: WRONGTYPE for a hash or set.
+        ctx.entry(key)?;
+        return Err(reply::not_float());
+    };
     let opts = ctx.write_options();
     let mut result = Err(reply::not_float());
     ctx.update(key, &opts, |current| {
