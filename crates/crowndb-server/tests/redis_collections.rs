@@ -666,3 +666,44 @@ fn d13_d14_config_set_of_the_encoding_limits_validates_as_redis_7_0() {
     }
     assert_eq!(c.cmd("CONFIG GET set-max-*"), bulks(&["set-max-intset-entries", "512"]));
 }
+
+#[test]
+fn d12_object_encoding_is_history_converted_on_insertion_never_back() {
+    let (_dir, server) = start();
+    let mut c = connect(&server);
+    let encoding = |c: &mut Resp, key: &str| c.cmd(&format!("OBJECT ENCODING {key}"));
+    assert_eq!(c.cmd("SADD s 1 x"), int(2));
+    assert_eq!(c.cmd("SREM s x"), int(1));
+    assert_eq!(encoding(&mut c, "s"), bulk("hashtable"), "never back to intset");
+    // HSET converts by its arguments before it runs, whatever the final value.
+    assert_eq!(c.cmd(&format!("HSET l f2 {} f2 20", "a".repeat(70))), int(1));
+    assert_eq!(encoding(&mut c, "l"), bulk("hashtable"));
+    assert_eq!(c.cmd("HGET l f2"), bulk("20"));
+    assert_eq!(c.cmd("CONFIG SET hash-max-listpack-entries 3"), OK);
+    assert_eq!(c.cmd("HSET c a 1 b 2 c 3 d 4"), int(4));
+    assert_eq!(c.cmd("HDEL c a b c"), int(3));
+    assert_eq!(c.cmd("COPY c c2"), int(1));
+    assert_eq!(encoding(&mut c, "c2"), bulk("hashtable"), "COPY keeps the encoding");
+    assert_eq!(c.cmd("RENAME c2 c3"), OK);
+    assert_eq!(encoding(&mut c, "c3"), bulk("hashtable"));
+    // A removal never converts, even past a limit lowered since; an insertion does.
+    assert_eq!(c.cmd("CONFIG SET hash-max-listpack-entries 128"), OK);
+    assert_eq!(c.cmd("HSET m a 1 b 2 c 3 d 4"), int(4));
+    assert_eq!(c.cmd("CONFIG SET hash-max-listpack-entries 2"), OK);
+    assert_eq!(c.cmd("HDEL m a"), int(1));
+    assert_eq!(encoding(&mut c, "m"), bulk("listpack"));
+    assert_eq!(c.cmd("HSET m e 5"), int(1));
+    assert_eq!(encoding(&mut c, "m"), bulk("hashtable"));
+    assert_eq!(c.cmd("CONFIG SET set-max-intset-entries 2"), OK);
+    assert_eq!(c.cmd("SADD i 1 2"), int(2));
+    assert_eq!(c.cmd("SADD i 3"), int(1));
+    assert_eq!(c.cmd("SREM i 3"), int(1));
+    assert_eq!(encoding(&mut c, "i"), bulk("hashtable"));
+    // The STORE forms build a new set, by its members.
+    assert_eq!(c.cmd("SADD j 1 2"), int(2));
+    assert_eq!(c.cmd("SADD w a b"), int(2));
+    assert_eq!(c.cmd("SDIFFSTORE d j w"), int(2));
+    assert_eq!(encoding(&mut c, "d"), bulk("intset"));
+    assert_eq!(c.cmd("SINTERSTORE e w w"), int(2));
+    assert_eq!(encoding(&mut c, "e"), bulk("hashtable"));
+}

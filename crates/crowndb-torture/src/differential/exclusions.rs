@@ -71,68 +71,6 @@ impl Peek<'_> {
         }
     }
 
-    /// A Redis 7.0 limit (`CONFIG GET`), or its default.
-    fn limit(&mut self, name: &str, default: usize) -> usize {
-        match self.conn.call(&[b"CONFIG".to_vec(), b"GET".to_vec(), name.as_bytes().to_vec()]).map(|r| r.kind) {
-            Ok(Kind::Array(Some(v))) => {
-                v.get(1).and_then(|x| x.bulk()).and_then(|t| std::str::from_utf8(t).ok()?.parse().ok()).unwrap_or(default)
-            }
-            _ => default,
-        }
-    }
-
-    /// Whether Redis's encoding of the hash or set at `key` is not what its members now call
-    /// for under the current limits (Redis converts on insertion only, and never back), or
-    /// may not be (unknown).
-    pub fn encoding_not_by_members(&mut self, key: &[u8]) -> bool {
-        let Some(t) = self.key_type(key) else { return true };
-        if t != b"hash" && t != b"set" {
-            return false;
-        }
-        let encoding = match self.conn.call(&[b"OBJECT".to_vec(), b"ENCODING".to_vec(), key.to_vec()]).map(|r| r.kind) {
-            Ok(Kind::Bulk(Some(e))) => e,
-            _ => return true,
-        };
-        let hashtable = encoding == b"hashtable";
-        hashtable == self.fits_compact(key, &t)
-    }
-
-    /// Whether the hash or set at `key` is a listpack / intset on Redis with more members
-    /// than the current limits allow (they were lowered since), or may be (unknown).
-    pub fn compact_over_limits(&mut self, key: &[u8]) -> bool {
-        let Some(t) = self.key_type(key) else { return true };
-        if t != b"hash" && t != b"set" {
-            return false;
-        }
-        let compact = matches!(self.conn.call(&[b"OBJECT".to_vec(), b"ENCODING".to_vec(), key.to_vec()]).map(|r| r.kind), Ok(Kind::Bulk(Some(e))) if e != b"hashtable");
-        compact && !self.fits_compact(key, &t)
-    }
-
-    /// Whether the members of the hash or set (`t`) at `key` fit a listpack / intset.
-    fn fits_compact(&mut self, key: &[u8], t: &[u8]) -> bool {
-        let command = if t == b"hash" { b"HGETALL".to_vec() } else { b"SMEMBERS".to_vec() };
-        let items: Vec<Vec<u8>> = match self.conn.call(&[command, key.to_vec()]).map(|r| r.kind) {
-            Ok(Kind::Array(Some(v))) => v.iter().filter_map(|x| x.bulk().map(<[u8]>::to_vec)).collect(),
-            Ok(Kind::Map(v)) => {
-                v.iter().flat_map(|(k, x)| [k.bulk().unwrap_or_default().to_vec(), x.bulk().unwrap_or_default().to_vec()]).collect()
-            }
-            _ => return false,
-        };
-        if t == b"hash" {
-            let (entries, value) = (self.limit("hash-max-listpack-entries", 128), self.limit("hash-max-listpack-value", 64));
-            items.len() / 2 <= entries && items.iter().all(|i| i.len() <= value)
-        } else {
-            let entries = self.limit("set-max-intset-entries", 512);
-            items.len() <= entries
-                && items.iter().all(|m| {
-                    std::str::from_utf8(m)
-                        .ok()
-                        .and_then(|t| t.parse::<i64>().ok())
-                        .is_some_and(|n| n.to_string().as_bytes() == m.as_slice())
-                })
-        }
-    }
-
     /// Whether Redis holds a hash or a set now (or, inside MULTI, may hold one by EXEC).
     pub fn has_collections(&mut self) -> bool {
         if !self.queued.is_empty() {
@@ -289,33 +227,11 @@ fn config_set_limit(args: &[Vec<u8>]) -> bool {
 }
 
 /// Every exclusion: the CrownDB bugs found by the harness (class `Bug`, naming their
-/// docs/differential.md entry: D12 and D17 open, the encodings' history;
-/// D1-D11, D13-D16, D18-D20 are fixed), to be removed once fixed, then the intended differences
+/// docs/differential.md entry: D17 open, strings' encoding history;
+/// D1-D16, D18-D20 are fixed), to be removed once fixed, then the intended differences
 /// (docs/protocols.md) and what the harness cannot compare.
 pub static EXCLUSIONS: &[Exclusion] = &[
     // (a) CrownDB bugs.
-    Exclusion {
-        id: "encoding-history",
-        class: Class::Bug,
-        docs: "docs/differential.md D12",
-        // OBJECT ENCODING of a hash or set whose Redis encoding is not what its members call
-        // for now: Redis converts on insertion only (an HSET by its arguments, before it
-        // runs), never back, and a COPY keeps it; CrownDB goes by the members (a hashtable
-        // set whose last non-integer went is an intset again, a listpack hash past a lowered
-        // limit turns hashtable on an HDEL, a COPY is laid out afresh).
-        applies: |args, peek| {
-            name_is(args, &["OBJECT"]) && args.len() == 3 && args[1].eq_ignore_ascii_case(b"ENCODING") && peek.encoding_not_by_members(&args[2])
-        },
-    },
-    Exclusion {
-        id: "remove-converts-over-lowered-limit",
-        class: Class::Bug,
-        docs: "docs/differential.md D12",
-        // HDEL / SREM / SPOP / SMOVE on a listpack hash or intset larger than a limit lowered
-        // since (CONFIG SET): Redis converts on insertion only and keeps it compact, CrownDB
-        // lays it out again as a hashtable: OBJECT ENCODING would differ from then on.
-        applies: |args, peek| name_is(args, &["HDEL", "SREM", "SPOP", "SMOVE"]) && args.len() >= 3 && peek.compact_over_limits(&args[1]),
-    },
     Exclusion {
         id: "string-encoding-history",
         class: Class::Bug,

@@ -24,6 +24,9 @@ pub struct Collection {
     /// Pages read or changed by this command (paged layout only): bucket -> (members, dirty).
     pages: BTreeMap<u64, (Members, bool)>,
     head_dirty: bool,
+    /// This command inserted members: Redis's conversion rules apply at commit (a command
+    /// that only removes never converts, in Redis as here).
+    inserted: bool,
 }
 
 /// The error for a command on a key of another type (Redis's WRONGTYPE).
@@ -39,9 +42,15 @@ impl Collection {
             KeyState::Absent => Ok(None),
             KeyState::Other => Err(wrong_type()),
             KeyState::Collection { head, .. } if head.kind != kind => Err(wrong_type()),
-            KeyState::Collection { head, expires_at_ms } => {
-                Ok(Some(Collection { key: key.to_vec(), head, expires_at_ms, existed: true, pages: BTreeMap::new(), head_dirty: false }))
-            }
+            KeyState::Collection { head, expires_at_ms } => Ok(Some(Collection {
+                key: key.to_vec(),
+                head,
+                expires_at_ms,
+                existed: true,
+                pages: BTreeMap::new(),
+                head_dirty: false,
+                inserted: false,
+            })),
         }
     }
 
@@ -58,6 +67,7 @@ impl Collection {
             existed: false,
             pages: BTreeMap::new(),
             head_dirty: false,
+            inserted: false,
         })
     }
 
@@ -85,6 +95,17 @@ impl Collection {
     /// Sets the deadline written at commit.
     pub fn set_expiry(&mut self, expires_at_ms: u64) {
         self.expires_at_ms = expires_at_ms;
+        self.head_dirty = true;
+    }
+
+    /// Whether Redis's encoding is `hashtable` (see [`Head::converted`]).
+    pub fn converted(&self) -> bool {
+        self.head.converted || !self.is_inline()
+    }
+
+    /// Gives the collection `hashtable` encoding from now on (COPY of one that has it).
+    pub fn mark_converted(&mut self) {
+        self.head.converted = true;
         self.head_dirty = true;
     }
 
@@ -134,7 +155,14 @@ impl Collection {
             return Err(Error::TooLarge { what: "collection member", size: size as u64, limit: w.max_member_bytes() as u64 });
         }
         self.head_dirty = true;
+        self.inserted = true;
         let with_values = self.head.kind.has_values();
+        if with_values {
+            // Redis converts a hash by the field's and value's lengths (HSET: by every
+            // argument, before it runs), whatever the final value.
+            let limit = w.limits().hash_max_listpack_value;
+            self.head.converted |= member.len() > limit || value.len() > limit;
+        }
         let added = match &mut self.head.layout {
             Layout::Inline(m) => m.insert(member, value),
             Layout::Paged(_) => {
@@ -294,7 +322,11 @@ impl Collection {
             return Ok(());
         }
         let limits = w.limits();
-        if let Layout::Inline(m) = &mut self.head.layout {
+        if let (Layout::Inline(m), true) = (&mut self.head.layout, self.inserted) {
+            self.head.converted |= match self.head.kind {
+                CollectionType::Hash => m.len() > limits.hash_max_listpack_entries,
+                CollectionType::Set => !is_intset(m) || m.len() > limits.set_max_intset_entries,
+            };
             if outgrows_inline(self.head.kind, m, &limits) {
                 self.convert_to_pages(limits.page_size);
             } else if self.head.kind == CollectionType::Set && is_intset(m) {
@@ -328,6 +360,7 @@ impl Collection {
             self.pages.get_mut(&bucket).expect("every bucket made").0.items.push((m, v));
         }
         self.head.layout = Layout::Paged(lh);
+        self.head.converted = true;
     }
 
     fn split_while_full(&mut self, w: &mut dyn WriteRecords, page_size: usize) -> Result<()> {

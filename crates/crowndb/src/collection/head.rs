@@ -61,11 +61,15 @@ pub struct Head {
     pub epoch: u64,
     pub count: u64,
     pub layout: Layout,
+    /// Redis's encoding is `hashtable` (byte 3, bit 0): set when an insertion converts it by
+    /// Redis's rules, never cleared (Redis never converts back), kept by RENAME and COPY.
+    /// A paged collection always has it.
+    pub converted: bool,
 }
 
 impl Head {
     pub fn new_inline(kind: CollectionType, epoch: u64) -> Head {
-        Head { kind, epoch, count: 0, layout: Layout::Inline(Members::new(kind.has_values())) }
+        Head { kind, epoch, count: 0, layout: Layout::Inline(Members::new(kind.has_values())), converted: false }
     }
 
     pub fn encode(&self) -> Vec<u8> {
@@ -76,7 +80,7 @@ impl Head {
             Layout::Inline(_) => 0,
             Layout::Paged(_) => 1,
         });
-        out.push(0);
+        out.push(u8::from(self.converted));
         out.extend_from_slice(&self.epoch.to_le_bytes());
         out.extend_from_slice(&self.count.to_le_bytes());
         match &self.layout {
@@ -101,6 +105,10 @@ impl Head {
         let kind = CollectionType::from_byte(bytes[1]).ok_or_else(|| format!("unknown collection type {}", bytes[1]))?;
         let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
         let (epoch, count) = (u64_at(4), u64_at(12));
+        if bytes[3] > 1 {
+            return Err(format!("collection head flags {:#x} (this build knows bit 0)", bytes[3]));
+        }
+        let converted = bytes[3] == 1;
         let layout = match bytes[2] {
             0 => Layout::Inline(
                 Members::decode(&bytes[FIXED_LEN..], count as usize, kind.has_values())
@@ -119,7 +127,7 @@ impl Head {
             }
             other => return Err(format!("collection layout {other} with {} bytes", bytes.len())),
         };
-        Ok(Head { kind, epoch, count, layout })
+        Ok(Head { kind, epoch, count, layout, converted })
     }
 }
 
@@ -160,11 +168,15 @@ mod tests {
         }
         head.count = 1;
         assert_eq!(Head::decode(&head.encode()).unwrap(), head);
+        head.converted = true;
+        assert_eq!(Head::decode(&head.encode()).unwrap(), head);
+        head.converted = false;
         let paged = Head {
             kind: CollectionType::Set,
             epoch: 7,
             count: 10_000,
             layout: Layout::Paged(LinearHash { level: 3, split: 5, bytes: 90_000 }),
+            converted: true,
         };
         assert_eq!(Head::decode(&paged.encode()).unwrap(), paged);
         let mut bad = paged.encode();

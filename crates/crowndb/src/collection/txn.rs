@@ -135,6 +135,10 @@ impl<'a> Txn<'a> {
                     copy.insert(self, m, v)?;
                 }
                 copy.set_expiry(expires_at_ms);
+                if source.converted() {
+                    // Redis's COPY duplicates the encoding.
+                    copy.mark_converted();
+                }
                 copy.commit(self)?;
                 Ok(true)
             }

@@ -1,7 +1,7 @@
 //! `OBJECT ENCODING | REFCOUNT | IDLETIME | FREQ | HELP`. Encodings are named as Redis 7.0
-//! reports them: strings `int` / `embstr` / `raw` by their text; a hash `listpack` while it is
-//! inline in its head, `hashtable` once paged; a set `intset` while inline with only canonical
-//! integers, else `hashtable` (Redis 7.0 has no listpack sets).
+//! reports them: strings `int` / `embstr` / `raw` by their text; a hash `listpack`, a set
+//! `intset`, until an insertion converts it by Redis's rules (recorded in the head, never
+//! undone: a paged one always is), then `hashtable` (Redis 7.0 has no listpack sets).
 
 use bytes::Bytes;
 use crowndb::{is_intset, parse_canonical_i64, CollectionType, KeyState, Layout};
@@ -49,6 +49,9 @@ pub fn object(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
                     Some(e) if e.value.len() <= 44 => "embstr",
                     Some(_) => "raw",
                 },
+                // Redis's encoding is history: converted on insertion, never back (the head's
+                // `converted` bit), kept by COPY.
+                KeyState::Collection { head, .. } if head.converted => "hashtable",
                 KeyState::Collection { head, .. } => match (head.kind, &head.layout) {
                     (CollectionType::Hash, Layout::Inline(_)) => "listpack",
                     (CollectionType::Set, Layout::Inline(members)) if is_intset(members) => "intset",
