@@ -224,6 +224,7 @@ impl Store {
         let Pass { others_min_seq, bytes_per_sec, started, budget } = *pass;
         // The footer lists every record with its hash: no record is parsed or hashed to
         // find the live ones, only their index entries are checked.
+        victim.advise_sequential();
         let entries = victim.read_footer_entries().map_err(Stop::Failed)?;
         for window in entries.chunks(WINDOW_RECORDS) {
             if self.stopping.load(Ordering::Acquire) {

@@ -498,10 +498,13 @@ fn advise_will_need(bytes: &[u8]) {
     let page = 4096usize;
     let start = bytes.as_ptr() as usize & !(page - 1);
     let len = bytes.as_ptr() as usize + bytes.len() - start;
-    // SAFETY: MADV_WILLNEED only schedules read-ahead, never changes memory contents; the
-    // range is `bytes` (borrowed from a live mapping) widened down to its page start, which
-    // is in the same mapping (mappings start on a page boundary).
+    // SAFETY: MADV_SEQUENTIAL and MADV_WILLNEED only change read-ahead, never memory
+    // contents; the range is `bytes` (borrowed from a live mapping) widened down to its page
+    // start, which is in the same mapping (mappings start on a page boundary). Sequential:
+    // segments are mapped MADV_RANDOM (for gets), which would fault footers in one page at a
+    // time.
     unsafe {
+        libc::madvise(start as *mut libc::c_void, len, libc::MADV_SEQUENTIAL);
         libc::madvise(start as *mut libc::c_void, len, libc::MADV_WILLNEED);
     }
 }

@@ -23,6 +23,9 @@ impl Segment {
         let Some(trailer) = Trailer::decode(&data[trailer_at as usize..]) else { return Ok(None) };
         let bad = |d: footer::FooterDamage| Error::corruption(&self.path, d.offset, format!("footer damaged: {}", d.reason));
         let range = footer::entries_range(&trailer, trailer_at).map_err(bad)?;
+        // Read front to back (the mapping is advised random, for gets).
+        let _ = self.map.advise_range(memmap2::Advice::Sequential, range.start as usize, (range.end - range.start) as usize);
+        let _ = self.map.advise_range(memmap2::Advice::WillNeed, range.start as usize, (range.end - range.start) as usize);
         let entries = &data[range.start as usize..range.end as usize];
         footer::verify_entries(&trailer, entries).map_err(bad)?;
         Ok(Some((trailer, entries)))

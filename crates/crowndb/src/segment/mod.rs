@@ -117,6 +117,12 @@ impl Segment {
     /// A segment over `map` (`map_len` bytes of `file`), records published up to `len`.
     #[allow(clippy::too_many_arguments)]
     fn mapped(path: PathBuf, file: File, map: MmapRaw, generation: u64, slot: u32, map_len: u64, len: u64, synced_len: u64) -> Segment {
+        // Reads are random (one record per get): without this, a fault on a cold page reads
+        // the pages around it too (read-around), ten 4 KiB pages per get measured with a cold
+        // cache at 30M keys. Sequential readers (open, compaction) ask for read-ahead themselves.
+        if let Err(e) = map.advise(memmap2::Advice::Random) {
+            tracing::debug!("madvise(RANDOM) on {}: {e}", path.display());
+        }
         Segment {
             generation,
             slot,
@@ -318,6 +324,13 @@ impl Segment {
     /// Bytes `[offset, offset + len)` of the mapping, whatever the published length: a
     /// sealed segment's footer (recovery replays it in place), the end of an opened file
     /// (is it the preallocated zeroes?), records compaction copies. Empty if out of range.
+    /// Tells the kernel the whole segment is about to be read front to back (compaction), so
+    /// faults read ahead despite the mapping's random-access advice.
+    pub fn advise_sequential(&self) {
+        let _ = self.map.advise_range(memmap2::Advice::Sequential, 0, self.map_len as usize);
+        let _ = self.map.advise_range(memmap2::Advice::WillNeed, 0, self.map_len as usize);
+    }
+
     pub fn raw_bytes(&self, offset: u64, len: u64) -> &[u8] {
         match offset.checked_add(len) {
             Some(end) if end <= self.map_len => {
