@@ -706,4 +706,13 @@ fn d12_object_encoding_is_history_converted_on_insertion_never_back() {
     assert_eq!(encoding(&mut c, "d"), bulk("intset"));
     assert_eq!(c.cmd("SINTERSTORE e w w"), int(2));
     assert_eq!(encoding(&mut c, "e"), bulk("hashtable"));
+    // A long value already there under a limit lowered since does not convert: only what is
+    // inserted (and the count) does, HINCRBY's result included.
+    assert_eq!(c.cmd("CONFIG SET hash-max-listpack-entries 128"), OK);
+    assert_eq!(c.cmd("HSET v a 1 g9 hello-world"), int(2));
+    assert_eq!(c.cmd("CONFIG SET hash-max-listpack-value 7"), OK);
+    assert_eq!(c.cmd("HMSET v g6 hello 6 inf"), OK);
+    assert_eq!(encoding(&mut c, "v"), bulk("listpack"));
+    assert_eq!(c.cmd("HINCRBY v a 12345677"), int(12345678));
+    assert_eq!(encoding(&mut c, "v"), bulk("hashtable"));
 }

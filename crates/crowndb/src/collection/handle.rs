@@ -327,7 +327,14 @@ impl Collection {
                 CollectionType::Hash => m.len() > limits.hash_max_listpack_entries,
                 CollectionType::Set => !is_intset(m) || m.len() > limits.set_max_intset_entries,
             };
-            if outgrows_inline(self.head.kind, m, &limits) {
+            // A hash is paged when Redis converts it (by the inserted fields and values and
+            // the count: not by a long value already there under a limit lowered since); a
+            // set by CrownDB's own inline limits (its encoding is the bit).
+            let page = match self.head.kind {
+                CollectionType::Hash => self.head.converted,
+                CollectionType::Set => set_outgrows_inline(m, &limits),
+            };
+            if page {
                 self.convert_to_pages(limits.page_size);
             } else if self.head.kind == CollectionType::Set && is_intset(m) {
                 // Redis keeps small sets of integers sorted (an intset): SMEMBERS answers so.
@@ -393,20 +400,12 @@ impl Collection {
     }
 }
 
-/// True if an inline collection must move to pages under these limits.
-fn outgrows_inline(kind: CollectionType, m: &Members, limits: &CollectionLimits) -> bool {
-    match kind {
-        CollectionType::Hash => {
-            m.len() > limits.hash_max_listpack_entries
-                || m.items.iter().any(|(f, v)| f.len() > limits.hash_max_listpack_value || v.len() > limits.hash_max_listpack_value)
-        }
-        CollectionType::Set => {
-            if is_intset(m) {
-                m.len() > limits.set_max_intset_entries
-            } else {
-                m.len() > limits.set_max_listpack_entries || m.items.iter().any(|(x, _)| x.len() > limits.set_max_listpack_value)
-            }
-        }
+/// True if an inline set must move to pages under CrownDB's inline limits.
+fn set_outgrows_inline(m: &Members, limits: &CollectionLimits) -> bool {
+    if is_intset(m) {
+        m.len() > limits.set_max_intset_entries
+    } else {
+        m.len() > limits.set_max_listpack_entries || m.items.iter().any(|(x, _)| x.len() > limits.set_max_listpack_value)
     }
 }
 
