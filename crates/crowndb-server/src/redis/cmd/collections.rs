@@ -135,27 +135,41 @@ pub fn scan(ctx: &mut Ctx, args: &[Bytes], kind: CollectionType) -> Reply {
 
 /// HSCAN / SSCAN's COUNT (default 10) and MATCH pattern (`None`: every member).
 fn scan_options(args: &[Bytes]) -> Result<(usize, Option<&[u8]>), Frame> {
-    let mut count = 10usize;
-    let mut pattern: Option<&[u8]> = None;
-    let mut i = 3;
-    while i < args.len() {
-        if i + 1 >= args.len() {
-            return Err(reply::syntax_error());
-        }
-        if is(&args[i], "COUNT") {
-            let n = parse_i64(&args[i + 1])?;
-            if n < 1 {
+    let o = ScanOptions::parse(&args[3..], false)?;
+    Ok((o.count, o.pattern))
+}
+
+/// The options of SCAN, HSCAN and SSCAN (`COUNT n`, `MATCH pattern`, for SCAN `TYPE t`), in
+/// any order, each a name and a value.
+pub struct ScanOptions<'a> {
+    pub count: usize,
+    /// `None`: every name (no MATCH, or `MATCH *`).
+    pub pattern: Option<&'a [u8]>,
+    /// SCAN's TYPE, lowercased.
+    pub only_type: Option<Vec<u8>>,
+}
+
+impl<'a> ScanOptions<'a> {
+    pub fn parse(options: &'a [Bytes], with_type: bool) -> Result<ScanOptions<'a>, Frame> {
+        let mut o = ScanOptions { count: 10, pattern: None, only_type: None };
+        for pair in options.chunks(2) {
+            let [name, value] = pair else { return Err(reply::syntax_error()) };
+            if is(name, "COUNT") {
+                let n = parse_i64(value)?;
+                if n < 1 {
+                    return Err(reply::syntax_error());
+                }
+                o.count = n.min(1 << 20) as usize;
+            } else if is(name, "MATCH") {
+                o.pattern = Some(&value[..]).filter(|p| *p != b"*");
+            } else if with_type && is(name, "TYPE") {
+                o.only_type = Some(value.to_ascii_lowercase());
+            } else {
                 return Err(reply::syntax_error());
             }
-            count = n.min(1 << 20) as usize;
-        } else if is(&args[i], "MATCH") {
-            pattern = Some(&args[i + 1][..]).filter(|p| *p != b"*");
-        } else {
-            return Err(reply::syntax_error());
         }
-        i += 2;
+        Ok(o)
     }
-    Ok((count, pattern))
 }
 
 /// Members as a RESP3 set (`~`; an array in RESP2), as SMEMBERS and SINTER reply.

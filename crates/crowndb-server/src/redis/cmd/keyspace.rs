@@ -182,33 +182,11 @@ pub fn parse_cursor(arg: &[u8]) -> Option<u64> {
 /// `Db::scan`): every key present for the whole walk is returned at least once.
 pub fn scan(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let cursor = parse_cursor(&args[1]).ok_or_else(|| Frame::err("invalid cursor"))?;
-    let mut count = 10usize;
-    let mut pattern: Option<&[u8]> = None;
-    let mut only_type: Option<Vec<u8>> = None;
-    let mut i = 2;
-    while i < args.len() {
-        if i + 1 >= args.len() {
-            return Err(reply::syntax_error());
-        }
-        if is(&args[i], "COUNT") {
-            let n = parse_i64(&args[i + 1])?;
-            if n < 1 {
-                return Err(reply::syntax_error());
-            }
-            count = n.min(1 << 20) as usize;
-        } else if is(&args[i], "MATCH") {
-            pattern = Some(&args[i + 1]);
-        } else if is(&args[i], "TYPE") {
-            only_type = Some(args[i + 1].to_ascii_lowercase());
-        } else {
-            return Err(reply::syntax_error());
-        }
-        i += 2;
-    }
+    let super::collections::ScanOptions { count, pattern, only_type } = super::collections::ScanOptions::parse(&args[2..], true)?;
     let page = ctx.db().scan(cursor, count).map_err(reply::engine)?;
     let mut keys = Vec::with_capacity(page.keys.len());
     for key in page.keys {
-        if !pattern.is_none_or(|p| p == b"*" || glob::matches(p, &key)) {
+        if !pattern.is_none_or(|p| glob::matches(p, &key)) {
             continue;
         }
         if let Some(wanted) = &only_type {
