@@ -109,13 +109,16 @@ impl WriteBatch {
     /// The batch without operations a later operation of the batch on the same key (and
     /// namespace) replaces: a transaction that rewrites a page or head twice writes it once.
     pub(crate) fn without_superseded(self) -> WriteBatch {
-        let mut last = std::collections::HashMap::new();
-        for (i, op) in self.ops.iter().enumerate() {
-            last.insert((op.namespace(), op.key().to_vec()), i);
+        // Walked from the end: an operation is kept if no later one names its key. Keys are
+        // borrowed, and a batch without repeats (a command's head and page) is returned as is.
+        let mut seen = std::collections::HashSet::with_capacity(self.ops.len());
+        let keep: Vec<bool> = self.ops.iter().rev().map(|op| seen.insert((op.namespace(), op.key()))).collect();
+        if keep.iter().all(|&k| k) {
+            return self;
         }
         let mut out = WriteBatch::new();
-        for (i, op) in self.ops.into_iter().enumerate() {
-            if last.get(&(op.namespace(), op.key().to_vec())) == Some(&i) {
+        for (op, keep) in self.ops.into_iter().zip(keep.into_iter().rev()) {
+            if keep {
                 out.push(op);
             }
         }

@@ -188,29 +188,37 @@ impl GroupCommit {
 pub struct Durable {
     store: Arc<Store>,
     end: u64,
+    /// Parked once: a later poll may follow a failed sync, so it checks for the refusal.
+    parked: bool,
 }
 
 impl Durable {
     pub(crate) fn new(store: Arc<Store>, end: u64) -> Durable {
-        Durable { store, end }
+        Durable { store, end, parked: false }
     }
 }
 
 impl Future for Durable {
     type Output = Result<()>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        let commit = &self.store.commit;
-        if commit.synced_to() >= self.end {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        if self.store.commit.synced_to() >= self.end {
             return Poll::Ready(Ok(()));
         }
-        if let Some(refusal) = self.store.poisoned() {
-            return Poll::Ready(Err(refusal));
+        // The refusal (which takes the writer lock to read) can only be new after a sync
+        // failed, which wakes every parked future: the first poll goes straight to parking,
+        // and the syncer's own sync reports a refusal already there.
+        if self.parked {
+            if let Some(refusal) = self.store.poisoned() {
+                return Poll::Ready(Err(refusal));
+            }
         }
         if self.store.stopping.load(Ordering::Acquire) {
             // Closing: the close syncs everything; a waiter left now would wait forever.
             return Poll::Ready(self.store.sync_to(self.end));
         }
+        self.parked = true;
+        let commit = &self.store.commit;
         commit.park(self.end, cx.waker());
         // The syncer may have covered it between the check and the parking.
         if commit.synced_to() >= self.end {

@@ -15,7 +15,7 @@
 
 use std::sync::atomic::Ordering;
 
-use super::head::{self, page_key, parse_page_key, Head, Layout};
+use super::head::{self, page_key, parse_page_key};
 use crate::hash::key_hash;
 use crate::segment::Segment;
 use crate::store::{Found, Namespace, Store};
@@ -25,8 +25,15 @@ fn paged_epoch_of(segment: &Segment, offset: u64, codec: u8) -> Option<u64> {
     if codec != crate::codec::COLLECTION {
         return None;
     }
+    // The layout byte first, without verifying the whole record: an inline head (the common
+    // case, rewritten by every command on a small collection) needs nothing more.
+    let (header, key) = segment.key_at(offset).ok()?;
+    let value_at = offset + crate::record::HEADER_LEN as u64 + key.len() as u64;
+    if !head::is_paged(segment.raw_bytes(value_at, u64::from(header.value_len).min(3))) {
+        return None;
+    }
     let rec = segment.record_at(offset).ok()?;
-    head::is_paged(rec.value).then(|| head::epoch_of(rec.value)).flatten()
+    head::paged_state(rec.value).map(|(epoch, _)| epoch)
 }
 
 /// A paged incarnation with current heads.
@@ -49,11 +56,12 @@ pub(crate) struct DeadEpoch {
 impl Store {
     /// A head record became current.
     pub(crate) fn note_head_indexed(&self, value: &[u8]) {
-        if let Ok(Head { epoch, layout: Layout::Paged(lh), .. }) = Head::decode(value) {
+        // Every write of a head passes here: its fixed fields only, no member decoded.
+        if let Some((epoch, buckets)) = head::paged_state(value) {
             let mut epochs = self.epochs.lock();
             let e = epochs.entry(epoch).or_default();
             e.heads += 1;
-            e.buckets = e.buckets.max(lh.buckets());
+            e.buckets = e.buckets.max(buckets);
         }
     }
 

@@ -136,9 +136,16 @@ pub fn is_paged(value: &[u8]) -> bool {
     value.len() > 2 && value[0] == HEAD_VERSION && value[2] == 1
 }
 
-/// The epoch a head names, from its bytes.
-pub fn epoch_of(value: &[u8]) -> Option<u64> {
-    (value.len() >= FIXED_LEN && value[0] == HEAD_VERSION).then(|| u64::from_le_bytes(value[4..12].try_into().expect("8 bytes")))
+/// The epoch and bucket count of a paged head, read from its fixed fields (no member is
+/// decoded); `None` for an inline head or bytes that are not a paged head.
+pub fn paged_state(value: &[u8]) -> Option<(u64, u64)> {
+    if value.len() != PAGED_LEN || !is_paged(value) {
+        return None;
+    }
+    let u64_at = |at: usize| u64::from_le_bytes(value[at..at + 8].try_into().expect("8 bytes"));
+    let level = value[FIXED_LEN];
+    let split = u64_at(FIXED_LEN + 1);
+    (level <= 62 && split < 1u64 << level).then(|| (u64_at(4), (1u64 << level) + split))
 }
 
 /// The key of page `bucket` of the incarnation `epoch`: pages live in their own namespace,
