@@ -148,9 +148,9 @@ impl Ctx<'_, '_> {
 
     /// `Db::touch`: a new deadline for a live key of any type, rewriting only its record (or
     /// head); the new version (0 inside EXEC), or `None` if the key has no live value.
-    pub fn touch(&mut self, key: &[u8], expires_at_ms: Option<u64>) -> Result<Option<u64>, Frame> {
+    pub fn touch(&mut self, key: &[u8], expires_at_ms: Option<u64>, opts: &WriteOptions) -> Result<Option<u64>, Frame> {
         if self.txn.is_none() {
-            return self.shared.db.touch(key, expires_at_ms).map_err(reply::engine);
+            return self.shared.db.touch_opt(key, expires_at_ms, opts).map_err(reply::engine);
         }
         Ok(self.retime_with(key, |_| Some(expires_at_ms))?.map(|_| 0))
     }
@@ -274,8 +274,8 @@ impl Keys for Ctx<'_, '_> {
         Ctx::delete(self, key, opts)
     }
 
-    fn touch(&mut self, key: &[u8], expires_at_ms: Option<u64>) -> Result<Option<u64>, Frame> {
-        Ctx::touch(self, key, expires_at_ms)
+    fn touch(&mut self, key: &[u8], expires_at_ms: Option<u64>, opts: &WriteOptions) -> Result<Option<u64>, Frame> {
+        Ctx::touch(self, key, expires_at_ms, opts)
     }
 
     fn write(&mut self, ops: Vec<Op>, opts: &WriteOptions) -> Result<(), Frame> {

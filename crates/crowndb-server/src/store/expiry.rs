@@ -66,14 +66,14 @@ impl Retimed {
 pub fn retime<K: Keys>(keys: &mut K, key: &[u8], to: Deadline, opts: &WriteOptions) -> Result<Retimed, K::Error> {
     match to {
         Deadline::Expired => Ok(if keys.delete(key, opts)? { Retimed::Deleted } else { Retimed::Missing }),
-        deadline => Ok(keys.touch(key, deadline.expires_at_ms())?.map_or(Retimed::Missing, Retimed::Touched)),
+        deadline => Ok(keys.touch(key, deadline.expires_at_ms(), opts)?.map_or(Retimed::Missing, Retimed::Touched)),
     }
 }
 
 /// Gives `key` the deadline `to` if `allow` holds for its live entry (Redis's NX, XX, GT, LT;
 /// PERSIST only of a key with a deadline). The check reads the entry, then the change is a
-/// [`retime`]: a write by another client between the two can make the check stale (the
-/// engine's touch takes no condition).
+/// [`retime`]: a write by another client between the two can make the check stale; Redis's
+/// EXPIRE flags use `Db::touch_with`, which decides under the writer lock.
 pub fn retime_if<K: Keys>(
     keys: &mut K,
     key: &[u8],
@@ -106,7 +106,7 @@ pub fn get_and_retime<K: Keys>(keys: &mut K, key: &[u8], to: Deadline, opts: &Wr
         })?;
         return Ok(found);
     }
-    if keys.touch(key, to.expires_at_ms())?.is_none() {
+    if keys.touch(key, to.expires_at_ms(), opts)?.is_none() {
         return Ok(None);
     }
     keys.entry(key)

@@ -45,9 +45,9 @@ pub trait Keys {
     /// Deletes `key`; whether it had a live value.
     fn delete(&mut self, key: &[u8], opts: &WriteOptions) -> Result<bool, Self::Error>;
 
-    /// `Db::touch`: gives a live key a new deadline, rewriting only its record (of a streamed
-    /// value, only the head); the new version, or `None` if the key has no live value.
-    fn touch(&mut self, key: &[u8], expires_at_ms: Option<u64>) -> Result<Option<u64>, Self::Error>;
+    /// `Db::touch_opt`: gives a live key a new deadline, rewriting only its record (of a
+    /// streamed value, only the head); the new version, or `None` if the key has no live value.
+    fn touch(&mut self, key: &[u8], expires_at_ms: Option<u64>, opts: &WriteOptions) -> Result<Option<u64>, Self::Error>;
 
     /// Applies `ops` together (one batch: all or nothing, even across a crash).
     fn write(&mut self, ops: Vec<Op>, opts: &WriteOptions) -> Result<(), Self::Error>;
@@ -85,10 +85,9 @@ impl Keys for Db {
         self.delete_opt(key, opts)
     }
 
-    fn touch(&mut self, key: &[u8], expires_at_ms: Option<u64>) -> crowndb::Result<Option<u64>> {
-        // `Db::touch` takes the store's default durability: under `always` it syncs itself
-        // rather than joining the batch's one sync (correct, one more fdatasync).
-        Db::touch(self, key, expires_at_ms)
+    fn touch(&mut self, key: &[u8], expires_at_ms: Option<u64>, opts: &WriteOptions) -> crowndb::Result<Option<u64>> {
+        // With the connection's options, a touch joins its batch's one sync (durability `always`).
+        Db::touch_opt(self, key, expires_at_ms, opts)
     }
 
     fn write(&mut self, ops: Vec<Op>, opts: &WriteOptions) -> crowndb::Result<()> {
