@@ -10,30 +10,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::resp::{bulk, bulks, encode, Resp};
+use common::resp::{bulk, bulks, connect, encode, err, int, start, Resp, NIL, OK};
 use common::Client;
-use crowndb_server::Server;
-
-fn start() -> (tempfile::TempDir, Server) {
-    let dir = tempfile::tempdir().unwrap();
-    let server = common::start(dir.path());
-    (dir, server)
-}
-
-fn connect(server: &Server) -> Resp {
-    Resp::connect(server.redis_addr().expect("redis listener"))
-}
-
-const OK: &str = "+OK\r\n";
-const NIL: &str = "$-1\r\n";
-
-fn int(n: i64) -> String {
-    format!(":{n}\r\n")
-}
-
-fn err(text: &str) -> String {
-    format!("-{text}\r\n")
-}
 
 #[test]
 fn connection_commands() {

@@ -7,30 +7,9 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::resp::{bulk, bulks, Resp};
-use crowndb_server::Server;
+use common::resp::{bulk, bulks, connect, err, int, start, Resp, NIL, OK};
 
-fn start() -> (tempfile::TempDir, Server) {
-    let dir = tempfile::tempdir().unwrap();
-    let server = common::start(dir.path());
-    (dir, server)
-}
-
-fn connect(server: &Server) -> Resp {
-    Resp::connect(server.redis_addr().expect("redis listener"))
-}
-
-const OK: &str = "+OK\r\n";
-const NIL: &str = "$-1\r\n";
 const WRONGTYPE: &str = "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
-
-fn int(n: i64) -> String {
-    format!(":{n}\r\n")
-}
-
-fn err(text: &str) -> String {
-    format!("-{text}\r\n")
-}
 
 /// The bulk strings and integers of a reply, nested aggregates flattened, in order.
 fn items(reply: &str) -> Vec<String> {

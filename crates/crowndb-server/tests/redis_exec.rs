@@ -4,25 +4,7 @@
 
 mod common;
 
-use common::resp::{bulk, bulks, Resp};
-use crowndb_server::Server;
-
-fn start() -> (tempfile::TempDir, Server) {
-    let dir = tempfile::tempdir().unwrap();
-    let server = common::start(dir.path());
-    (dir, server)
-}
-
-fn connect(server: &Server) -> Resp {
-    Resp::connect(server.redis_addr().expect("redis listener"))
-}
-
-const OK: &str = "+OK\r\n";
-const NIL: &str = "$-1\r\n";
-
-fn int(n: i64) -> String {
-    format!(":{n}\r\n")
-}
+use common::resp::{bulk, bulks, connect, int, start, Resp, NIL, OK};
 
 /// Commands inside MULTI see the transaction's own earlier writes, and every reply is the one
 /// Redis 7.2 gives (recorded from `redis-server` with this exact queue on an empty database).

@@ -486,6 +486,17 @@ fn verify(store: &Path, model: &mut Model, pending: Option<&(u64, Op)>) -> Resul
     Ok((verified, applied))
 }
 
+/// For a test that runs `crowndb serve`: the binary, or `None` after saying SKIPPED. Under
+/// `CI` a missing binary fails the test instead (cargo test --workspace builds it).
+pub fn crowndb_bin_for_test() -> Option<PathBuf> {
+    let bin = find_crowndb_bin();
+    if bin.is_none() {
+        assert!(std::env::var_os("CI").is_none(), "CI is set and the crowndb binary is missing (cargo build -p crowndb-cli)");
+        eprintln!("SKIPPED: no crowndb binary next to the test; run cargo build -p crowndb-cli");
+    }
+    bin
+}
+
 /// The `crowndb` binary next to this executable (cargo puts every binary of the workspace
 /// in `target/<profile>/`), or `$CROWNDB_BIN`.
 pub fn find_crowndb_bin() -> Option<PathBuf> {

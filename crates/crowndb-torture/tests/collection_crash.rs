@@ -5,15 +5,11 @@
 //! test --workspace` builds it); without it the test prints SKIPPED, or fails under CI.
 
 use crowndb_torture::collection_crash::run_collection_torture;
-use crowndb_torture::crash::find_crowndb_bin;
+use crowndb_torture::crash::crowndb_bin_for_test;
 
 #[test]
 fn a_killed_server_loses_no_acknowledged_hash_or_set_command_and_applies_none_in_part() {
-    let Some(bin) = find_crowndb_bin() else {
-        assert!(std::env::var_os("CI").is_none(), "CI is set and the crowndb binary is missing (cargo build -p crowndb-cli)");
-        eprintln!("SKIPPED: no crowndb binary next to the test; run cargo build -p crowndb-cli");
-        return;
-    };
+    let Some(bin) = crowndb_bin_for_test() else { return };
     let dir = tempfile::tempdir().unwrap();
     let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
     let report = run_collection_torture(&bin, dir.path(), 8, 4, seed).unwrap_or_else(|e| panic!("seed {seed}: {e}"));

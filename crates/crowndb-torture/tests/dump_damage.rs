@@ -1,16 +1,12 @@
 //! Bit flips and truncations of a dump file: `crowndb load --verify` refuses every one, and a
 //! load stopped by the damage leaves only true values (never a streamed value's prefix).
 
-use crowndb_torture::crash::find_crowndb_bin;
+use crowndb_torture::crash::crowndb_bin_for_test;
 use crowndb_torture::dump_damage::run_dump_damage;
 
 #[test]
 fn damaged_dumps_are_refused_and_never_load_wrong_values() {
-    let Some(bin) = find_crowndb_bin() else {
-        assert!(std::env::var_os("CI").is_none(), "CI is set and the crowndb binary is missing (cargo build -p crowndb-cli)");
-        eprintln!("SKIPPED: no crowndb binary next to the test; run cargo build -p crowndb-cli");
-        return;
-    };
+    let Some(bin) = crowndb_bin_for_test() else { return };
     let dir = tempfile::tempdir().unwrap();
     let seed = std::env::var("CROWNDB_TORTURE_SEED")
         .ok()

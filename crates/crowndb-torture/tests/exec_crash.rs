@@ -4,16 +4,12 @@
 //! one. Needs the `crowndb` binary next to the test (`cargo test --workspace` builds it);
 //! without it the test prints SKIPPED, or fails under CI.
 
-use crowndb_torture::crash::find_crowndb_bin;
+use crowndb_torture::crash::crowndb_bin_for_test;
 use crowndb_torture::exec_crash::run_exec_crash;
 
 #[test]
 fn a_killed_server_never_leaves_part_of_a_transaction() {
-    let Some(bin) = find_crowndb_bin() else {
-        assert!(std::env::var_os("CI").is_none(), "CI is set and the crowndb binary is missing (cargo build -p crowndb-cli)");
-        eprintln!("SKIPPED: no crowndb binary next to the test; run cargo build -p crowndb-cli");
-        return;
-    };
+    let Some(bin) = crowndb_bin_for_test() else { return };
     let dir = tempfile::tempdir().unwrap();
     let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
     let report = run_exec_crash(&bin, dir.path(), 8, 3, 20, 2048, seed).unwrap_or_else(|e| panic!("seed {seed}: {e}"));

@@ -6,16 +6,12 @@
 
 use std::time::Duration;
 
-use crowndb_torture::crash::find_crowndb_bin;
+use crowndb_torture::crash::crowndb_bin_for_test;
 use crowndb_torture::overload::{run_overload, OverloadConfig};
 
 #[test]
 fn the_server_holds_idle_non_reading_and_garbage_clients_in_bounded_memory() {
-    let Some(bin) = find_crowndb_bin() else {
-        assert!(std::env::var_os("CI").is_none(), "CI is set and the crowndb binary is missing (cargo build -p crowndb-cli)");
-        eprintln!("SKIPPED: no crowndb binary next to the test; run cargo build -p crowndb-cli");
-        return;
-    };
+    let Some(bin) = crowndb_bin_for_test() else { return };
     let dir = tempfile::tempdir().unwrap();
     let config = OverloadConfig {
         idle: 1_000,

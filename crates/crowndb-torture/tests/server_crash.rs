@@ -4,7 +4,7 @@
 //! Needs the `crowndb` binary next to the test (`cargo test --workspace` builds it); without it
 //! the test prints SKIPPED, or fails under CI.
 
-use crowndb_torture::crash::find_crowndb_bin;
+use crowndb_torture::crash::crowndb_bin_for_test;
 use crowndb_torture::server_crash::{run_server_torture, Protocol};
 
 #[test]
@@ -19,11 +19,7 @@ fn acknowledged_redis_writes_survive_server_kills_under_redis_benchmark() {
 }
 
 fn torture(protocol: Protocol) {
-    let Some(bin) = find_crowndb_bin() else {
-        assert!(std::env::var_os("CI").is_none(), "CI is set and the crowndb binary is missing (cargo build -p crowndb-cli)");
-        eprintln!("SKIPPED: no crowndb binary next to the test; run cargo build -p crowndb-cli");
-        return;
-    };
+    let Some(bin) = crowndb_bin_for_test() else { return };
     let dir = tempfile::tempdir().unwrap();
     let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
     let report = run_server_torture(&bin, dir.path(), protocol, 8, 4, seed).unwrap_or_else(|e| panic!("seed {seed}: {e}"));

@@ -122,3 +122,28 @@ pub fn bulks(items: &[&str]) -> String {
     }
     out
 }
+
+/// A server on a temporary directory (test defaults), for the Redis tests.
+pub fn start() -> (tempfile::TempDir, crowndb_server::Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = super::start(dir.path());
+    (dir, server)
+}
+
+/// A client of the server's Redis listener.
+pub fn connect(server: &crowndb_server::Server) -> Resp {
+    Resp::connect(server.redis_addr().expect("redis listener"))
+}
+
+pub const OK: &str = "+OK\r\n";
+pub const NIL: &str = "$-1\r\n";
+
+/// An integer reply.
+pub fn int(n: i64) -> String {
+    format!(":{n}\r\n")
+}
+
+/// An error reply with this text (its prefix included: `ERR ...`, `WRONGTYPE ...`).
+pub fn err(text: &str) -> String {
+    format!("-{text}\r\n")
+}
